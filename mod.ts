@@ -1,0 +1,48 @@
+/**
+ * An OAuth 2 client for Deno: a `fetch` that obtains, caches and renews bearer
+ * tokens by itself, replays a request once after a 401, and keeps tokens in
+ * memory or in Deno KV.
+ *
+ * @example Calling an API protected by OAuth 2
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer(); // a local stand-in
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "client-id",
+ *   clientSecret: "secret",
+ *   scope: ["read", "write"],
+ * });
+ * const response = await client.fetch(server.resourceUrl);
+ * assert(response.status === 200);
+ * await response.body?.cancel();
+ * ```
+ *
+ * @module
+ */
+
+export { Client, type ClientOptions, type GetTokenOptions } from "./src/client.ts";
+export type { ClientAuthMethod } from "./src/client_auth.ts";
+export type { ClientEvent, TokenReason } from "./src/client_event.ts";
+export type { Grant, GrantContext } from "./src/grant.ts";
+export { ClientCredentialsGrant } from "./src/grants/client_credentials.ts";
+export { MemoryTokenStorage } from "./src/storage/memory.ts";
+export type {
+  AcquireLeaseOptions,
+  DeleteTokenOptions,
+  SetTokenOptions,
+  TokenLease,
+  TokenStorage,
+  WaitForChangeOptions,
+} from "./src/storage/token_storage.ts";
+export type { Token } from "./src/token.ts";
+export {
+  type ErrorResponse,
+  TokenEndpoint,
+  type TokenEndpointOptions,
+  type TokenResult,
+} from "./src/token_endpoint.ts";
+export { TokenError, type TokenErrorOptions } from "./src/token_error.ts";

@@ -1,0 +1,437 @@
+/**
+ * The client: a `fetch` that obtains, caches and renews bearer tokens, and
+ * replays a request once after a 401.
+ *
+ * @module
+ */
+
+import { discard } from "./_body.ts";
+import { redactInspect } from "./_redact.ts";
+import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from "./client_auth.ts";
+import type { ClientEvent } from "./client_event.ts";
+import type { Grant } from "./grant.ts";
+import { ClientCredentialsGrant } from "./grants/client_credentials.ts";
+import { MemoryTokenStorage } from "./storage/memory.ts";
+import type { TokenStorage } from "./storage/token_storage.ts";
+import { authorizationValue, type Token } from "./token.ts";
+import { type ErrorResponse, TokenEndpoint, toResponse } from "./token_endpoint.ts";
+import { TokenProvider } from "./token_provider.ts";
+
+/** Options of {@linkcode Client}. */
+export interface ClientOptions {
+  /** The token endpoint (RFC 6749 §3.2). Must be `https:` unless on a loopback host or `allowHttp` is set. */
+  tokenEndpoint: string | URL;
+  /** The client identifier (RFC 6749 §2.2). */
+  clientId: string;
+  /** The client secret; omit it (or pass `""`) for a public client. */
+  clientSecret?: string;
+  /** The requested scope: a space-separated string or a list, sent space-joined (RFC 6749 §3.3). */
+  scope?: string | string[];
+  /**
+   * Extra parameters of every token request, such as `audience` or `resource`
+   * (RFC 8707; a list sends the parameter once per item).
+   */
+  tokenParams?: Record<string, string | string[]>;
+  /**
+   * How the client authenticates at the token endpoint. Default:
+   * `"client_secret_basic"` when there is a secret, else `"none"`.
+   */
+  clientAuth?: ClientAuthMethod;
+  /** Where tokens are kept. Default: a new {@linkcode MemoryTokenStorage}. */
+  storage?: TokenStorage;
+  /** How tokens are obtained. Default: the client credentials grant (RFC 6749 §4.4). */
+  grant?: Grant;
+  /** The transport for token and resource requests. Default: `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /** The clock for token expiry, in epoch milliseconds. Default: `Date.now`. */
+  now?: () => number;
+  /**
+   * How long before a token expires to renew it, in milliseconds; never more
+   * than half the token's lifetime. Default: 60 000.
+   */
+  renewalMargin?: number;
+  /** How long one token request may take, in milliseconds. Default: 30 000. */
+  tokenTimeout?: number;
+  /**
+   * What `fetch` does when the token endpoint answers with an HTTP error:
+   * `"return"` its response (default, as alf did) or `"throw"` a
+   * {@linkcode TokenError}.
+   */
+  tokenErrors?: "return" | "throw";
+  /** Allow a plain `http:` token endpoint on a non-loopback host. Default: `false`. */
+  allowHttp?: boolean;
+  /** Receives token requests and background failures; see {@linkcode ClientEvent}. */
+  onEvent?: (event: ClientEvent) => void;
+}
+
+/** Options of {@linkcode Client.prototype.getToken}. */
+export interface GetTokenOptions {
+  /** Stops waiting for the token. */
+  signal?: AbortSignal;
+}
+
+const DEFAULT_RENEWAL_MARGIN = 60_000;
+const DEFAULT_TOKEN_TIMEOUT = 30_000;
+const RESERVED_PARAMS = new Set(["grant_type", "client_id", "client_secret", "scope"]);
+
+/**
+ * An OAuth 2 client whose `fetch` sends `Authorization: Bearer <token>` and
+ * does the token work itself.
+ *
+ * Before the first request it obtains a token (client credentials by
+ * default), keeps it until it expires and renews it early, in the background.
+ * A 401 from the resource renews the token and replays the request once, body
+ * included. When the token endpoint answers with an HTTP error, `fetch`
+ * returns that response and the resource is not called.
+ *
+ * @example Calling a protected API
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "client-id",
+ *   clientSecret: "secret",
+ * });
+ * const response = await client.fetch(server.resourceUrl);
+ * assert(response.status === 200);
+ * await response.body?.cancel();
+ * ```
+ */
+export class Client implements AsyncDisposable {
+  readonly #endpoint: TokenEndpoint;
+  readonly #provider: TokenProvider;
+  readonly #transport: typeof fetch;
+  readonly #throwTokenErrors: boolean;
+  readonly #summary: Record<string, unknown>;
+  #closed = false;
+
+  static {
+    redactInspect(Client, (client) => ({ ...client.#summary, closed: client.#closed }));
+  }
+
+  /**
+   * Sends a request like global `fetch`, with a bearer token.
+   *
+   * Same contract as `fetch(input, init)`, and works detached
+   * (`const f: typeof fetch = client.fetch`). Rejects with a
+   * {@linkcode TokenError} when no token can be obtained and there is no
+   * error response to return.
+   *
+   * @example Detached use
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * await using client = new Client({
+   *   tokenEndpoint: server.tokenEndpoint,
+   *   clientId: "id",
+   *   clientSecret: "secret",
+   * });
+   * const f: typeof fetch = client.fetch;
+   * const response = await f(server.resourceUrl, { method: "POST", body: "hello" });
+   * assert(response.ok);
+   * await response.body?.cancel();
+   * ```
+   */
+  readonly fetch: typeof fetch;
+
+  /**
+   * Creates a client. Nothing is sent until the first request.
+   *
+   * @param options The token endpoint, credentials and behaviour.
+   * @throws {TypeError} when an option is missing or malformed.
+   * @throws {RangeError} when a number option is out of range.
+   */
+  constructor(options: ClientOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Cannot create the client: options must be an object");
+    }
+    const url = parseTokenEndpoint(options.tokenEndpoint, options.allowHttp ?? false);
+    const { clientId, clientSecret } = options;
+    if (typeof clientId !== "string" || clientId === "") {
+      throw new TypeError('Cannot create the client: "clientId" must be a non-empty string');
+    }
+    if (clientSecret !== undefined && typeof clientSecret !== "string") {
+      throw new TypeError('Cannot create the client: "clientSecret" must be a string');
+    }
+    const clientAuth = options.clientAuth ?? (clientSecret ? "client_secret_basic" : "none");
+    if (!CLIENT_AUTH_METHODS.includes(clientAuth)) {
+      throw new TypeError(
+        `Cannot create the client: "clientAuth" must be one of ${CLIENT_AUTH_METHODS.join(", ")}`,
+      );
+    }
+    if (clientAuth !== "none" && !clientSecret) {
+      throw new TypeError(
+        `Cannot create the client: "clientAuth" ${clientAuth} needs a "clientSecret"`,
+      );
+    }
+    const renewalMargin = checkDuration(
+      "renewalMargin",
+      options.renewalMargin,
+      DEFAULT_RENEWAL_MARGIN,
+      0,
+    );
+    const timeout = checkDuration("tokenTimeout", options.tokenTimeout, DEFAULT_TOKEN_TIMEOUT, 1);
+    const tokenErrors = options.tokenErrors ?? "return";
+    if (tokenErrors !== "return" && tokenErrors !== "throw") {
+      throw new TypeError('Cannot create the client: "tokenErrors" must be "return" or "throw"');
+    }
+    for (const name of ["fetch", "now", "onEvent"] as const) {
+      if (options[name] !== undefined && typeof options[name] !== "function") {
+        throw new TypeError(`Cannot create the client: "${name}" must be a function`);
+      }
+    }
+    const storage = options.storage ?? new MemoryTokenStorage();
+    for (const method of ["get", "set", "delete"] as const) {
+      if (typeof storage?.[method] !== "function") {
+        throw new TypeError(`Cannot create the client: "storage" has no ${method}() method`);
+      }
+    }
+    const grant = options.grant ?? new ClientCredentialsGrant();
+    if (typeof grant?.obtain !== "function" || typeof grant.name !== "string") {
+      throw new TypeError(
+        'Cannot create the client: "grant" must have a name and an obtain() method',
+      );
+    }
+    const scope = parseScope(options.scope);
+    const params = parseParams(options.tokenParams);
+    if (scope !== undefined) params.append("scope", scope);
+
+    const transport = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const now = options.now ?? Date.now;
+    this.#transport = transport;
+    this.#throwTokenErrors = tokenErrors === "throw";
+    this.#endpoint = new TokenEndpoint({
+      url,
+      clientId,
+      clientSecret,
+      clientAuth,
+      fetch: transport,
+      now,
+      timeout,
+    });
+    this.#provider = new TokenProvider({
+      grant,
+      endpoint: this.#endpoint,
+      params,
+      storage,
+      key: storageKey(url, clientId, grant.name, params),
+      now,
+      renewalMargin,
+      timeout,
+      onEvent: options.onEvent,
+    });
+    this.#summary = { tokenEndpoint: url.href, clientId, scope, clientAuth, grant: grant.name };
+    this.fetch = (input, init) => this.#fetch(input, init);
+  }
+
+  /**
+   * Sends a request with a bearer token: the seed's call shape,
+   * `request(method, url, init)`.
+   *
+   * @param method The HTTP method.
+   * @param url The resource URL.
+   * @param init Other request settings (`body`, `headers`, `signal`, ...).
+   * @returns The resource's response, or the token endpoint's error response.
+   *
+   * @example Posting JSON
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * await using client = new Client({
+   *   tokenEndpoint: server.tokenEndpoint,
+   *   clientId: "id",
+   *   clientSecret: "secret",
+   * });
+   * const response = await client.request("POST", server.resourceUrl, {
+   *   body: '{"name": "alf"}',
+   *   headers: { "Content-Type": "application/json" },
+   * });
+   * assert(response.status === 200);
+   * await response.body?.cancel();
+   * ```
+   */
+  request(method: string, url: string | URL, init: RequestInit = {}): Promise<Response> {
+    return this.#fetch(url, { ...init, method });
+  }
+
+  /**
+   * Returns a token that can be sent now, obtaining one if needed.
+   *
+   * For tools that need the token itself (`curl -H "Authorization: Bearer
+   * ..."`). Treat the result as a secret.
+   *
+   * @param options A signal to stop waiting.
+   * @throws {TokenError} when no token can be obtained.
+   *
+   * @example Printing a token's expiry
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer({ expiresIn: 3600 });
+   * await using client = new Client({
+   *   tokenEndpoint: server.tokenEndpoint,
+   *   clientId: "id",
+   *   clientSecret: "secret",
+   * });
+   * const token = await client.getToken();
+   * assert(token.expiresAt! > Date.now());
+   * ```
+   */
+  async getToken(options: GetTokenOptions = {}): Promise<Token> {
+    this.#checkOpen();
+    const result = await this.#provider.token(options.signal);
+    if ("errorResponse" in result) throw result.errorResponse.error;
+    return result.token;
+  }
+
+  /**
+   * Stops background renewals and the token request in flight, and waits for
+   * them. Later calls reject.
+   *
+   * @example Closing explicitly
+   * ```ts
+   * import { Client } from "@alf/client";
+   *
+   * const client = new Client({ tokenEndpoint: "https://auth.example.com/token", clientId: "id" });
+   * await client.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#provider.close();
+  }
+
+  /** Same as {@linkcode Client.prototype.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error("Cannot send the request: the client is closed");
+  }
+
+  async #fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    this.#checkOpen();
+    const request = new Request(input, init);
+    const signal = request.signal;
+    signal.throwIfAborted();
+    // The replay needs the body again: tee it before the first send.
+    let spare: Request | undefined = request.body ? request.clone() : undefined;
+    try {
+      const first = await this.#provider.token(signal);
+      if ("errorResponse" in first) return this.#tokenFailure(first.errorResponse);
+      const response = await this.#transport(withToken(request, first.token));
+      if (!isTokenRejected(response)) return response;
+      await discard(response);
+      const second = await this.#provider.tokenAfterRejection(first.token, signal);
+      if ("errorResponse" in second) return this.#tokenFailure(second.errorResponse);
+      const replay = spare ?? request;
+      spare = undefined;
+      return await this.#transport(withToken(replay, second.token));
+    } finally {
+      if (spare) void discard(spare);
+    }
+  }
+
+  #tokenFailure(error: ErrorResponse): Response {
+    if (this.#throwTokenErrors) throw error.error;
+    return toResponse(error);
+  }
+}
+
+/** A copy of `request` carrying `token`; the caller's request is not changed. */
+function withToken(request: Request, token: Token): Request {
+  const headers = new Headers(request.headers);
+  headers.set("Authorization", authorizationValue(token));
+  return new Request(request, { headers });
+}
+
+/**
+ * Whether a response rejects the token (RFC 6750 §3.1): a 401, unless its
+ * challenge says the scope is insufficient, which a new token cannot fix.
+ */
+function isTokenRejected(response: Response): boolean {
+  if (response.status !== 401) return false;
+  const challenge = response.headers.get("www-authenticate") ?? "";
+  return !/\berror\s*=\s*"?insufficient_scope\b/i.test(challenge);
+}
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+function parseTokenEndpoint(value: unknown, allowHttp: boolean): URL {
+  let url: URL;
+  try {
+    if (typeof value !== "string" && !(value instanceof URL)) throw new TypeError();
+    url = new URL(value);
+  } catch {
+    throw new TypeError('Cannot create the client: "tokenEndpoint" is not a valid URL');
+  }
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && (allowHttp || LOOPBACK_HOSTS.test(url.hostname))) return url;
+  throw new TypeError(
+    `Cannot create the client: "tokenEndpoint" must use https: (or http: on a loopback host, or set "allowHttp"), got ${url.protocol}`,
+  );
+}
+
+function parseScope(scope: unknown): string | undefined {
+  if (scope === undefined) return undefined;
+  const parts = typeof scope === "string" ? [scope] : scope;
+  if (!Array.isArray(parts) || parts.some((part) => typeof part !== "string")) {
+    throw new TypeError('Cannot create the client: "scope" must be a string or a list of strings');
+  }
+  const joined = parts.join(" ").trim().split(/\s+/).filter(Boolean).join(" ");
+  return joined === "" ? undefined : joined;
+}
+
+function parseParams(params: unknown): URLSearchParams {
+  const form = new URLSearchParams();
+  if (params === undefined) return form;
+  if (typeof params !== "object" || params === null) {
+    throw new TypeError('Cannot create the client: "tokenParams" must be an object');
+  }
+  for (const [name, value] of Object.entries(params)) {
+    if (RESERVED_PARAMS.has(name)) {
+      throw new TypeError(
+        `Cannot create the client: "tokenParams" cannot set "${name}"; use its own option`,
+      );
+    }
+    const values = Array.isArray(value) ? value : [value];
+    if (values.some((item) => typeof item !== "string")) {
+      throw new TypeError(
+        `Cannot create the client: "tokenParams.${name}" must be a string or a list of strings`,
+      );
+    }
+    for (const item of values) form.append(name, item);
+  }
+  return form;
+}
+
+function checkDuration(name: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
+    throw new RangeError(
+      `Cannot create the client: "${name}" must be a finite number of milliseconds >= ${min}`,
+    );
+  }
+  return value;
+}
+
+/** Names a token by everything that changes it; holds no secret. */
+function storageKey(url: URL, clientId: string, grant: string, params: URLSearchParams): string {
+  const sorted = [...params].sort(([a, x], [b, y]) =>
+    a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0
+  );
+  return JSON.stringify(["alf/1", url.href, clientId, grant, sorted]);
+}

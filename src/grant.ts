@@ -1,0 +1,43 @@
+/**
+ * A grant: one way of obtaining a token (RFC 6749 §1.3).
+ *
+ * @module
+ */
+
+import type { Token } from "./token.ts";
+import type { TokenEndpoint, TokenResult } from "./token_endpoint.ts";
+
+/** What a {@linkcode Grant} is given each time it must obtain a token. */
+export interface GrantContext {
+  /** The token endpoint, with the client's authentication and timeout. */
+  endpoint: TokenEndpoint;
+  /** Parameters every token request of this client carries (`scope`, `audience`, ...). */
+  params: URLSearchParams;
+  /** The token being replaced, if any (a refresh token grant reads it). */
+  previous?: Token;
+  /** Aborted when the client closes. */
+  signal: AbortSignal;
+}
+
+/**
+ * A way to obtain a token: client credentials, refresh token, a browser login.
+ *
+ * The token provider calls `obtain` at most once at a time per token key, and
+ * keeps, shares and renews what it returns.
+ */
+export interface Grant {
+  /** Names the grant in the token's storage key, e.g. `"client_credentials"`. */
+  readonly name: string;
+  /**
+   * The longest `obtain` may take, in milliseconds, when it is longer than a
+   * token request (a browser login); sizes the storage lease.
+   */
+  readonly timeout?: number;
+  /**
+   * Obtains a new token, or the token endpoint's error response.
+   *
+   * @param context The endpoint, parameters, previous token and signal.
+   * @throws {TokenError} when no token and no error response can be had.
+   */
+  obtain(context: GrantContext): Promise<TokenResult>;
+}

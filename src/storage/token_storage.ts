@@ -1,0 +1,131 @@
+/**
+ * The storage interface: where tokens live between requests, and how holders
+ * of one storage agree on who renews a token.
+ *
+ * @module
+ */
+
+import type { Token } from "../token.ts";
+
+/**
+ * The right to renew one token, held by one holder at a time.
+ *
+ * Returned by {@linkcode TokenStorage.acquireLease}; passed back to
+ * {@linkcode TokenStorage.set} so that a holder whose lease ran out cannot
+ * overwrite a newer token (fencing).
+ */
+export interface TokenLease {
+  /** Identifies this lease; unique per acquisition. */
+  readonly id: string;
+  /** Gives the lease up, so that another holder may renew at once. */
+  release(): Promise<void>;
+}
+
+/** Options of {@linkcode TokenStorage.acquireLease}. */
+export interface AcquireLeaseOptions {
+  /** How long the lease lasts if its holder never releases it, in milliseconds. */
+  ttl: number;
+  /** Aborts the acquisition. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode TokenStorage.waitForChange}. */
+export interface WaitForChangeOptions {
+  /** Resolve after this many milliseconds even if nothing changed. */
+  timeout: number;
+  /** Aborts the wait (the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode TokenStorage.set}. */
+export interface SetTokenOptions {
+  /** The lease under which the token was obtained: write only while it holds. */
+  lease?: TokenLease;
+}
+
+/** Options of {@linkcode TokenStorage.delete}. */
+export interface DeleteTokenOptions {
+  /** Delete only if the stored token still has this access token. */
+  accessToken?: string;
+}
+
+/**
+ * Where tokens are kept, by string key.
+ *
+ * Keys are opaque strings derived from everything that identifies a token
+ * (endpoint, client id, grant, scope, extra parameters); they hold no secret.
+ * Values are {@linkcode Token} records: plain data, with absolute
+ * `expiresAt` and `issuedAt` times in epoch milliseconds. A storage returns
+ * what it was given and never decides freshness: the client checks
+ * `expiresAt` on every read.
+ *
+ * `acquireLease` and `waitForChange` are optional. When a storage has both,
+ * every client sharing it (in this process or others) makes one token request
+ * per renewal: the lease holder renews, the others wait for the change.
+ *
+ * @example A storage in a few lines
+ * ```ts
+ * import { Client, type Token, type TokenStorage } from "@alf/client";
+ *
+ * class MapStorage implements TokenStorage {
+ *   #map = new Map<string, Token>();
+ *   get(key: string) {
+ *     return Promise.resolve(this.#map.get(key));
+ *   }
+ *   set(key: string, token: Token) {
+ *     this.#map.set(key, token);
+ *     return Promise.resolve();
+ *   }
+ *   delete(key: string) {
+ *     this.#map.delete(key);
+ *     return Promise.resolve();
+ *   }
+ * }
+ *
+ * await using client = new Client({
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ *   storage: new MapStorage(),
+ * });
+ * ```
+ */
+export interface TokenStorage {
+  /**
+   * Returns the token stored under `key`, or `undefined`.
+   *
+   * @param key The token's key.
+   */
+  get(key: string): Promise<Token | undefined>;
+  /**
+   * Stores `token` under `key`, replacing what was there.
+   *
+   * @param key The token's key.
+   * @param token The token record.
+   * @param options The lease the token was obtained under, for fencing.
+   */
+  set(key: string, token: Token, options?: SetTokenOptions): Promise<void>;
+  /**
+   * Removes the token stored under `key`.
+   *
+   * @param key The token's key.
+   * @param options Delete only if the stored access token is this one.
+   */
+  delete(key: string, options?: DeleteTokenOptions): Promise<void>;
+  /**
+   * Tries to take the lease to renew the token under `key`.
+   *
+   * @param key The token's key.
+   * @param options The lease's time to live and an abort signal.
+   * @returns The lease, or `undefined` when another holder has it.
+   */
+  acquireLease?(key: string, options: AcquireLeaseOptions): Promise<TokenLease | undefined>;
+  /**
+   * Resolves when the token or the lease under `key` may have changed, or
+   * after `options.timeout` milliseconds.
+   *
+   * @param key The token's key.
+   * @param options The longest wait and an abort signal.
+   */
+  waitForChange?(key: string, options: WaitForChangeOptions): Promise<void>;
+}

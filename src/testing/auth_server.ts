@@ -1,0 +1,319 @@
+/**
+ * A stand-in authorization server and protected resource on 127.0.0.1, for
+ * tests of code that uses `@alf/client`.
+ *
+ * @module
+ */
+
+/** A request the {@linkcode AuthServer} received. */
+export interface RecordedRequest {
+  /** The HTTP method. */
+  method: string;
+  /** The full URL. */
+  url: string;
+  /** The request headers. */
+  headers: Headers;
+  /** The request body, whole. */
+  body: Uint8Array;
+  /** The form fields of a token request (empty for other requests). */
+  form: URLSearchParams;
+  /** The bearer token a resource request carried, if any. */
+  token?: string;
+}
+
+/** A scripted answer to the next token requests. */
+export interface TokenFailure {
+  /** The HTTP status. Default: 500. */
+  status?: number;
+  /** The body. Default: `{"error":"server_error"}`. */
+  body?: BodyInit;
+  /** The headers. Default: `Content-Type: application/json`. */
+  headers?: HeadersInit;
+}
+
+/** Options of {@linkcode startAuthServer}. */
+export interface AuthServerOptions {
+  /**
+   * The `expires_in` of issued tokens, in seconds; `null` leaves it out.
+   * Default: 3600. Change it later with {@linkcode AuthServer.expiresIn}.
+   */
+  expiresIn?: number | null;
+  /** When set, token requests must authenticate with this client id. */
+  clientId?: string;
+  /** When set, token requests must authenticate with this secret (Basic or form). */
+  clientSecret?: string;
+  /** The server's clock for token expiry, epoch milliseconds. Default: `Date.now`. */
+  now?: () => number;
+  /** The port to listen on. Default: 0, any free port. */
+  port?: number;
+}
+
+/** A handler for a custom route of the {@linkcode AuthServer}. */
+export type RouteHandler = (
+  request: Request,
+  recorded: RecordedRequest,
+) => Response | Promise<Response>;
+
+interface Issued {
+  expiresAt?: number;
+  revoked: boolean;
+}
+
+/**
+ * A running stand-in authorization server and protected resource.
+ *
+ * The token endpoint (`/token`) issues opaque tokens for the client
+ * credentials grant; the resource (`/resource` and anything below it) answers
+ * 200 with a JSON echo for a valid bearer token and 401 with
+ * `WWW-Authenticate: Bearer error="invalid_token"` otherwise. Every request is
+ * recorded. Failures, delays and revocations are scripted through methods.
+ *
+ * @example A test against the stand-in server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer({ expiresIn: 60 });
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ * });
+ * await (await client.fetch(server.resourceUrl)).body?.cancel();
+ * server.revoke();
+ * const response = await client.fetch(server.resourceUrl); // renewed and replayed
+ * assert(response.status === 200 && server.tokenRequests.length === 2);
+ * await response.body?.cancel();
+ * ```
+ */
+export class AuthServer implements AsyncDisposable {
+  /** The origin, e.g. `http://127.0.0.1:41234`. */
+  readonly origin: string;
+  /** The token endpoint URL. */
+  readonly tokenEndpoint: string;
+  /** The protected resource's URL. */
+  readonly resourceUrl: string;
+  /** Every token request received, in order. */
+  readonly tokenRequests: RecordedRequest[] = [];
+  /** Every resource request received, in order (custom routes included). */
+  readonly resourceRequests: RecordedRequest[] = [];
+  /** The `expires_in` of the next issued tokens, in seconds; `null` leaves it out. */
+  expiresIn: number | null;
+  /** Delay before answering each token request, in milliseconds. */
+  tokenDelay = 0;
+
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #options: AuthServerOptions;
+  readonly #issued = new Map<string, Issued>();
+  readonly #routes = new Map<string, RouteHandler>();
+  readonly #failures: TokenFailure[] = [];
+  readonly #pending = new Set<AbortController>();
+  #count = 0;
+
+  /** Use {@linkcode startAuthServer}. @internal */
+  constructor(options: AuthServerOptions = {}) {
+    this.#options = options;
+    this.expiresIn = options.expiresIn === undefined ? 3600 : options.expiresIn;
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} },
+      (request) => this.#handle(request),
+    );
+    this.origin = `http://127.0.0.1:${this.#server.addr.port}`;
+    this.tokenEndpoint = `${this.origin}/token`;
+    this.resourceUrl = `${this.origin}/resource`;
+  }
+
+  /** The port the server listens on. */
+  get port(): number {
+    return this.#server.addr.port;
+  }
+
+  /** The access tokens issued so far, in order. */
+  get issuedTokens(): string[] {
+    return [...this.#issued.keys()];
+  }
+
+  /**
+   * A URL on this server.
+   *
+   * @param path The path, e.g. `"/resource/items"`.
+   */
+  url(path: string): string {
+    return new URL(path, this.origin).href;
+  }
+
+  /**
+   * Revokes a token, or every token issued so far.
+   *
+   * @param token The access token; all of them when omitted.
+   */
+  revoke(token?: string): void {
+    for (const [value, issued] of this.#issued) {
+      if (token === undefined || token === value) issued.revoked = true;
+    }
+  }
+
+  /**
+   * Answers the next `count` token requests with a failure instead of a token.
+   *
+   * @param count How many requests fail.
+   * @param failure The status, body and headers to answer with.
+   */
+  failTokenRequests(count: number, failure: TokenFailure = {}): void {
+    for (let i = 0; i < count; i++) this.#failures.push(failure);
+  }
+
+  /**
+   * Serves `handler` at `path` (exact match), instead of the resource.
+   *
+   * @param path The path, e.g. `"/redirect"`.
+   * @param handler Makes the response; the request is recorded first.
+   */
+  route(path: string, handler: RouteHandler): void {
+    this.#routes.set(path, handler);
+  }
+
+  /** Whether `token` is a token this server issued and would accept now. */
+  accepts(token: string): boolean {
+    const issued = this.#issued.get(token);
+    if (!issued || issued.revoked) return false;
+    return issued.expiresAt === undefined || this.#now() < issued.expiresAt;
+  }
+
+  /** Stops the server and every response it was still delaying. */
+  async close(): Promise<void> {
+    for (const controller of this.#pending) controller.abort();
+    await this.#server.shutdown();
+  }
+
+  /** Same as {@linkcode AuthServer.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #now(): number {
+    return (this.#options.now ?? Date.now)();
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const body = new Uint8Array(await request.arrayBuffer());
+    const recorded: RecordedRequest = {
+      method: request.method,
+      url: request.url,
+      headers: new Headers(request.headers),
+      body,
+      form: new URLSearchParams(),
+    };
+    if (url.pathname === "/token") {
+      recorded.form = new URLSearchParams(new TextDecoder().decode(body));
+      this.tokenRequests.push(recorded);
+      if (this.tokenDelay > 0) await this.#wait(this.tokenDelay);
+      return this.#token(recorded);
+    }
+    const auth = request.headers.get("authorization") ?? "";
+    const match = /^Bearer (\S+)$/i.exec(auth);
+    if (match) recorded.token = match[1];
+    this.resourceRequests.push(recorded);
+    const route = this.#routes.get(url.pathname);
+    if (route) return await route(request, recorded);
+    if (!recorded.token || !this.accepts(recorded.token)) {
+      return new Response(JSON.stringify({ error: "invalid_token" }), {
+        status: 401,
+        headers: {
+          "Content-Type": "application/json",
+          "WWW-Authenticate": 'Bearer error="invalid_token"',
+        },
+      });
+    }
+    return Response.json({ method: request.method, path: url.pathname, bytes: body.byteLength });
+  }
+
+  #token(recorded: RecordedRequest): Response {
+    const failure = this.#failures.shift();
+    if (failure) {
+      return new Response(failure.body ?? JSON.stringify({ error: "server_error" }), {
+        status: failure.status ?? 500,
+        headers: failure.headers ?? { "Content-Type": "application/json" },
+      });
+    }
+    const authError = this.#authenticate(recorded);
+    if (authError) return authError;
+    const grantType = recorded.form.get("grant_type");
+    if (grantType !== "client_credentials") {
+      return Response.json({ error: "unsupported_grant_type" }, { status: 400 });
+    }
+    const accessToken = `at-${++this.#count}-${crypto.randomUUID()}`;
+    const issued: Issued = { revoked: false };
+    const body: Record<string, unknown> = { access_token: accessToken, token_type: "Bearer" };
+    if (this.expiresIn !== null) {
+      body.expires_in = this.expiresIn;
+      if (this.expiresIn > 0) issued.expiresAt = this.#now() + this.expiresIn * 1000;
+    }
+    const scope = recorded.form.get("scope");
+    if (scope !== null) body.scope = scope;
+    this.#issued.set(accessToken, issued);
+    return Response.json(body, { headers: { "Cache-Control": "no-store" } });
+  }
+
+  #authenticate(recorded: RecordedRequest): Response | undefined {
+    const { clientId, clientSecret } = this.#options;
+    if (clientId === undefined && clientSecret === undefined) return undefined;
+    let id = recorded.form.get("client_id");
+    let secret = recorded.form.get("client_secret");
+    const basic = /^Basic (\S+)$/i.exec(recorded.headers.get("authorization") ?? "");
+    if (basic) {
+      const decoded = new TextDecoder().decode(
+        Uint8Array.from(atob(basic[1]), (c) => c.charCodeAt(0)),
+      );
+      const colon = decoded.indexOf(":");
+      const form = (s: string) => new URLSearchParams(`v=${s}`).get("v");
+      id = form(decoded.slice(0, colon));
+      secret = form(decoded.slice(colon + 1));
+    }
+    const idOk = clientId === undefined || id === clientId;
+    const secretOk = clientSecret === undefined || secret === clientSecret;
+    if (idOk && secretOk) return undefined;
+    return Response.json(
+      { error: "invalid_client", error_description: "Client authentication failed" },
+      { status: 401, headers: { "WWW-Authenticate": 'Basic realm="token"' } },
+    );
+  }
+
+  #wait(ms: number): Promise<void> {
+    const controller = new AbortController();
+    this.#pending.add(controller);
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      controller.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }).finally(() => this.#pending.delete(controller));
+  }
+}
+
+/**
+ * Starts an {@linkcode AuthServer} on 127.0.0.1.
+ *
+ * @param options Token lifetime, expected credentials, clock and port.
+ * @returns The running server; close it with `await using` or `close()`.
+ *
+ * @example Scripting a token endpoint failure
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * server.failTokenRequests(1, { status: 503 });
+ * await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "id" });
+ * const response = await client.fetch(server.resourceUrl);
+ * assert(response.status === 503 && server.resourceRequests.length === 0);
+ * await response.body?.cancel();
+ * ```
+ */
+export function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
+  return Promise.resolve(new AuthServer(options));
+}

@@ -1,0 +1,76 @@
+/**
+ * The token record: plain data that storages keep and the client sends.
+ *
+ * @module
+ */
+
+/**
+ * An access token as the client keeps it.
+ *
+ * A plain, structured-cloneable record, so that any {@linkcode TokenStorage}
+ * can persist it. Times are absolute epoch milliseconds taken from the
+ * client's clock when the token response arrived (RFC 6749 §5.1 gives only a
+ * relative `expires_in`).
+ *
+ * @example Reading a token's remaining lifetime
+ * ```ts
+ * import type { Token } from "@alf/client";
+ *
+ * const token: Token = {
+ *   accessToken: "2YotnFZFEjr1zCsicMWpAA",
+ *   tokenType: "Bearer",
+ *   issuedAt: 1_700_000_000_000,
+ *   expiresAt: 1_700_003_600_000,
+ * };
+ * const lifetime = token.expiresAt! - token.issuedAt; // 3_600_000 ms
+ * ```
+ */
+export interface Token {
+  /** The access token sent to resources. */
+  accessToken: string;
+  /** The token type, normalized: always `"Bearer"` today (RFC 6750). */
+  tokenType: string;
+  /** When the token response arrived, in epoch milliseconds. */
+  issuedAt: number;
+  /**
+   * When the token expires, in epoch milliseconds; absent when the server
+   * sent no `expires_in` (the token is then kept until a resource rejects it).
+   */
+  expiresAt?: number;
+  /** The refresh token, when the server issued one (RFC 6749 §6). */
+  refreshToken?: string;
+  /** The granted scope, when the server said it (RFC 6749 §3.3). */
+  scope?: string;
+  /** Members of the token response that this client does not interpret. */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * Whether a token may still be sent at time `now`: never at or after its
+ * `expiresAt`.
+ */
+export function isUsable(token: Token, now: number): boolean {
+  return token.expiresAt === undefined || now < token.expiresAt;
+}
+
+/**
+ * Whether a token is inside its early-renewal window at time `now`.
+ *
+ * The window is `margin` milliseconds before `expiresAt`, but never more than
+ * half the token's lifetime, so short-lived tokens are still used.
+ */
+export function isDueForRenewal(token: Token, now: number, margin: number): boolean {
+  if (token.expiresAt === undefined) return false;
+  const lifetime = token.expiresAt - token.issuedAt;
+  return now >= token.expiresAt - Math.min(margin, lifetime / 2);
+}
+
+/** Whether a token may be kept for later requests at all (`expires_in` > 0). */
+export function isReusable(token: Token): boolean {
+  return token.expiresAt === undefined || token.expiresAt > token.issuedAt;
+}
+
+/** The value of the `Authorization` header for a token. */
+export function authorizationValue(token: Token): string {
+  return `${token.tokenType} ${token.accessToken}`;
+}

@@ -1,0 +1,176 @@
+/**
+ * One token request: the form POST, its timeout, its bounded read, and the
+ * outcome every grant shares (RFC 6749 §3.2, §5).
+ *
+ * @module
+ */
+
+import { BodyTooLargeError, readBounded } from "./_body.ts";
+import { authenticate, type ClientAuthMethod } from "./client_auth.ts";
+import type { Token } from "./token.ts";
+import { TokenError } from "./token_error.ts";
+import { parseErrorResponse, parseTokenResponse } from "./token_response.ts";
+
+/** Largest token response body read: 1 MiB. */
+export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * A token endpoint's HTTP error response, kept whole so that every waiter of
+ * a shared token request can be given its own intact copy.
+ */
+export interface ErrorResponse {
+  /** The HTTP status. */
+  status: number;
+  /** The HTTP status text. */
+  statusText: string;
+  /** The response headers. */
+  headers: [string, string][];
+  /** The response body. */
+  body: Uint8Array;
+  /** The same failure as an error, for callers that throw. */
+  error: TokenError;
+}
+
+/**
+ * What a token request ends in: a token, or the endpoint's error response.
+ * Every other failure is thrown as a {@linkcode TokenError}.
+ */
+export type TokenResult = { token: Token } | { errorResponse: ErrorResponse };
+
+/** Rebuilds a fresh `Response` from an {@linkcode ErrorResponse}. */
+export function toResponse(error: ErrorResponse): Response {
+  return new Response(error.body.byteLength === 0 ? null : error.body.slice(), {
+    status: error.status,
+    statusText: error.statusText,
+    headers: error.headers,
+  });
+}
+
+/** Settings of a {@linkcode TokenEndpoint}. */
+export interface TokenEndpointOptions {
+  /** The token endpoint URL. */
+  url: URL;
+  /** The client identifier. */
+  clientId: string;
+  /** The client secret, if any. */
+  clientSecret?: string;
+  /** How the client authenticates. */
+  clientAuth: ClientAuthMethod;
+  /** The transport. */
+  fetch: typeof fetch;
+  /** The clock, epoch milliseconds. */
+  now: () => number;
+  /** How long one token request may take, in milliseconds. */
+  timeout: number;
+}
+
+/**
+ * The token endpoint as grants see it: `request(params)` sends one
+ * authenticated form POST and returns a {@linkcode TokenResult}.
+ */
+export class TokenEndpoint {
+  readonly #options: TokenEndpointOptions;
+
+  /**
+   * Creates the endpoint a grant sends its token requests to.
+   *
+   * @param options The endpoint, credentials, transport, clock and timeout.
+   */
+  constructor(options: TokenEndpointOptions) {
+    this.#options = options;
+  }
+
+  /** The token endpoint URL. */
+  get url(): URL {
+    return this.#options.url;
+  }
+
+  /** The client identifier. */
+  get clientId(): string {
+    return this.#options.clientId;
+  }
+
+  /**
+   * Sends one token request.
+   *
+   * @param params The grant's form parameters (`grant_type` and the rest).
+   * @param signal Aborts the request (the timeout applies as well).
+   * @throws {TokenError} on network errors, timeouts and unusable responses.
+   */
+  async request(params: URLSearchParams, signal?: AbortSignal): Promise<TokenResult> {
+    const { url, clientId, clientSecret, clientAuth, now, timeout } = this.#options;
+    const form = new URLSearchParams(params);
+    const headers = new Headers({
+      "Content-Type": "application/x-www-form-urlencoded",
+      "Accept": "application/json",
+    });
+    authenticate(clientAuth, clientId, clientSecret, headers, form);
+
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new DOMException("The token request timed out", "TimeoutError")),
+      timeout,
+    );
+    const onAbort = () => controller.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      let response: Response;
+      let body: Uint8Array;
+      try {
+        // Credentials are never re-posted to wherever a redirect points.
+        response = await this.#options.fetch(url, {
+          method: "POST",
+          headers,
+          body: form,
+          redirect: "manual",
+          signal: controller.signal,
+        });
+        body = await readBounded(response, MAX_TOKEN_RESPONSE_BYTES);
+      } catch (cause) {
+        throw this.#failure(cause, controller.signal);
+      }
+      const receivedAt = now();
+      const text = new TextDecoder().decode(body);
+      if (response.status >= 200 && response.status < 300) {
+        return { token: parseTokenResponse(text, receivedAt, response.status) };
+      }
+      return {
+        errorResponse: {
+          status: response.status,
+          statusText: response.statusText,
+          headers: [...response.headers],
+          body,
+          error: parseErrorResponse(text, response.status),
+        },
+      };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #failure(cause: unknown, signal: AbortSignal): TokenError {
+    if (cause instanceof BodyTooLargeError) {
+      return new TokenError(
+        `Cannot read the token response: the body exceeds ${MAX_TOKEN_RESPONSE_BYTES} bytes`,
+        { cause },
+      );
+    }
+    if (signal.aborted && signal.reason instanceof DOMException) {
+      if (signal.reason.name === "TimeoutError") {
+        return new TokenError(
+          `Cannot obtain a token: the token endpoint did not answer within ${this.#options.timeout} ms`,
+          { cause: signal.reason },
+        );
+      }
+    }
+    if (signal.aborted) {
+      return new TokenError("Cannot obtain a token: the token request was aborted", {
+        cause: signal.reason,
+      });
+    }
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new TokenError(`Cannot reach the token endpoint: ${reason}`, { cause });
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * One place that turns a token endpoint's response into a {@linkcode Token}
+ * or a {@linkcode TokenError} (RFC 6749 §5.1 and §5.2).
+ *
+ * @module
+ */
+
+import type { Token } from "./token.ts";
+import { TokenError } from "./token_error.ts";
+
+/** Members of RFC 6749 §5.1 that become fields of {@linkcode Token}. */
+const KNOWN = new Set(["access_token", "token_type", "expires_in", "refresh_token", "scope"]);
+
+/** The token types this client can send. */
+const SENDABLE_TYPES = new Map([["bearer", "Bearer"]]);
+
+/** Longest lifetime we keep: ten years, so `expiresAt` stays a safe integer. */
+const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600;
+
+/**
+ * Parses a successful (2xx) token response body.
+ *
+ * @param text The response body as text.
+ * @param receivedAt When the response arrived, epoch milliseconds.
+ * @param status The HTTP status, carried by errors.
+ * @throws {TokenError} when the body is not a usable token response.
+ */
+export function parseTokenResponse(text: string, receivedAt: number, status: number): Token {
+  const json = parseObject(text, status);
+  if (json === undefined) {
+    throw new TokenError("Cannot parse token response: the body is not a JSON object", { status });
+  }
+  // Some servers answer 200 with an error object (RFC 6749 §5.2 says 400).
+  if (typeof json.error === "string") {
+    throw errorFromBody(json, status);
+  }
+  const accessToken = json.access_token;
+  if (typeof accessToken !== "string" || accessToken === "") {
+    throw new TokenError(
+      'Cannot parse token response: "access_token" is missing or not a non-empty string',
+      { status },
+    );
+  }
+  if (!/^[!-~]+$/.test(accessToken)) {
+    throw new TokenError(
+      'Cannot parse token response: "access_token" contains characters a header cannot carry',
+      { status },
+    );
+  }
+  const rawType = json.token_type ?? "Bearer";
+  const tokenType = typeof rawType === "string"
+    ? SENDABLE_TYPES.get(rawType.toLowerCase())
+    : undefined;
+  if (tokenType === undefined) {
+    throw new TokenError(
+      `Cannot use token response: token type ${JSON.stringify(rawType)} is not supported`,
+      { status },
+    );
+  }
+  const token: Token = { accessToken, tokenType, issuedAt: receivedAt };
+  const expiresIn = parseExpiresIn(json.expires_in, status);
+  if (expiresIn !== undefined) token.expiresAt = receivedAt + expiresIn * 1000;
+  if (typeof json.refresh_token === "string" && json.refresh_token !== "") {
+    token.refreshToken = json.refresh_token;
+  }
+  if (typeof json.scope === "string") token.scope = json.scope;
+  const extra = Object.entries(json).filter(([name]) => !KNOWN.has(name));
+  if (extra.length > 0) token.extra = Object.fromEntries(extra);
+  return token;
+}
+
+/**
+ * Builds the {@linkcode TokenError} for an error response (RFC 6749 §5.2),
+ * using its JSON members when it has them.
+ *
+ * @param text The response body as text (may be anything).
+ * @param status The HTTP status.
+ */
+export function parseErrorResponse(text: string, status: number): TokenError {
+  const json = parseObject(text, status);
+  if (json !== undefined && typeof json.error === "string") return errorFromBody(json, status);
+  return new TokenError(`Cannot obtain a token: the token endpoint answered ${status}`, { status });
+}
+
+function errorFromBody(json: Record<string, unknown>, status: number): TokenError {
+  const error = String(json.error);
+  const errorDescription = typeof json.error_description === "string"
+    ? json.error_description
+    : undefined;
+  const errorUri = typeof json.error_uri === "string" ? json.error_uri : undefined;
+  const detail = errorDescription ? `${error}: ${errorDescription}` : error;
+  return new TokenError(
+    `Cannot obtain a token: the token endpoint answered ${status} (${detail})`,
+    { error, errorDescription, errorUri, status },
+  );
+}
+
+function parseObject(text: string, _status: number): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  return value as Record<string, unknown>;
+}
+
+/** `expires_in` in seconds: a number or a numeric string (seen in the wild). */
+function parseExpiresIn(value: unknown, status: number): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const seconds = typeof value === "number"
+    ? value
+    : typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value)
+    ? Number(value)
+    : NaN;
+  if (!Number.isFinite(seconds)) {
+    throw new TokenError('Cannot parse token response: "expires_in" is not a number', { status });
+  }
+  return Math.min(seconds, MAX_EXPIRES_IN_SECONDS);
+}

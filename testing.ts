@@ -1,0 +1,34 @@
+/**
+ * Test helpers for code that uses `@alf/client`: a stand-in authorization
+ * server and protected resource on 127.0.0.1.
+ *
+ * @example Testing your API client without a real authorization server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer({ clientId: "id", clientSecret: "secret" });
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ * });
+ * const responses = await Promise.all(
+ *   Array.from({ length: 10 }, () => client.fetch(server.resourceUrl)),
+ * );
+ * await Promise.all(responses.map((r) => r.body?.cancel()));
+ * assert(server.tokenRequests.length === 1);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  AuthServer,
+  type AuthServerOptions,
+  type RecordedRequest,
+  type RouteHandler,
+  startAuthServer,
+  type TokenFailure,
+} from "./src/testing/auth_server.ts";
