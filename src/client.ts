@@ -333,7 +333,7 @@ export class Client implements AsyncDisposable {
       const first = await this.#provider.token(signal);
       if ("errorResponse" in first) return this.#tokenFailure(first.errorResponse);
       const response = await this.#transport(withToken(request, first.token));
-      if (!isTokenRejected(response)) return response;
+      if (!isTokenRejected(response, request)) return response;
       await discard(response);
       const second = await this.#provider.tokenAfterRejection(first.token, signal);
       if ("errorResponse" in second) return this.#tokenFailure(second.errorResponse);
@@ -360,12 +360,20 @@ function withToken(request: Request, token: Token): Request {
 
 /**
  * Whether a response rejects the token (RFC 6750 §3.1): a 401, unless its
- * challenge says the scope is insufficient, which a new token cannot fix.
+ * challenge says the scope is insufficient, which a new token cannot fix, or
+ * it came from another origin after a redirect, where the token was not sent.
  */
-function isTokenRejected(response: Response): boolean {
+function isTokenRejected(response: Response, request: Request): boolean {
   if (response.status !== 401) return false;
+  if (response.redirected && response.url && origin(response.url) !== origin(request.url)) {
+    return false;
+  }
   const challenge = response.headers.get("www-authenticate") ?? "";
   return !/\berror\s*=\s*"?insufficient_scope\b/i.test(challenge);
+}
+
+function origin(url: string): string {
+  return new URL(url).origin;
 }
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;

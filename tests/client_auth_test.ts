@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { authenticate } from "../src/client_auth.ts";
+
+function run(method: Parameters<typeof authenticate>[0], id: string, secret?: string) {
+  const headers = new Headers();
+  const form = new URLSearchParams();
+  authenticate(method, id, secret, headers, form);
+  return { headers, form };
+}
+
+Deno.test("authenticate() form-encodes id and secret before Basic (RFC 6749 §2.3.1)", () => {
+  const { headers, form } = run("client_secret_basic", "glBQ3nYU/8/kaVi/bIgXGA==", "s3cr:t é+");
+  const encoded = headers.get("authorization")!.slice("Basic ".length);
+  const decoded = new TextDecoder().decode(Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0)));
+  assert.equal(decoded, "glBQ3nYU%2F8%2FkaVi%2FbIgXGA%3D%3D:s3cr%3At+%C3%A9%2B");
+  assert.equal(form.toString(), "");
+});
+
+Deno.test("authenticate() puts id and secret in the form for client_secret_post", () => {
+  const { headers, form } = run("client_secret_post", "id", "secret");
+  assert.equal(headers.get("authorization"), null);
+  assert.equal(form.get("client_id"), "id");
+  assert.equal(form.get("client_secret"), "secret");
+});
+
+Deno.test("authenticate() sends only client_id for a public client", () => {
+  const { headers, form } = run("none", "id", "ignored");
+  assert.equal(headers.get("authorization"), null);
+  assert.deepEqual([...form], [["client_id", "id"]]);
+});
