@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import { TokenError } from "../mod.ts";
+import { startAuthServer } from "../testing.ts";
+import { MAX_TOKEN_RESPONSE_BYTES } from "../src/token_endpoint.ts";
+import { clientFor, fetchText, serve } from "./_helpers.ts";
+
+/** A client whose token endpoint is a bare server answering with `handler`. */
+function hostileEndpoint(handler: (request: Request) => Response | Promise<Response>) {
+  const endpoint = serve(handler);
+  return endpoint;
+}
+
+Deno.test("Client.fetch() returns the token endpoint's error response and skips the resource", async () => {
+  await using server = await startAuthServer();
+  server.failTokenRequests(1, {
+    status: 400,
+    body: '{"error":"invalid_client","error_description":"no such client"}',
+    headers: { "Content-Type": "application/json", "X-Request-Id": "r1" },
+  });
+  await using client = clientFor(server);
+  const { status, text, response } = await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(status, 400);
+  assert.equal(text, '{"error":"invalid_client","error_description":"no such client"}');
+  assert.equal(response.headers.get("x-request-id"), "r1");
+  assert.equal(server.resourceRequests.length, 0);
+});
+
+Deno.test("Client.fetch() gives every waiter an intact copy of a shared error response", async () => {
+  await using server = await startAuthServer();
+  server.failTokenRequests(1, { status: 503, body: "maintenance" });
+  await using client = clientFor(server);
+  const results = await Promise.all(
+    Array.from({ length: 5 }, () => fetchText(client.fetch, server.resourceUrl)),
+  );
+  assert.deepEqual(results.map((r) => [r.status, r.text]), Array(5).fill([503, "maintenance"]));
+  assert.equal(server.tokenRequests.length, 1);
+});
+
+Deno.test("Client.fetch() does not cache a failure: the next call tries again", async () => {
+  await using server = await startAuthServer();
+  server.failTokenRequests(1);
+  await using client = clientFor(server);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 500);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+});
+
+Deno.test("Client.fetch() throws the token endpoint's error with tokenErrors: throw", async () => {
+  await using server = await startAuthServer();
+  server.failTokenRequests(1, {
+    status: 400,
+    body: JSON.stringify({
+      error: "invalid_scope",
+      error_description: "bad scope",
+      error_uri: "https://e.example/x",
+    }),
+  });
+  await using client = clientFor(server, { tokenErrors: "throw" });
+  await assert.rejects(client.fetch(server.resourceUrl), (error) => {
+    assert.ok(error instanceof TokenError);
+    assert.equal(error.error, "invalid_scope");
+    assert.equal(error.errorDescription, "bad scope");
+    assert.equal(error.errorUri, "https://e.example/x");
+    assert.equal(error.status, 400);
+    return true;
+  });
+  assert.equal(server.resourceRequests.length, 0);
+});
+
+for (
+  const [name, handler, message] of [
+    ["200 with an error member", () => Response.json({ error: "access_denied" }), /access_denied/],
+    ["200 without access_token", () => Response.json({ token_type: "Bearer" }), /"access_token"/],
+    ["200 with a body that is not JSON", () => new Response("<html>"), /not a JSON object/],
+    ["200 with a JSON array", () => Response.json([]), /not a JSON object/],
+    [
+      "200 with an unsupported token type",
+      () => Response.json({ access_token: "a", token_type: "DPoP" }),
+      /"DPoP" is not supported/,
+    ],
+    [
+      "200 with a garbage expires_in",
+      () => Response.json({ access_token: "a", expires_in: "tomorrow" }),
+      /"expires_in" is not a number/,
+    ],
+  ] as const
+) {
+  Deno.test(`Client.fetch() rejects with a TokenError for ${name}`, async () => {
+    await using endpoint = hostileEndpoint(handler);
+    await using resource = await startAuthServer();
+    await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+    await assert.rejects(client.fetch(resource.resourceUrl), (error) => {
+      assert.ok(error instanceof TokenError, String(error));
+      assert.match(error.message, message);
+      assert.equal(error.status, 200);
+      return true;
+    });
+    assert.equal(resource.resourceRequests.length, 0);
+  });
+}
+
+Deno.test("Client.fetch() rejects with a TokenError when the token endpoint is unreachable", async () => {
+  const endpoint = serve(() => new Response());
+  await endpoint.close();
+  await using resource = await startAuthServer();
+  await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+  await assert.rejects(client.fetch(resource.resourceUrl), (error) => {
+    assert.ok(error instanceof TokenError);
+    assert.match(error.message, /^Cannot reach the token endpoint: /);
+    assert.ok(error.cause instanceof TypeError);
+    return true;
+  });
+  assert.equal(resource.resourceRequests.length, 0);
+});
+
+Deno.test("Client.fetch() times out a token endpoint that never answers", async () => {
+  const controller = new AbortController();
+  await using endpoint = hostileEndpoint(
+    () =>
+      new Promise<Response>((resolve) => {
+        controller.signal.addEventListener("abort", () => resolve(new Response()));
+      }),
+  );
+  await using resource = await startAuthServer();
+  await using client = clientFor(resource, {
+    tokenEndpoint: `${endpoint.url}/token`,
+    tokenTimeout: 50,
+  });
+  await assert.rejects(client.fetch(resource.resourceUrl), /did not answer within 50 ms/);
+  controller.abort();
+});
+
+Deno.test("Client.fetch() times out a token body that trickles forever", async () => {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  await using endpoint = hostileEndpoint(() =>
+    new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"access_token":'));
+          timer = setInterval(() => controller.enqueue(new TextEncoder().encode(" ")), 10);
+        },
+        cancel: () => clearInterval(timer),
+      }),
+    )
+  );
+  await using resource = await startAuthServer();
+  await using client = clientFor(resource, {
+    tokenEndpoint: `${endpoint.url}/token`,
+    tokenTimeout: 100,
+  });
+  await assert.rejects(client.fetch(resource.resourceUrl), /did not answer within 100 ms/);
+  clearInterval(timer);
+});
+
+for (const status of [200, 500]) {
+  Deno.test(`Client.fetch() bounds the read of a huge token response (${status})`, async () => {
+    let sent = 0;
+    await using endpoint = hostileEndpoint(() =>
+      new Response(
+        new ReadableStream({
+          pull(controller) {
+            if (sent >= 50 * 1024 * 1024) return controller.close();
+            sent += 64 * 1024;
+            controller.enqueue(new Uint8Array(64 * 1024));
+          },
+        }),
+        { status },
+      )
+    );
+    await using resource = await startAuthServer();
+    await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+    await assert.rejects(
+      client.fetch(resource.resourceUrl),
+      new RegExp(`body exceeds ${MAX_TOKEN_RESPONSE_BYTES} bytes`),
+    );
+    assert.ok(sent < 50 * 1024 * 1024, `read ${sent} bytes`);
+  });
+}
+
+Deno.test("Client.fetch() refuses a declared Content-Length above the bound", async () => {
+  await using endpoint = hostileEndpoint(() =>
+    new Response("x".repeat(MAX_TOKEN_RESPONSE_BYTES + 1), { status: 400 })
+  );
+  await using resource = await startAuthServer();
+  await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+  await assert.rejects(client.fetch(resource.resourceUrl), /exceeds/);
+});
+
+Deno.test("Client.fetch() does not follow a redirect from the token endpoint", async () => {
+  await using elsewhere = await startAuthServer();
+  await using endpoint = hostileEndpoint(() => Response.redirect(elsewhere.tokenEndpoint, 307));
+  await using resource = await startAuthServer();
+  await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+  const { status, response } = await fetchText(client.fetch, resource.resourceUrl);
+  assert.equal(status, 307);
+  assert.equal(response.headers.get("location"), elsewhere.tokenEndpoint);
+  assert.equal(elsewhere.tokenRequests.length, 0);
+  assert.equal(resource.resourceRequests.length, 0);
+});
+
+Deno.test("Client.fetch() works again when the token endpoint recovers", async () => {
+  let broken = true;
+  await using resource = await startAuthServer();
+  await using endpoint = hostileEndpoint((request) =>
+    broken ? new Response("<h1>oops</h1>", { status: 502 }) : fetch(resource.tokenEndpoint, {
+      method: "POST",
+      headers: request.headers,
+      body: request.body,
+    })
+  );
+  await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+  const first = await fetchText(client.fetch, resource.resourceUrl);
+  assert.deepEqual([first.status, first.text], [502, "<h1>oops</h1>"]);
+  broken = false;
+  assert.equal((await fetchText(client.fetch, resource.resourceUrl)).status, 200);
+});
