@@ -1,0 +1,289 @@
+import assert from "node:assert/strict";
+import { MemoryTokenStorage, type Token, type TokenStorage } from "../mod.ts";
+import { startAuthServer } from "../testing.ts";
+import { clientFor, fetchText, ManualClock, nextEvent } from "./_helpers.ts";
+
+Deno.test("Client reuses a token until its renewal window", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using client = clientFor(server, { now: clock.now });
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(3600_000 - 60_000 - 1); // 1 ms before the 60 s margin
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(new Set(server.resourceRequests.map((r) => r.token)).size, 1);
+});
+
+Deno.test("Client renews in the background inside the renewal window, sending the valid token meanwhile", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using client = clientFor(server, { now: clock.now });
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(3600_000 - 60_000); // exactly at the margin
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.resourceRequests[1].token, server.issuedTokens[0]);
+  const event = await nextEvent(
+    client.events,
+    (e) => e.type === "token" && e.reason === "expiring",
+  );
+  assert.equal(event.type, "token");
+  assert.equal(server.tokenRequests.length, 2);
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.resourceRequests[2].token, server.issuedTokens[1]);
+});
+
+Deno.test("Client never sends a cached token at or after its expiresAt", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  // A margin of 0 means no early renewal: the token is used up to its last millisecond.
+  await using client = clientFor(server, { now: clock.now, renewalMargin: 0 });
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(3600_000 - 1);
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.resourceRequests[1].token, server.issuedTokens[0]);
+  clock.advance(1);
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.equal(server.resourceRequests[2].token, server.issuedTokens[1]);
+  assert.deepEqual(client.events.map((e) => e.type === "token" && e.reason), [
+    "missing",
+    "expired",
+  ]);
+});
+
+Deno.test("Client caps the renewal margin at half the token's lifetime", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 10, now: clock.now });
+  await using client = clientFor(server, { now: clock.now }); // margin 60 s > 10 s lifetime
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(4_999);
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.tokenRequests.length, 1);
+  clock.advance(1);
+  await fetchText(client.fetch, server.resourceUrl);
+  await nextEvent(client.events, (e) => e.type === "token" && e.reason === "expiring");
+  assert.equal(server.tokenRequests.length, 2);
+});
+
+Deno.test("Client sends a token with expires_in 0 with its own request and never reuses it", async () => {
+  await using server = await startAuthServer({ expiresIn: 0 });
+  const storage = new MemoryTokenStorage();
+  await using client = clientFor(server, { storage });
+  await fetchText(client.fetch, server.resourceUrl);
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.deepEqual(server.resourceRequests.map((r) => r.token), server.issuedTokens);
+  assert.equal(storage.size, 0);
+});
+
+Deno.test("Client shares one token request among concurrent waiters of a negative-lifetime token", async () => {
+  await using server = await startAuthServer({ expiresIn: -10 });
+  await using client = clientFor(server);
+  const results = await Promise.all(
+    Array.from({ length: 10 }, () => fetchText(client.fetch, server.resourceUrl)),
+  );
+  assert.ok(results.every((r) => r.status === 200));
+  assert.equal(server.tokenRequests.length, 1);
+});
+
+Deno.test("Client keeps a token without expires_in until a resource rejects it", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: null, now: clock.now });
+  await using client = clientFor(server, { now: clock.now });
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(365 * 24 * 3600_000);
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.tokenRequests.length, 1);
+});
+
+Deno.test("Client makes one token request for 100 concurrent cold requests", async () => {
+  await using server = await startAuthServer();
+  server.tokenDelay = 20;
+  await using client = clientFor(server);
+  const results = await Promise.all(
+    Array.from({ length: 100 }, () => fetchText(client.fetch, server.resourceUrl)),
+  );
+  assert.ok(results.every((r) => r.status === 200));
+  assert.equal(server.tokenRequests.length, 1);
+});
+
+Deno.test("Client shares a failure with every waiter and tries again afterwards", async () => {
+  await using server = await startAuthServer();
+  server.tokenDelay = 20;
+  server.failTokenRequests(1, { status: 502, body: "bad gateway" });
+  await using client = clientFor(server);
+  const results = await Promise.all(
+    Array.from({ length: 10 }, () => fetchText(client.fetch, server.resourceUrl)),
+  );
+  assert.ok(results.every((r) => r.status === 502 && r.text === "bad gateway"));
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+});
+
+Deno.test("Client keys tokens by endpoint, client id, scope and parameters", async () => {
+  await using server = await startAuthServer();
+  const storage = new MemoryTokenStorage();
+  const variants = [
+    {},
+    {}, // same as the first: shares its token
+    { clientId: "other-client" },
+    { scope: "read" },
+    { scope: ["read"] }, // same scope as the previous one
+    { scope: "write" },
+    { tokenParams: { audience: "a" } },
+    { tokenParams: { audience: "b" } },
+  ];
+  for (const options of variants) {
+    await using client = clientFor(server, { storage, ...options });
+    await fetchText(client.fetch, server.resourceUrl);
+  }
+  assert.equal(server.tokenRequests.length, 6);
+  assert.equal(storage.size, 6);
+});
+
+Deno.test("Clients sharing a MemoryTokenStorage make one token request between them", async () => {
+  await using server = await startAuthServer();
+  server.tokenDelay = 20;
+  const storage = new MemoryTokenStorage();
+  await using a = clientFor(server, { storage });
+  await using b = clientFor(server, { storage });
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => fetchText((i % 2 ? a : b).fetch, server.resourceUrl)),
+  );
+  assert.ok(results.every((r) => r.status === 200));
+  assert.equal(server.tokenRequests.length, 1);
+  server.revoke();
+  await Promise.all([
+    fetchText(a.fetch, server.resourceUrl),
+    fetchText(b.fetch, server.resourceUrl),
+  ]);
+  assert.equal(server.tokenRequests.length, 2);
+});
+
+Deno.test("Client.fetch() stops waiting for a token when its caller aborts; the token request goes on", async () => {
+  await using server = await startAuthServer();
+  server.tokenDelay = 100;
+  await using client = clientFor(server);
+  const controller = new AbortController();
+  const aborted = client.fetch(server.resourceUrl, { signal: controller.signal });
+  const other = fetchText(client.fetch, server.resourceUrl);
+  while (server.tokenRequests.length === 0) await new Promise((r) => setTimeout(r, 2));
+  controller.abort();
+  await assert.rejects(aborted, { name: "AbortError" });
+  assert.equal((await other).status, 200);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(server.resourceRequests.length, 1);
+});
+
+Deno.test("Client.fetch() rejects at once with an already aborted signal", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server);
+  await assert.rejects(
+    client.fetch(server.resourceUrl, { signal: AbortSignal.abort() }),
+    { name: "AbortError" },
+  );
+  assert.equal(server.tokenRequests.length, 0);
+});
+
+Deno.test("Client.fetch() aborts the resource request and the replay", async () => {
+  await using server = await startAuthServer();
+  const controller = new AbortController();
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  server.route("/hang", async () => {
+    controller.abort();
+    await held;
+    return new Response("late");
+  });
+  await using client = clientFor(server);
+  await assert.rejects(
+    client.fetch(server.url("/hang"), { signal: controller.signal }),
+    { name: "AbortError" },
+  );
+  // Abort while waiting for the renewal after a 401.
+  const replay = new AbortController();
+  server.route("/reject", () => {
+    server.tokenDelay = 100;
+    server.revoke();
+    setTimeout(() => replay.abort(), 10);
+    return new Response(null, { status: 401 });
+  });
+  await assert.rejects(
+    client.fetch(server.url("/reject"), { signal: replay.signal }),
+    { name: "AbortError" },
+  );
+  release();
+  assert.equal(server.resourceRequests.filter((r) => r.url.endsWith("/reject")).length, 1);
+});
+
+Deno.test("Client reports a failed background renewal and keeps the valid token", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using client = clientFor(server, { now: clock.now });
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(3600_000 - 30_000);
+  server.failTokenRequests(1);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  const event = await nextEvent(client.events, (e) => e.type === "error");
+  assert.deepEqual(event.type === "error" && event.phase, "renewal");
+  // No new attempt right away (5 s back-off), but one after it.
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.tokenRequests.length, 2);
+  clock.advance(5_000);
+  await fetchText(client.fetch, server.resourceUrl);
+  await nextEvent(client.events, (e) => e.type === "token" && e.reason === "expiring");
+  assert.equal(server.tokenRequests.length, 3);
+});
+
+Deno.test("Client goes on without a storage that fails, and reports it", async () => {
+  await using server = await startAuthServer();
+  const broken: TokenStorage = {
+    get: () => Promise.reject(new Error("storage down")),
+    set: () => Promise.reject(new Error("storage down")),
+    delete: () => Promise.reject(new Error("storage down")),
+  };
+  await using client = clientFor(server, { storage: broken });
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.ok(client.events.some((e) => e.type === "error" && e.phase === "storage"));
+  server.revoke();
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+});
+
+Deno.test("Client reads a token another process stored without a token request", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ now: clock.now });
+  const storage = new MemoryTokenStorage();
+  await using a = clientFor(server, { storage, now: clock.now });
+  await fetchText(a.fetch, server.resourceUrl);
+  const stored: Token[] = [];
+  const spy: TokenStorage = {
+    get: async (key) => {
+      const token = await storage.get(key);
+      if (token) stored.push(token);
+      return token;
+    },
+    set: (key, token, options) => storage.set(key, token, options),
+    delete: (key, options) => storage.delete(key, options),
+  };
+  await using b = clientFor(server, { storage: spy, now: clock.now });
+  await fetchText(b.fetch, server.resourceUrl);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(stored.length, 1);
+  // A cached fresh token costs no storage read.
+  await fetchText(b.fetch, server.resourceUrl);
+  assert.equal(stored.length, 1);
+});
+
+Deno.test("Client ignores an expired token found in storage", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ now: clock.now });
+  const storage = new MemoryTokenStorage();
+  await using a = clientFor(server, { storage, now: clock.now });
+  await fetchText(a.fetch, server.resourceUrl);
+  clock.advance(3600_000);
+  await using b = clientFor(server, { storage, now: clock.now });
+  await fetchText(b.fetch, server.resourceUrl);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.equal(server.resourceRequests[1].token, server.issuedTokens[1]);
+});
