@@ -293,7 +293,8 @@ export class Client implements AsyncDisposable {
     this.#checkOpen();
     const result = await this.#provider.token(options.signal);
     if ("errorResponse" in result) throw result.errorResponse.error;
-    return result.token;
+    // A copy: the client's cached record must not be changed from outside.
+    return structuredClone(result.token);
   }
 
   /**

@@ -274,3 +274,13 @@ Deno.test("Client uses the injected fetch for token and resource requests", asyn
   await fetchText(client.fetch, server.resourceUrl);
   assert.deepEqual(seen, [server.tokenEndpoint, server.resourceUrl]);
 });
+
+Deno.test("Client.getToken() returns a copy the caller cannot use to change the cache", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server);
+  const token = await client.getToken();
+  token.accessToken = "tampered";
+  assert.equal((await client.getToken()).accessToken, server.issuedTokens[0]);
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.resourceRequests[0].token, server.issuedTokens[0]);
+});
