@@ -17,7 +17,24 @@ import { authorizationValue, type Token } from "./token.ts";
 import { type ErrorResponse, TokenEndpoint, toResponse } from "./token_endpoint.ts";
 import { TokenProvider } from "./token_provider.ts";
 
-/** Options of {@linkcode Client}. */
+/**
+ * Options of {@linkcode Client}.
+ *
+ * @example Options for an API that wants an audience
+ * ```ts
+ * import { Client, type ClientOptions } from "@alf/client";
+ *
+ * const options: ClientOptions = {
+ *   tokenEndpoint: "https://auth.example.com/oauth/token",
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ *   scope: ["read:orders", "write:orders"],
+ *   tokenParams: { audience: "https://api.example.com" },
+ *   renewalMargin: 120_000,
+ * };
+ * await using client = new Client(options);
+ * ```
+ */
 export interface ClientOptions {
   /** The token endpoint (RFC 6749 §3.2). Must be `https:` unless on a loopback host or `allowHttp` is set. */
   tokenEndpoint: string | URL;
@@ -64,7 +81,16 @@ export interface ClientOptions {
   onEvent?: (event: ClientEvent) => void;
 }
 
-/** Options of {@linkcode Client.prototype.getToken}. */
+/**
+ * Options of {@linkcode Client.prototype.getToken}.
+ *
+ * @example Giving up after a second
+ * ```ts
+ * import type { GetTokenOptions } from "@alf/client";
+ *
+ * const options: GetTokenOptions = { signal: AbortSignal.timeout(1000) };
+ * ```
+ */
 export interface GetTokenOptions {
   /** Stops waiting for the token. */
   signal?: AbortSignal;

@@ -7,6 +7,19 @@
 /**
  * How the client authenticates at the token endpoint.
  *
+ * @example Sending the secret in the form
+ * ```ts
+ * import { Client, type ClientAuthMethod } from "@alf/client";
+ *
+ * const clientAuth: ClientAuthMethod = "client_secret_post";
+ * await using client = new Client({
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ *   clientAuth,
+ * });
+ * ```
+ *
  * - `"client_secret_basic"`: HTTP Basic with the id and secret each
  *   form-encoded first (RFC 6749 §2.3.1).
  * - `"client_secret_post"`: `client_id` and `client_secret` in the form body.

@@ -5,7 +5,19 @@
  * @module
  */
 
-/** Why the client asked for a token. */
+/**
+ * Why the client asked for a token.
+ *
+ * @example Counting renewals after a 401
+ * ```ts
+ * import type { ClientEvent, TokenReason } from "@alf/client";
+ *
+ * const counts = new Map<TokenReason, number>();
+ * const onEvent = (event: ClientEvent) => {
+ *   if (event.type === "token") counts.set(event.reason, (counts.get(event.reason) ?? 0) + 1);
+ * };
+ * ```
+ */
 export type TokenReason = "missing" | "expired" | "expiring" | "rejected";
 
 /**

@@ -7,7 +7,21 @@
 import type { Token } from "./token.ts";
 import type { TokenEndpoint, TokenResult } from "./token_endpoint.ts";
 
-/** What a {@linkcode Grant} is given each time it must obtain a token. */
+/**
+ * What a {@linkcode Grant} is given each time it must obtain a token.
+ *
+ * @example Reading the context in a grant
+ * ```ts
+ * import type { GrantContext, TokenResult } from "@alf/client";
+ *
+ * function obtain(context: GrantContext): Promise<TokenResult> {
+ *   const refreshToken = context.previous?.refreshToken;
+ *   const params = new URLSearchParams({ grant_type: "refresh_token" });
+ *   if (refreshToken) params.set("refresh_token", refreshToken);
+ *   return context.endpoint.request(params, context.signal);
+ * }
+ * ```
+ */
 export interface GrantContext {
   /** The token endpoint, with the client's authentication and timeout. */
   endpoint: TokenEndpoint;
@@ -23,7 +37,35 @@ export interface GrantContext {
  * A way to obtain a token: client credentials, refresh token, a browser login.
  *
  * The token provider calls `obtain` at most once at a time per token key, and
- * keeps, shares and renews what it returns.
+ * keeps, shares and renews what it returns. A grant that talks to the token
+ * endpoint sends its form through `context.endpoint.request()`, which adds the
+ * client's authentication, the timeout and the response parsing.
+ *
+ * @example A custom grant (RFC 7523 JWT bearer assertion)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, type Grant, type GrantContext, type TokenResult } from "@alf/client";
+ *
+ * class JwtBearerGrant implements Grant {
+ *   readonly name = "jwt_bearer";
+ *   constructor(readonly assertion: () => string) {}
+ *   obtain(context: GrantContext): Promise<TokenResult> {
+ *     const params = new URLSearchParams([
+ *       ["grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+ *       ["assertion", this.assertion()],
+ *       ...context.params,
+ *     ]);
+ *     return context.endpoint.request(params, context.signal);
+ *   }
+ * }
+ *
+ * await using client = new Client({
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   clientId: "id",
+ *   grant: new JwtBearerGrant(() => "eyJhbGciOi..."),
+ * });
+ * assert.match(Deno.inspect(client), /jwt_bearer/);
+ * ```
  */
 export interface Grant {
   /** Names the grant in the token's storage key, e.g. `"client_credentials"`. */

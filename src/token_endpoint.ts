@@ -17,6 +17,15 @@ export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 /**
  * A token endpoint's HTTP error response, kept whole so that every waiter of
  * a shared token request can be given its own intact copy.
+ *
+ * @example Reading the error of a response
+ * ```ts
+ * import type { ErrorResponse } from "@alf/client";
+ *
+ * function code(error: ErrorResponse): string {
+ *   return error.error.error ?? `HTTP ${error.status}`;
+ * }
+ * ```
  */
 export interface ErrorResponse {
   /** The HTTP status. */
@@ -34,6 +43,17 @@ export interface ErrorResponse {
 /**
  * What a token request ends in: a token, or the endpoint's error response.
  * Every other failure is thrown as a {@linkcode TokenError}.
+ *
+ * @example Telling the two apart
+ * ```ts
+ * import type { TokenResult } from "@alf/client";
+ *
+ * function describe(result: TokenResult): string {
+ *   return "token" in result
+ *     ? `a ${result.token.tokenType} token`
+ *     : `an error response with status ${result.errorResponse.status}`;
+ * }
+ * ```
  */
 export type TokenResult = { token: Token } | { errorResponse: ErrorResponse };
 
@@ -46,7 +66,23 @@ export function toResponse(error: ErrorResponse): Response {
   });
 }
 
-/** Settings of a {@linkcode TokenEndpoint}. */
+/**
+ * Settings of a {@linkcode TokenEndpoint}.
+ *
+ * @example Settings for a public client
+ * ```ts
+ * import type { TokenEndpointOptions } from "@alf/client";
+ *
+ * const options: TokenEndpointOptions = {
+ *   url: new URL("https://auth.example.com/token"),
+ *   clientId: "id",
+ *   clientAuth: "none",
+ *   fetch,
+ *   now: Date.now,
+ *   timeout: 30_000,
+ * };
+ * ```
+ */
 export interface TokenEndpointOptions {
   /** The token endpoint URL. */
   url: URL;
@@ -67,6 +103,26 @@ export interface TokenEndpointOptions {
 /**
  * The token endpoint as grants see it: `request(params)` sends one
  * authenticated form POST and returns a {@linkcode TokenResult}.
+ *
+ * @example Sending one token request by hand
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TokenEndpoint } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * const endpoint = new TokenEndpoint({
+ *   url: new URL(server.tokenEndpoint),
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ *   clientAuth: "client_secret_basic",
+ *   fetch,
+ *   now: Date.now,
+ *   timeout: 30_000,
+ * });
+ * const result = await endpoint.request(new URLSearchParams({ grant_type: "client_credentials" }));
+ * assert.ok("token" in result && result.token.tokenType === "Bearer");
+ * ```
  */
 export class TokenEndpoint {
   readonly #options: TokenEndpointOptions;
@@ -88,6 +144,11 @@ export class TokenEndpoint {
   /** The client identifier. */
   get clientId(): string {
     return this.#options.clientId;
+  }
+
+  /** The client's clock, epoch milliseconds: a grant that gets a token elsewhere dates it by it. */
+  get now(): () => number {
+    return this.#options.now;
   }
 
   /**

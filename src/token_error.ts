@@ -4,7 +4,17 @@
  * @module
  */
 
-/** Options for {@linkcode TokenError}. */
+/**
+ * Options for {@linkcode TokenError}.
+ *
+ * @example An error for a timeout
+ * ```ts
+ * import { TokenError, type TokenErrorOptions } from "@alf/client";
+ *
+ * const options: TokenErrorOptions = { cause: new DOMException("timed out", "TimeoutError") };
+ * const error = new TokenError("Cannot obtain a token: the token endpoint did not answer", options);
+ * ```
+ */
 export interface TokenErrorOptions {
   /** The RFC 6749 §5.2 `error` code, when the token endpoint sent one. */
   error?: string;
