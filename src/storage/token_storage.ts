@@ -13,6 +13,22 @@ import type { Token } from "../token.ts";
  * Returned by {@linkcode TokenStorage.acquireLease}; passed back to
  * {@linkcode TokenStorage.set} so that a holder whose lease ran out cannot
  * overwrite a newer token (fencing).
+ *
+ * @example Renewing under a lease
+ * ```ts
+ * import { MemoryTokenStorage } from "@alf/client";
+ *
+ * const storage = new MemoryTokenStorage();
+ * const lease = await storage.acquireLease("key", { ttl: 35_000 });
+ * if (lease) {
+ *   try {
+ *     const token = { accessToken: "new", tokenType: "Bearer", issuedAt: Date.now() };
+ *     await storage.set("key", token, { lease }); // skipped if the lease ran out
+ *   } finally {
+ *     await lease.release();
+ *   }
+ * }
+ * ```
  */
 export interface TokenLease {
   /** Identifies this lease; unique per acquisition. */
@@ -21,7 +37,16 @@ export interface TokenLease {
   release(): Promise<void>;
 }
 
-/** Options of {@linkcode TokenStorage.acquireLease}. */
+/**
+ * Options of {@linkcode TokenStorage.acquireLease}.
+ *
+ * @example A lease that lasts 35 seconds at most
+ * ```ts
+ * import type { AcquireLeaseOptions } from "@alf/client";
+ *
+ * const options: AcquireLeaseOptions = { ttl: 35_000, signal: AbortSignal.timeout(1_000) };
+ * ```
+ */
 export interface AcquireLeaseOptions {
   /** How long the lease lasts if its holder never releases it, in milliseconds. */
   ttl: number;
@@ -29,7 +54,20 @@ export interface AcquireLeaseOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@linkcode TokenStorage.waitForChange}. */
+/**
+ * Options of {@linkcode TokenStorage.waitForChange}.
+ *
+ * @example Waiting up to a second for another holder's renewal
+ * ```ts
+ * import { MemoryTokenStorage, type WaitForChangeOptions } from "@alf/client";
+ *
+ * const storage = new MemoryTokenStorage();
+ * const options: WaitForChangeOptions = { timeout: 1_000 };
+ * const waiting = storage.waitForChange("key", options);
+ * await storage.set("key", { accessToken: "a", tokenType: "Bearer", issuedAt: Date.now() });
+ * await waiting; // resolved by the set
+ * ```
+ */
 export interface WaitForChangeOptions {
   /** Resolve after this many milliseconds even if nothing changed. */
   timeout: number;
@@ -37,13 +75,36 @@ export interface WaitForChangeOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@linkcode TokenStorage.set}. */
+/**
+ * Options of {@linkcode TokenStorage.set}.
+ *
+ * @example A fenced write
+ * ```ts
+ * import type { SetTokenOptions, TokenLease } from "@alf/client";
+ *
+ * function fenced(lease: TokenLease): SetTokenOptions {
+ *   return { lease };
+ * }
+ * ```
+ */
 export interface SetTokenOptions {
   /** The lease under which the token was obtained: write only while it holds. */
   lease?: TokenLease;
 }
 
-/** Options of {@linkcode TokenStorage.delete}. */
+/**
+ * Options of {@linkcode TokenStorage.delete}.
+ *
+ * @example Deleting a rejected token unless it was already replaced
+ * ```ts
+ * import { MemoryTokenStorage } from "@alf/client";
+ *
+ * const storage = new MemoryTokenStorage();
+ * await storage.set("key", { accessToken: "new", tokenType: "Bearer", issuedAt: Date.now() });
+ * await storage.delete("key", { accessToken: "old" }); // keeps "new"
+ * if (storage.size !== 1) throw new Error("the newer token was deleted");
+ * ```
+ */
 export interface DeleteTokenOptions {
   /** Delete only if the stored token still has this access token. */
   accessToken?: string;
