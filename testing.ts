@@ -25,6 +25,7 @@
  */
 
 export {
+  type AuthorizationFailure,
   AuthServer,
   type AuthServerOptions,
   type RecordedRequest,
@@ -32,3 +33,8 @@ export {
   startAuthServer,
   type TokenFailure,
 } from "./src/testing/auth_server.ts";
+export {
+  type BrowserPage,
+  ScriptedBrowser,
+  type ScriptedBrowserOptions,
+} from "./src/testing/scripted_browser.ts";

@@ -10,6 +10,7 @@ import { redactInspect } from "./_redact.ts";
 import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from "./client_auth.ts";
 import type { ClientEvent } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
+import { installedFlow } from "./flows/installed.ts";
 import { ClientCredentialsGrant } from "./grants/client_credentials.ts";
 import { MemoryTokenStorage } from "./storage/memory.ts";
 import type { TokenStorage } from "./storage/token_storage.ts";
@@ -54,9 +55,17 @@ export interface ClientOptions {
    * `"client_secret_basic"` when there is a secret, else `"none"`.
    */
   clientAuth?: ClientAuthMethod;
-  /** Where tokens are kept. Default: a new {@linkcode MemoryTokenStorage}. */
+  /**
+   * Where tokens are kept. Default: the storage of the installed browser login
+   * flow (see `useImplicitFlow`) when the client uses it, else a new
+   * {@linkcode MemoryTokenStorage}.
+   */
   storage?: TokenStorage;
-  /** How tokens are obtained. Default: the client credentials grant (RFC 6749 §4.4). */
+  /**
+   * How tokens are obtained. Default: the grant of the installed browser login
+   * flow (see `useImplicitFlow`) if there is one, else the client credentials
+   * grant (RFC 6749 §4.4).
+   */
   grant?: Grant;
   /** The transport for token and resource requests. Default: `globalThis.fetch`. */
   fetch?: typeof fetch;
@@ -213,13 +222,15 @@ export class Client implements AsyncDisposable {
         throw new TypeError(`Cannot create the client: "${name}" must be a function`);
       }
     }
-    const storage = options.storage ?? new MemoryTokenStorage();
+    // A client without a grant of its own uses the installed browser login flow, if any.
+    const flow = options.grant === undefined ? installedFlow() : undefined;
+    const storage = options.storage ?? flow?.storage ?? new MemoryTokenStorage();
     for (const method of ["get", "set", "delete"] as const) {
       if (typeof storage?.[method] !== "function") {
         throw new TypeError(`Cannot create the client: "storage" has no ${method}() method`);
       }
     }
-    const grant = options.grant ?? new ClientCredentialsGrant();
+    const grant = options.grant ?? flow?.grant ?? new ClientCredentialsGrant();
     if (typeof grant?.obtain !== "function" || typeof grant.name !== "string") {
       throw new TypeError(
         'Cannot create the client: "grant" must have a name and an obtain() method',

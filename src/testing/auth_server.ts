@@ -5,6 +5,10 @@
  * @module
  */
 
+import { type AuthorizationFailure, LoginDesk } from "./_authorization.ts";
+
+export type { AuthorizationFailure };
+
 /** A request the {@linkcode AuthServer} received. */
 export interface RecordedRequest {
   /** The HTTP method. */
@@ -46,6 +50,12 @@ export interface AuthServerOptions {
   now?: () => number;
   /** The port to listen on. Default: 0, any free port. */
   port?: number;
+  /**
+   * Whether each refresh issues a new refresh token and revokes the old one
+   * (rotation, RFC 9700 §4.14.2). Default: `false`, the refresh response
+   * carries no refresh token and the old one stays valid.
+   */
+  rotateRefreshTokens?: boolean;
 }
 
 /** A handler for a custom route of the {@linkcode AuthServer}. */
@@ -67,6 +77,12 @@ interface Issued {
  * 200 with a JSON echo for a valid bearer token and 401 with
  * `WWW-Authenticate: Bearer error="invalid_token"` otherwise. Every request is
  * recorded. Failures, delays and revocations are scripted through methods.
+ *
+ * For browser logins, the authorization endpoint (`/authorize`) approves every
+ * request at once and redirects to a loopback `redirect_uri`: with the token
+ * in the fragment (`response_type=token`), or with a code (`response_type=code`,
+ * PKCE S256 required) that `/token` exchanges, with a refresh token, for the
+ * `authorization_code` grant; the `refresh_token` grant renews it.
  *
  * @example A test against the stand-in server
  * ```ts
@@ -94,6 +110,14 @@ export class AuthServer implements AsyncDisposable {
   readonly tokenEndpoint: string;
   /** The protected resource's URL. */
   readonly resourceUrl: string;
+  /**
+   * The authorization endpoint of browser logins, `/authorize`; also served
+   * at `/token/authorize`, the default a browser login derives from the token
+   * endpoint.
+   */
+  readonly authorizationEndpoint: string;
+  /** Every authorization request received, in order. */
+  readonly authorizationRequests: RecordedRequest[] = [];
   /** Every token request received, in order. */
   readonly tokenRequests: RecordedRequest[] = [];
   /** Every resource request received, in order (custom routes included). */
@@ -109,6 +133,7 @@ export class AuthServer implements AsyncDisposable {
   readonly #routes = new Map<string, RouteHandler>();
   readonly #failures: TokenFailure[] = [];
   readonly #pending = new Set<AbortController>();
+  readonly #logins: LoginDesk;
   #count = 0;
 
   /** Use {@linkcode startAuthServer}. @internal */
@@ -122,6 +147,13 @@ export class AuthServer implements AsyncDisposable {
     this.origin = `http://127.0.0.1:${this.#server.addr.port}`;
     this.tokenEndpoint = `${this.origin}/token`;
     this.resourceUrl = `${this.origin}/resource`;
+    this.authorizationEndpoint = `${this.origin}/authorize`;
+    this.#logins = new LoginDesk({
+      now: () => this.#now(),
+      clientId: options.clientId,
+      rotateRefreshTokens: options.rotateRefreshTokens ?? false,
+      issue: (scope) => this.#issue(scope),
+    });
   }
 
   /** The port the server listens on. */
@@ -181,6 +213,84 @@ export class AuthServer implements AsyncDisposable {
     return issued.expiresAt === undefined || this.#now() < issued.expiresAt;
   }
 
+  /** The refresh tokens issued so far, in order. */
+  get issuedRefreshTokens(): string[] {
+    return this.#logins.refreshTokens;
+  }
+
+  /**
+   * Answers the next `count` authorization requests with an error redirect
+   * (RFC 6749 §4.1.2.1, §4.2.2.1), such as the user's refusal.
+   *
+   * @param count How many requests fail.
+   * @param failure The `error` (default `"access_denied"`) and `error_description`.
+   *
+   * @example A user who refuses the login
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, ImplicitGrant, TokenError } from "@alf/client";
+   * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * server.failAuthorizations(1, { errorDescription: "The user said no" });
+   * await using browser = new ScriptedBrowser();
+   * await using client = new Client({
+   *   tokenEndpoint: server.tokenEndpoint,
+   *   clientId: "cli",
+   *   grant: new ImplicitGrant({ openBrowser: browser.open, portRange: [0, 0] }),
+   * });
+   * await assert.rejects(client.getToken(), (error: TokenError) => error.error === "access_denied");
+   * ```
+   */
+  failAuthorizations(count: number, failure: AuthorizationFailure = {}): void {
+    this.#logins.fail(count, failure);
+  }
+
+  /**
+   * Redirects the next `count` authorization requests with a `state` other
+   * than the one requested, as a forged redirect would (RFC 6749 §10.12).
+   *
+   * @param count How many redirects carry a wrong state.
+   *
+   * @example A forged redirect is ignored; the real one completes the login
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, ImplicitGrant } from "@alf/client";
+   * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * server.answerWithWrongState(1);
+   * await using browser = new ScriptedBrowser();
+   * await using client = new Client({
+   *   tokenEndpoint: server.tokenEndpoint,
+   *   clientId: "cli",
+   *   grant: new ImplicitGrant({
+   *     portRange: [0, 0],
+   *     openBrowser: async (url) => {
+   *       await browser.open(url); // wrong state: an error page, the login waits on
+   *       await browser.open(url); // the right state: the login completes
+   *     },
+   *   }),
+   * });
+   * await client.getToken();
+   * await browser.close(); // waits for the last page
+   * assert.deepEqual(browser.pages.map((page) => page.status), [400, 200]);
+   * ```
+   */
+  answerWithWrongState(count: number): void {
+    this.#logins.wrongState(count);
+  }
+
+  /**
+   * Revokes a refresh token, or every one issued so far: refreshing with it
+   * is then answered `invalid_grant`.
+   *
+   * @param token The refresh token; all of them when omitted.
+   */
+  revokeRefreshTokens(token?: string): void {
+    this.#logins.revokeRefreshTokens(token);
+  }
+
   /** Stops the server and every response it was still delaying. */
   async close(): Promise<void> {
     for (const controller of this.#pending) controller.abort();
@@ -210,7 +320,11 @@ export class AuthServer implements AsyncDisposable {
       recorded.form = new URLSearchParams(new TextDecoder().decode(body));
       this.tokenRequests.push(recorded);
       if (this.tokenDelay > 0) await this.#wait(this.tokenDelay);
-      return this.#token(recorded);
+      return await this.#token(recorded);
+    }
+    if (url.pathname === "/authorize" || url.pathname === "/token/authorize") {
+      this.authorizationRequests.push(recorded);
+      return this.#logins.authorize(url);
     }
     const auth = request.headers.get("authorization") ?? "";
     const match = /^Bearer (\S+)$/i.exec(auth);
@@ -230,7 +344,7 @@ export class AuthServer implements AsyncDisposable {
     return Response.json({ method: request.method, path: url.pathname, bytes: body.byteLength });
   }
 
-  #token(recorded: RecordedRequest): Response {
+  async #token(recorded: RecordedRequest): Promise<Response> {
     const failure = this.#failures.shift();
     if (failure) {
       return new Response(failure.body ?? JSON.stringify({ error: "server_error" }), {
@@ -241,9 +355,21 @@ export class AuthServer implements AsyncDisposable {
     const authError = this.#authenticate(recorded);
     if (authError) return authError;
     const grantType = recorded.form.get("grant_type");
+    if (grantType === "authorization_code") {
+      return await this.#logins.exchange(recorded.form, this.#credentials(recorded).id);
+    }
+    if (grantType === "refresh_token") {
+      return this.#logins.refresh(recorded.form, this.#credentials(recorded).id);
+    }
     if (grantType !== "client_credentials") {
       return Response.json({ error: "unsupported_grant_type" }, { status: 400 });
     }
+    const body = this.#issue(recorded.form.get("scope"));
+    return Response.json(body, { headers: { "Cache-Control": "no-store" } });
+  }
+
+  /** Issues an access token: the members of its token response. */
+  #issue(scope: string | null): Record<string, unknown> {
     const accessToken = `at-${++this.#count}-${crypto.randomUUID()}`;
     const issued: Issued = { revoked: false };
     const body: Record<string, unknown> = { access_token: accessToken, token_type: "Bearer" };
@@ -251,15 +377,26 @@ export class AuthServer implements AsyncDisposable {
       body.expires_in = this.expiresIn;
       if (this.expiresIn > 0) issued.expiresAt = this.#now() + this.expiresIn * 1000;
     }
-    const scope = recorded.form.get("scope");
     if (scope !== null) body.scope = scope;
     this.#issued.set(accessToken, issued);
-    return Response.json(body, { headers: { "Cache-Control": "no-store" } });
+    return body;
   }
 
   #authenticate(recorded: RecordedRequest): Response | undefined {
     const { clientId, clientSecret } = this.#options;
     if (clientId === undefined && clientSecret === undefined) return undefined;
+    const { id, secret } = this.#credentials(recorded);
+    const idOk = clientId === undefined || id === clientId;
+    const secretOk = clientSecret === undefined || secret === clientSecret;
+    if (idOk && secretOk) return undefined;
+    return Response.json(
+      { error: "invalid_client", error_description: "Client authentication failed" },
+      { status: 401, headers: { "WWW-Authenticate": 'Basic realm="token"' } },
+    );
+  }
+
+  /** The client id and secret of a token request, from Basic or the form. */
+  #credentials(recorded: RecordedRequest): { id: string | null; secret: string | null } {
     let id = recorded.form.get("client_id");
     let secret = recorded.form.get("client_secret");
     const basic = /^Basic (\S+)$/i.exec(recorded.headers.get("authorization") ?? "");
@@ -272,13 +409,7 @@ export class AuthServer implements AsyncDisposable {
       id = form(decoded.slice(0, colon));
       secret = form(decoded.slice(colon + 1));
     }
-    const idOk = clientId === undefined || id === clientId;
-    const secretOk = clientSecret === undefined || secret === clientSecret;
-    if (idOk && secretOk) return undefined;
-    return Response.json(
-      { error: "invalid_client", error_description: "Client authentication failed" },
-      { status: 401, headers: { "WWW-Authenticate": 'Basic realm="token"' } },
-    );
+    return { id, secret };
   }
 
   #wait(ms: number): Promise<void> {

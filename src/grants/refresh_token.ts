@@ -1,0 +1,145 @@
+/**
+ * The refresh token grant (RFC 6749 §6): a new access token without the user.
+ *
+ * @module
+ */
+
+import { redactInspect } from "../_redact.ts";
+import type { Grant, GrantContext } from "../grant.ts";
+import type { TokenResult } from "../token_endpoint.ts";
+import { TokenError } from "../token_error.ts";
+
+/** Options of {@linkcode RefreshTokenGrant}. */
+export interface RefreshTokenGrantOptions {
+  /**
+   * The refresh token to start with, e.g. one kept from an earlier login.
+   * Once a token was obtained, its own refresh token is used.
+   */
+  refreshToken?: string;
+  /**
+   * The grant used when there is no refresh token, or when the token
+   * endpoint answers `invalid_grant` (the refresh token expired or was
+   * revoked, RFC 6749 §5.2): typically a browser login. Without one, those
+   * cases end in the token endpoint's error response or a
+   * {@linkcode TokenError}.
+   */
+  fallback?: Grant;
+}
+
+/**
+ * The refresh token grant: renews the access token with the refresh token of
+ * the previous one, without the user.
+ *
+ * A token response without a refresh token keeps the old one; a new one
+ * replaces it (rotation, RFC 9700 §4.14.2). `scope` and the client's extra
+ * token parameters are sent along.
+ *
+ * @example Starting from a refresh token kept elsewhere
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AuthorizationCodeGrant, Client, RefreshTokenGrant } from "@alf/client";
+ * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * await using browser = new ScriptedBrowser();
+ * const login = {
+ *   authorizationEndpoint: server.authorizationEndpoint,
+ *   openBrowser: browser.open,
+ *   portRange: [0, 0] as [number, number],
+ * };
+ * // A first login, whose refresh token a script could keep.
+ * await using first = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new AuthorizationCodeGrant(login),
+ * });
+ * const { refreshToken } = await first.getToken();
+ *
+ * // Later: no browser, unless the refresh token is refused.
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new RefreshTokenGrant({ refreshToken, fallback: new AuthorizationCodeGrant(login) }),
+ * });
+ * const response = await client.fetch(server.resourceUrl);
+ * assert(response.status === 200 && browser.opened.length === 1);
+ * await response.body?.cancel();
+ * ```
+ */
+export class RefreshTokenGrant implements Grant {
+  /** The grant's name in storage keys: the fallback's, else `"refresh_token"`. */
+  readonly name: string;
+  /** The fallback's timeout, which a login makes long. */
+  readonly timeout?: number;
+  readonly #refreshToken?: string;
+  readonly #fallback?: Grant;
+
+  static {
+    redactInspect(RefreshTokenGrant, (grant) => ({
+      name: grant.name,
+      fallback: grant.#fallback?.name,
+    }));
+  }
+
+  /**
+   * Creates the grant.
+   *
+   * @param options The first refresh token and the fallback grant.
+   * @throws {TypeError} when an option is malformed.
+   */
+  constructor(options: RefreshTokenGrantOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Cannot create the RefreshTokenGrant: options must be an object");
+    }
+    const { refreshToken, fallback } = options;
+    if (refreshToken !== undefined && (typeof refreshToken !== "string" || refreshToken === "")) {
+      throw new TypeError(
+        'Cannot create the RefreshTokenGrant: "refreshToken" must be a non-empty string',
+      );
+    }
+    if (
+      fallback !== undefined &&
+      (typeof fallback?.obtain !== "function" || typeof fallback.name !== "string")
+    ) {
+      throw new TypeError(
+        'Cannot create the RefreshTokenGrant: "fallback" must have a name and an obtain() method',
+      );
+    }
+    this.#refreshToken = refreshToken;
+    this.#fallback = fallback;
+    this.name = fallback?.name ?? "refresh_token";
+    if (fallback?.timeout !== undefined) this.timeout = fallback.timeout;
+  }
+
+  /**
+   * Sends `grant_type=refresh_token` with the previous token's refresh token,
+   * or hands over to the fallback.
+   *
+   * @param context The endpoint, parameters, previous token and signal.
+   * @throws {TokenError} when there is no refresh token and no fallback, or
+   * the request fails.
+   */
+  async obtain(context: GrantContext): Promise<TokenResult> {
+    const refreshToken = context.previous?.refreshToken ?? this.#refreshToken;
+    if (refreshToken === undefined) {
+      if (this.#fallback) return await this.#fallback.obtain(context);
+      throw new TokenError("Cannot refresh the token: there is no refresh token");
+    }
+    const params = new URLSearchParams([
+      ["grant_type", "refresh_token"],
+      ["refresh_token", refreshToken],
+      ...context.params,
+    ]);
+    const result = await context.endpoint.request(params, context.signal);
+    if ("token" in result) {
+      // RFC 6749 §6: the server may issue a new refresh token; else the old one stays valid.
+      if (result.token.refreshToken !== undefined) return result;
+      return { token: { ...result.token, refreshToken } };
+    }
+    if (this.#fallback && result.errorResponse.error.error === "invalid_grant") {
+      // The dead refresh token must not reach a fallback that would try it again.
+      return await this.#fallback.obtain({ ...context, previous: undefined });
+    }
+    return result;
+  }
+}
