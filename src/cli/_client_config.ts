@@ -1,0 +1,164 @@
+// The client a command uses, configured by flags and ALF_* environment variables.
+
+import { Client, type ClientOptions } from "../client.ts";
+import type { ClientAuthMethod } from "../client_auth.ts";
+import { flagOption, listOption, type OptionSpec, type ParsedArgs, stringOption } from "./_args.ts";
+import type { Io } from "./_io.ts";
+import { oneLine, usageError } from "./exit_code.ts";
+
+/** The options every command takes to configure its client. */
+export const CONFIG_OPTIONS: OptionSpec[] = [
+  { name: "token-endpoint", value: true },
+  { name: "client-id", value: true },
+  { name: "client-secret", value: true },
+  { name: "scope", value: true, repeat: true },
+  { name: "client-auth", value: true },
+  { name: "audience", value: true },
+  { name: "token-param", value: true, repeat: true },
+  { name: "allow-http", value: false },
+  { name: "kv", value: true },
+  { name: "login", value: false },
+  { name: "authorization-endpoint", value: true },
+  { name: "login-ports", value: true },
+];
+
+/** The help text of {@linkcode CONFIG_OPTIONS}. */
+export const CONFIG_HELP =
+  `Configuration, by flag or environment variable (a flag wins; Deno's --env-file
+can set the variables):
+  --token-endpoint URL (ALF_TOKEN_ENDPOINT)
+      the token endpoint; required
+  --client-id ID (ALF_CLIENT_ID)
+      the client id; required
+  --client-secret SECRET (ALF_CLIENT_SECRET)
+      the client secret; prefer the variable: other users can see arguments
+  --scope SCOPE (ALF_SCOPE)
+      the scope, space-separated; the flag is repeatable
+  --client-auth METHOD (ALF_CLIENT_AUTH)
+      client_secret_basic (the default with a secret), client_secret_post or none
+  --audience AUDIENCE (ALF_AUDIENCE)
+      the "audience" token request parameter
+  --token-param NAME=VALUE
+      another token request parameter; repeatable
+  --allow-http
+      allow an http: token endpoint that is not on a loopback host
+  --kv PATH (ALF_KV)
+      keep tokens across runs in this Deno KV file; Deno must run with --unstable-kv
+  --login
+      log in through the browser (authorization code with PKCE), not client credentials
+  --authorization-endpoint URL (ALF_AUTHORIZATION_ENDPOINT)
+      where --login sends the browser; default: the token endpoint with /authorize
+  --login-ports FROM-TO (ALF_LOGIN_PORTS)
+      the loopback ports --login may listen on; default: 32000-32009`;
+
+const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = [
+  "client_secret_basic",
+  "client_secret_post",
+  "none",
+];
+
+/** A configured client and what it holds open (a KV file). */
+export interface CliClient extends AsyncDisposable {
+  readonly client: Client;
+}
+
+/**
+ * Builds the client from flags and environment, and opens its storage.
+ *
+ * @throws {CliError} with the usage exit code for missing or malformed
+ * configuration, with the file exit code when the KV file cannot be opened.
+ */
+export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
+  const setting = (flag: string, variable: string) => stringOption(args, flag) ?? io.env(variable);
+  const tokenEndpoint = setting("token-endpoint", "ALF_TOKEN_ENDPOINT");
+  if (tokenEndpoint === undefined) {
+    throw usageError(
+      "Cannot configure the client: no token endpoint; pass --token-endpoint or set ALF_TOKEN_ENDPOINT",
+    );
+  }
+  const clientId = setting("client-id", "ALF_CLIENT_ID");
+  if (clientId === undefined) {
+    throw usageError(
+      "Cannot configure the client: no client id; pass --client-id or set ALF_CLIENT_ID",
+    );
+  }
+  const clientAuth = setting("client-auth", "ALF_CLIENT_AUTH");
+  if (clientAuth !== undefined && !CLIENT_AUTH_METHODS.includes(clientAuth as ClientAuthMethod)) {
+    throw usageError(
+      `Cannot configure the client: the client authentication must be one of ${
+        CLIENT_AUTH_METHODS.join(", ")
+      }`,
+    );
+  }
+  const scopes = listOption(args, "scope");
+  const options: ClientOptions = {
+    tokenEndpoint,
+    clientId,
+    clientSecret: setting("client-secret", "ALF_CLIENT_SECRET"),
+    scope: scopes.length > 0 ? scopes : io.env("ALF_SCOPE"),
+    clientAuth: clientAuth as ClientAuthMethod | undefined,
+    tokenParams: tokenParams(args, io),
+    allowHttp: flagOption(args, "allow-http"),
+    // Token endpoint errors end the run with their own exit code, apart from
+    // the resource's HTTP errors.
+    tokenErrors: "throw",
+  };
+  if (flagOption(args, "login")) options.grant = loginGrant(args, io);
+  const kvPath = setting("kv", "ALF_KV");
+  const storage = kvPath === undefined ? undefined : await openKvStorage(kvPath);
+  if (storage) options.storage = storage.storage;
+  const warnings: Promise<void>[] = [];
+  options.onEvent = (event) => {
+    if (event.type === "error" && event.phase === "storage") {
+      warnings.push(
+        io.printError(
+          `alf: warning: the token storage failed; going on without it: ${oneLine(event.error)}\n`,
+        ).catch(() => {}),
+      );
+    }
+  };
+  let client: Client;
+  try {
+    client = new Client(options);
+  } catch (error) {
+    storage?.close();
+    if (error instanceof TypeError || error instanceof RangeError) {
+      throw usageError(
+        error.message.replace("Cannot create the client", "Cannot configure the client"),
+      );
+    }
+    throw error;
+  }
+  return {
+    client,
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      storage?.close();
+      await Promise.all(warnings);
+    },
+  };
+}
+
+function tokenParams(args: ParsedArgs, io: Io): Record<string, string[]> {
+  const params: Record<string, string[]> = {};
+  const audience = stringOption(args, "audience") ?? io.env("ALF_AUDIENCE");
+  if (audience !== undefined) params.audience = [audience];
+  for (const pair of listOption(args, "token-param")) {
+    const equals = pair.indexOf("=");
+    if (equals < 1) {
+      throw usageError("Cannot configure the client: --token-param must be NAME=VALUE");
+    }
+    (params[pair.slice(0, equals)] ??= []).push(pair.slice(equals + 1));
+  }
+  return params;
+}
+
+function loginGrant(_args: ParsedArgs, _io: Io): never {
+  throw usageError("Cannot log in: this version of alf has no browser login");
+}
+
+function openKvStorage(
+  _path: string,
+): Promise<{ storage: ClientOptions["storage"]; close(): void }> {
+  throw usageError("Cannot use --kv: this version of alf has no KV token storage");
+}

@@ -1,0 +1,70 @@
+/**
+ * How a run of the `alf` command ends: its exit codes, and the error that
+ * carries one.
+ *
+ * @module
+ */
+
+/**
+ * The exit codes of the `alf` command.
+ *
+ * - `OK` (0): done; for `alf request`, the response status was 2xx.
+ * - `FAILURE` (1): an unexpected failure, such as a missing permission.
+ * - `USAGE` (2): bad arguments or configuration; nothing was sent.
+ * - `TOKEN` (3): no token could be obtained: the token endpoint refused, failed
+ *   or could not be reached, or the login failed.
+ * - `NETWORK` (4): the resource could not be reached or its answer was cut off.
+ * - `FILE` (5): a local file or stream could not be read or written
+ *   (`-d @file`, `-o FILE`, `--kv PATH`).
+ * - `HTTP` (22): the resource answered with a status other than 2xx, as
+ *   `curl -f` does; the body is still written.
+ *
+ * @example Telling an HTTP error from a token error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXIT_CODE } from "@alf/client/cli";
+ *
+ * assert.equal(EXIT_CODE.HTTP, 22);
+ * assert.notEqual(EXIT_CODE.TOKEN, EXIT_CODE.HTTP);
+ * ```
+ */
+export const EXIT_CODE = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  TOKEN: 3,
+  NETWORK: 4,
+  FILE: 5,
+  HTTP: 22,
+} as const;
+
+/** One of the {@linkcode EXIT_CODE} values. */
+export type ExitCode = typeof EXIT_CODE[keyof typeof EXIT_CODE];
+
+/** A failure the command reports in one line, with its exit code. */
+export class CliError extends Error {
+  /** The exit code the run ends with. */
+  readonly exitCode: ExitCode;
+
+  /**
+   * @param message The one-line message, without the `alf: ` prefix.
+   * @param exitCode The exit code.
+   * @param options The cause.
+   */
+  constructor(message: string, exitCode: ExitCode, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CliError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** A {@linkcode CliError} for bad arguments or configuration. */
+export function usageError(message: string): CliError {
+  return new CliError(message, EXIT_CODE.USAGE);
+}
+
+/** An error's message on one line, for `alf: <message>`. */
+export function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, " ").trim();
+}
