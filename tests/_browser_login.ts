@@ -1,0 +1,79 @@
+// Helpers of the browser login tests: port ranges with busy ports, and
+// launchers that stand in for a browser.
+
+import type { PortRange } from "../mod.ts";
+
+/** A range of consecutive ports whose first `busy` ports this test holds. */
+export interface HeldRange extends Disposable {
+  range: PortRange;
+  /** Frees the held ports. */
+  close(): void;
+}
+
+/**
+ * Finds `size` consecutive free ports and keeps the first `busy` of them
+ * listening, so that a listener must skip them.
+ */
+export function holdPorts(size: number, busy: number): HeldRange {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const listeners: Deno.Listener[] = [];
+    try {
+      for (let port = base; port < base + size; port++) {
+        listeners.push(Deno.listen({ hostname: "127.0.0.1", port }));
+      }
+    } catch (error) {
+      for (const listener of listeners) listener.close();
+      if (error instanceof Deno.errors.AddrInUse) continue;
+      throw error;
+    }
+    for (const listener of listeners.splice(busy)) listener.close();
+    const close = () => {
+      for (const listener of listeners.splice(0)) listener.close();
+    };
+    return { range: [base, base + size - 1], close, [Symbol.dispose]: close };
+  }
+  throw new Error("Cannot find free consecutive ports for the test");
+}
+
+/** Whether nothing listens on `port` of 127.0.0.1 any more. */
+export function isFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) return false;
+    throw error;
+  }
+}
+
+/**
+ * A launcher that only records the URLs it is given (a user who never
+ * finishes the login), and lets a test wait for the next one.
+ */
+export class NoBrowser {
+  readonly opened: string[] = [];
+  #waiters: ((url: string) => void)[] = [];
+
+  open = (url: string): void => {
+    this.opened.push(url);
+    for (const wake of this.#waiters.splice(0)) wake(url);
+  };
+
+  /** Resolves with the `count`-th URL opened (1-based). */
+  nth(count: number): Promise<string> {
+    if (this.opened.length >= count) return Promise.resolve(this.opened[count - 1]);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.opened.length >= count) resolve(this.opened[count - 1]);
+        else this.#waiters.push(check);
+      };
+      this.#waiters.push(check);
+    });
+  }
+}
+
+/** The parameters of an authorization URL. */
+export function paramsOf(url: string): URLSearchParams {
+  return new URL(url).searchParams;
+}
