@@ -25,6 +25,22 @@ export interface RunOptions {
   stdin?: Uint8Array | string;
   /** Flags of `deno run` before the script. Default: `["-A"]`. */
   denoFlags?: string[];
+  /**
+   * Start from an empty environment (but for what Deno needs to find its
+   * cache), instead of the test's with ALF_* variables set to "".
+   */
+  clearEnv?: boolean;
+}
+
+/** The variables Deno itself needs: where its cache is. */
+function denoEnv(): Record<string, string> {
+  const names = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"];
+  return Object.fromEntries(
+    names.flatMap((name) => {
+      const value = Deno.env.get(name);
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
 }
 
 export interface RunResult {
@@ -42,7 +58,8 @@ export async function alf(args: string[], options: RunOptions = {}): Promise<Run
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...(options.denoFlags ?? ["-A"]), CLI, ...args],
     cwd: ROOT,
-    env: { ...UNSET, NO_COLOR: "1", ...options.env },
+    env: { ...(options.clearEnv ? denoEnv() : UNSET), NO_COLOR: "1", ...options.env },
+    clearEnv: options.clearEnv,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
