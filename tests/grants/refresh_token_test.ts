@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import {
+  AuthorizationCodeGrant,
+  Client,
+  type Grant,
+  type GrantContext,
+  RefreshTokenGrant,
+  type RefreshTokenGrantOptions,
+  type Token,
+  TokenError,
+} from "../../mod.ts";
+import { type AuthServer, ScriptedBrowser, startAuthServer } from "../../testing.ts";
+import { fetchText, ManualClock } from "../_helpers.ts";
+
+/** A refresh token of `server`, from one scripted login. */
+async function refreshTokenOf(server: AuthServer): Promise<string> {
+  await using browser = new ScriptedBrowser();
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    grant: new AuthorizationCodeGrant({
+      authorizationEndpoint: server.authorizationEndpoint,
+      openBrowser: browser.open,
+      portRange: [0, 0],
+    }),
+  });
+  return (await client.getToken()).refreshToken!;
+}
+
+/** A fallback grant that records what it was given. */
+function recordingGrant(): Grant & { previous: (Token | undefined)[] } {
+  const previous: (Token | undefined)[] = [];
+  return {
+    name: "recorded",
+    timeout: 1234,
+    previous,
+    obtain(context: GrantContext) {
+      previous.push(context.previous);
+      return Promise.resolve({
+        token: { accessToken: "fallback", tokenType: "Bearer", issuedAt: context.endpoint.now() },
+      });
+    },
+  };
+}
+
+Deno.test("RefreshTokenGrant.obtain() starts from the given refresh token and keeps it", async () => {
+  await using server = await startAuthServer();
+  const refreshToken = await refreshTokenOf(server);
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    scope: "read",
+    grant: new RefreshTokenGrant({ refreshToken }),
+  });
+  const token = await client.getToken();
+  assert.equal(token.accessToken, server.issuedTokens[1]);
+  assert.equal(token.refreshToken, refreshToken);
+  const request = server.tokenRequests[1];
+  assert.deepEqual([...request.form], [
+    ["grant_type", "refresh_token"],
+    ["refresh_token", refreshToken],
+    ["scope", "read"],
+    ["client_id", "cli"],
+  ]);
+});
+
+Deno.test("RefreshTokenGrant.obtain() prefers the previous token's refresh token", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({
+    expiresIn: 60,
+    now: clock.now,
+    rotateRefreshTokens: true,
+  });
+  const first = await refreshTokenOf(server);
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    now: clock.now,
+    grant: new RefreshTokenGrant({ refreshToken: first }),
+  });
+  assert.equal((await client.getToken()).refreshToken, server.issuedRefreshTokens[1]);
+  clock.advance(60_000);
+  assert.equal((await client.getToken()).refreshToken, server.issuedRefreshTokens[2]);
+  assert.deepEqual(
+    server.tokenRequests.slice(1).map((r) => r.form.get("refresh_token")),
+    server.issuedRefreshTokens.slice(0, 2),
+  );
+});
+
+Deno.test("RefreshTokenGrant.obtain() rejects when there is no refresh token and no fallback", async () => {
+  await using server = await startAuthServer();
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    grant: new RefreshTokenGrant(),
+  });
+  await assert.rejects(
+    client.fetch(server.resourceUrl),
+    new TokenError("Cannot refresh the token: there is no refresh token"),
+  );
+  assert.equal(server.tokenRequests.length, 0);
+});
+
+Deno.test("RefreshTokenGrant.obtain() returns invalid_grant when it has no fallback", async () => {
+  await using server = await startAuthServer();
+  const refreshToken = await refreshTokenOf(server);
+  server.revokeRefreshTokens();
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    grant: new RefreshTokenGrant({ refreshToken }),
+  });
+  const { status, text } = await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(status, 400);
+  assert.equal(JSON.parse(text).error, "invalid_grant");
+});
+
+Deno.test("RefreshTokenGrant.obtain() hands over to its fallback without a refresh token and after invalid_grant", async () => {
+  await using server = await startAuthServer();
+  const refreshToken = await refreshTokenOf(server);
+  const fallback = recordingGrant();
+  await using fresh = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    grant: new RefreshTokenGrant({ fallback }),
+  });
+  assert.equal((await fresh.getToken()).accessToken, "fallback");
+
+  server.revokeRefreshTokens();
+  await using revoked = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    grant: new RefreshTokenGrant({ refreshToken, fallback }),
+  });
+  assert.equal((await revoked.getToken()).accessToken, "fallback");
+  assert.deepEqual(fallback.previous, [undefined, undefined]);
+  assert.equal(server.tokenRequests.at(-1)!.form.get("grant_type"), "refresh_token");
+
+  server.failTokenRequests(1, {
+    status: 400,
+    body: JSON.stringify({ error: "invalid_request" }),
+  });
+  await using other = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    grant: new RefreshTokenGrant({ refreshToken, fallback }),
+  });
+  const { status } = await fetchText(other.fetch, server.resourceUrl);
+  assert.equal(status, 400, "only invalid_grant falls back");
+  assert.equal(fallback.previous.length, 2);
+});
+
+Deno.test("RefreshTokenGrant() takes its name and timeout from the fallback, and checks its options", () => {
+  assert.equal(new RefreshTokenGrant().name, "refresh_token");
+  assert.equal(new RefreshTokenGrant().timeout, undefined);
+  const withFallback = new RefreshTokenGrant({ fallback: recordingGrant() });
+  assert.equal(withFallback.name, "recorded");
+  assert.equal(withFallback.timeout, 1234);
+  for (
+    const options of [
+      null,
+      { refreshToken: "" },
+      { refreshToken: 42 },
+      { fallback: {} },
+      { fallback: { name: "x" } },
+    ]
+  ) {
+    assert.throws(
+      () => new RefreshTokenGrant(options as RefreshTokenGrantOptions),
+      TypeError,
+      JSON.stringify(options),
+    );
+  }
+});
+
+Deno.test("RefreshTokenGrant never shows its refresh token", () => {
+  const grant = new RefreshTokenGrant({ refreshToken: "rt-secret", fallback: recordingGrant() });
+  assert.equal(Deno.inspect(grant), 'RefreshTokenGrant { name: "recorded", fallback: "recorded" }');
+  assert.doesNotMatch(JSON.stringify(grant), /rt-secret/);
+});
