@@ -1,7 +1,13 @@
 // The client a command uses, configured by flags and ALF_* environment variables.
 
-import { Client, type ClientOptions } from "../client.ts";
-import type { ClientAuthMethod } from "../client_auth.ts";
+import {
+  AuthorizationCodeGrant,
+  Client,
+  type ClientAuthMethod,
+  type ClientOptions,
+  type Grant,
+  type PortRange,
+} from "../../mod.ts";
 import { flagOption, listOption, type OptionSpec, type ParsedArgs, stringOption } from "./_args.ts";
 import type { Io } from "./_io.ts";
 import { oneLine, usageError } from "./exit_code.ts";
@@ -103,10 +109,6 @@ export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
     // the resource's HTTP errors.
     tokenErrors: "throw",
   };
-  if (flagOption(args, "login")) options.grant = loginGrant(args, io);
-  const kvPath = setting("kv", "ALF_KV");
-  const storage = kvPath === undefined ? undefined : await openKvStorage(kvPath);
-  if (storage) options.storage = storage.storage;
   const warnings: Promise<void>[] = [];
   options.onEvent = (event) => {
     if (event.type === "error" && event.phase === "storage") {
@@ -117,26 +119,30 @@ export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
       );
     }
   };
-  let client: Client;
+  const kvPath = setting("kv", "ALF_KV");
+  const kv = kvPath === undefined ? undefined : await openKvStorage(kvPath);
   try {
-    client = new Client(options);
+    if (flagOption(args, "login")) options.grant = loginGrant(args, io);
+    if (kv) options.storage = kv.storage;
+    const client = new Client(options);
+    return {
+      client,
+      async [Symbol.asyncDispose]() {
+        await client.close();
+        kv?.close();
+        await Promise.all(warnings);
+      },
+    };
   } catch (error) {
-    storage?.close();
+    kv?.close();
     if (error instanceof TypeError || error instanceof RangeError) {
+      // "Cannot create the client: ..." or "Cannot create the AuthorizationCodeGrant: ..."
       throw usageError(
-        error.message.replace("Cannot create the client", "Cannot configure the client"),
+        error.message.replace(/^Cannot create the \w+/, "Cannot configure the client"),
       );
     }
     throw error;
   }
-  return {
-    client,
-    async [Symbol.asyncDispose]() {
-      await client.close();
-      storage?.close();
-      await Promise.all(warnings);
-    },
-  };
 }
 
 function tokenParams(args: ParsedArgs, io: Io): Record<string, string[]> {
@@ -153,8 +159,24 @@ function tokenParams(args: ParsedArgs, io: Io): Record<string, string[]> {
   return params;
 }
 
-function loginGrant(_args: ParsedArgs, _io: Io): never {
-  throw usageError("Cannot log in: this version of alf has no browser login");
+/** The authorization code grant with PKCE, renewed by its refresh tokens (RFC 8252). */
+function loginGrant(args: ParsedArgs, io: Io): Grant {
+  const authorizationEndpoint = stringOption(args, "authorization-endpoint") ??
+    io.env("ALF_AUTHORIZATION_ENDPOINT");
+  const ports = stringOption(args, "login-ports") ?? io.env("ALF_LOGIN_PORTS");
+  return new AuthorizationCodeGrant({
+    authorizationEndpoint,
+    portRange: ports === undefined ? undefined : portRange(ports),
+  });
+}
+
+function portRange(text: string): PortRange {
+  const match = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text.trim());
+  if (!match) {
+    throw usageError("Cannot configure the client: the login ports must be PORT or FROM-TO");
+  }
+  const from = Number(match[1]);
+  return [from, match[2] === undefined ? from : Number(match[2])];
 }
 
 function openKvStorage(

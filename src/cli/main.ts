@@ -6,7 +6,7 @@
  */
 
 import denoJson from "../../deno.json" with { type: "json" };
-import { TokenError } from "../token_error.ts";
+import { TokenError } from "../../mod.ts";
 import { type OptionSpec, parseArgs } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS } from "./_client_config.ts";
 import type { Command } from "./_command.ts";
