@@ -103,6 +103,11 @@ export class LoopbackListener {
     return this.#server.addr.port;
   }
 
+  /** Whether the listener was closed: no login can wait on it any more. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** The `redirect_uri` of logins on this listener. */
   get redirectUri(): string {
     return this.#origin + CALLBACK_PATH;
@@ -124,9 +129,7 @@ export class LoopbackListener {
     options: { timeout: number; signal: AbortSignal },
   ): Promise<TokenResult> {
     const { timeout, signal } = options;
-    if (this.#closed) {
-      return Promise.reject(new TokenError("Cannot log in: the login listener was closed"));
-    }
+    if (this.#closed) return Promise.reject(closedError());
     return new Promise<TokenResult>((resolve, reject) => {
       const stop = (error: TokenError) => {
         if (this.#waiting.get(state) !== waiting) return;
@@ -180,7 +183,7 @@ export class LoopbackListener {
   async close(): Promise<void> {
     this.#closed = true;
     for (const waiting of [...this.#waiting.values()]) {
-      waiting.stop(new TokenError("Cannot log in: the login listener was closed"));
+      waiting.stop(closedError());
     }
     await this.#server.shutdown();
   }
@@ -238,4 +241,9 @@ export class LoopbackListener {
     }
     return { status: 200, message: "Login complete, you can close this tab" };
   }
+}
+
+/** The error of a login on a closed listener. */
+export function closedError(): TokenError {
+  return new TokenError("Cannot log in: the login listener was closed");
 }

@@ -10,7 +10,7 @@ import type { GrantContext } from "../grant.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { openSystemBrowser } from "./_browser.ts";
-import { checkPortRange, LoopbackListener, type PortRange } from "./_loopback.ts";
+import { checkPortRange, closedError, LoopbackListener, type PortRange } from "./_loopback.ts";
 import { randomString } from "./pkce.ts";
 
 export type { PortRange };
@@ -138,6 +138,7 @@ export class BrowserLogin {
     if (signal.aborted) {
       throw new TokenError("Cannot log in: the login was aborted", { cause: signal.reason });
     }
+    if (this.#listener?.closed) throw closedError();
     const listener = this.#listener ?? this.#listen();
     try {
       const redirectUri = listener.redirectUri;

@@ -253,8 +253,9 @@ Deno.test("AuthorizationCodeGrant stops the exchange and its listener when the c
   const client = codeClient(server, { openBrowser: browser.open });
   const token = client.getToken();
   while (server.tokenRequests.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const rejected = assert.rejects(token, /the token request was aborted/);
   await client.close();
-  await assert.rejects(token, /the token request was aborted/);
+  await rejected;
   await browser.close();
   assert.equal(browser.pages[0].status, 400);
   const redirectUri = paramsOf(browser.opened[0]).get("redirect_uri")!;

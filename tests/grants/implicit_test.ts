@@ -221,12 +221,13 @@ Deno.test("ImplicitGrant stops the login and closes its listener when the client
   const request = client.fetch(server.resourceUrl);
   const redirectUri = paramsOf(await browser.nth(1)).get("redirect_uri")!;
   assert(!isFree(Number(new URL(redirectUri).port)));
-  await client.close();
-  await assert.rejects(request, (error: TokenError) => {
+  const rejected = assert.rejects(request, (error: TokenError) => {
     assert(error instanceof TokenError);
     assert.equal(error.message, "Cannot log in: the login was aborted");
     return true;
   });
+  await client.close();
+  await rejected;
   assert(isFree(Number(new URL(redirectUri).port)));
 });
 
