@@ -126,6 +126,11 @@ export class AuthServer implements AsyncDisposable {
   expiresIn: number | null;
   /** Delay before answering each token request, in milliseconds. */
   tokenDelay = 0;
+  /**
+   * Delay before answering each resource request (custom routes included),
+   * in milliseconds: a slow API, for timeouts and aborts.
+   */
+  resourceDelay = 0;
 
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #options: AuthServerOptions;
@@ -330,6 +335,7 @@ export class AuthServer implements AsyncDisposable {
     const match = /^Bearer (\S+)$/i.exec(auth);
     if (match) recorded.token = match[1];
     this.resourceRequests.push(recorded);
+    if (this.resourceDelay > 0) await this.#wait(this.resourceDelay);
     const route = this.#routes.get(url.pathname);
     if (route) return await route(request, recorded);
     if (!recorded.token || !this.accepts(recorded.token)) {
