@@ -1,0 +1,100 @@
+// Browser logins in a real headless Chromium: the stand-in authorization
+// server redirects to the loopback listener, and the browser runs the page.
+
+import assert from "node:assert/strict";
+import {
+  AuthorizationCodeGrant,
+  Client,
+  ImplicitGrant,
+  MemoryTokenStorage,
+  TokenError,
+  useImplicitFlow,
+} from "../../mod.ts";
+import { startAuthServer } from "../../testing.ts";
+import { fetchText } from "../_helpers.ts";
+import { HeadlessChromium } from "./_chromium.ts";
+
+/** Long enough for a cold Chromium start on a busy machine; the login ends sooner. */
+const LOGIN_TIMEOUT = 90_000;
+
+Deno.test("useImplicitFlow() logs in through Chromium: the page posts the fragment back and clears it", async () => {
+  await using server = await startAuthServer({ expiresIn: 600 });
+  await using chromium = new HeadlessChromium();
+  const storage = new MemoryTokenStorage();
+  await using flow = await useImplicitFlow(storage, undefined, {
+    openBrowser: chromium.open,
+    loginTimeout: LOGIN_TIMEOUT,
+  });
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "glBQ3nYU/8/kaVi/bIgXGA==",
+    clientSecret: "",
+  });
+  const { status } = await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(status, 200);
+  assert(flow.port >= 32000 && flow.port <= 32009, "the default range");
+  assert.equal(server.resourceRequests[0].token, server.issuedTokens[0]);
+  const token = await client.getToken();
+  assert.equal(token.expiresAt! - token.issuedAt, 600_000, "expires_in from the fragment");
+  assert.equal(storage.size, 1);
+
+  const page = await chromium.settledPage("Completing the login");
+  assert.equal(page.title, "Login complete");
+  assert.equal(page.text, "Login complete, you can close this tab");
+  assert.equal(page.href, flow.redirectUri, "the token left the address bar");
+  assert.equal(chromium.opened.length, 1);
+});
+
+Deno.test("AuthorizationCodeGrant logs in through Chromium with PKCE", async () => {
+  await using server = await startAuthServer();
+  await using chromium = new HeadlessChromium();
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    scope: "read",
+    grant: new AuthorizationCodeGrant({
+      authorizationEndpoint: server.authorizationEndpoint,
+      openBrowser: chromium.open,
+      portRange: [0, 0],
+      loginTimeout: LOGIN_TIMEOUT,
+    }),
+  });
+  const { status } = await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(status, 200);
+  const [exchange] = server.tokenRequests;
+  assert.equal(exchange.form.get("grant_type"), "authorization_code");
+  assert.match(exchange.form.get("code_verifier")!, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal((await client.getToken()).refreshToken, server.issuedRefreshTokens[0]);
+
+  const page = await chromium.settledPage("Completing the login");
+  assert.equal(page.title, "Login complete");
+  assert.equal(page.text, "Login complete, you can close this tab");
+  assert.match(page.href, /^http:\/\/127\.0\.0\.1:\d+\/callback\?code=/);
+});
+
+Deno.test("ImplicitGrant shows a refused login in Chromium and rejects with its error", async () => {
+  await using server = await startAuthServer();
+  server.failAuthorizations(1, { error: "access_denied", errorDescription: "No thanks" });
+  await using chromium = new HeadlessChromium();
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    grant: new ImplicitGrant({
+      authorizationEndpoint: server.authorizationEndpoint,
+      openBrowser: chromium.open,
+      portRange: [0, 0],
+      loginTimeout: LOGIN_TIMEOUT,
+    }),
+  });
+  await assert.rejects(client.getToken(), (error: TokenError) => {
+    assert(error instanceof TokenError);
+    assert.equal(error.error, "access_denied");
+    return true;
+  });
+  const page = await chromium.settledPage("Completing the login");
+  assert.equal(page.title, "Login failed");
+  assert.equal(
+    page.text,
+    "Cannot log in: the authorization server answered access_denied: No thanks. You can close this tab.",
+  );
+});
