@@ -362,25 +362,55 @@ export class Client implements AsyncDisposable {
 
   async #fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     this.#checkOpen();
-    const request = new Request(input, init);
-    const signal = request.signal;
-    signal.throwIfAborted();
-    // The replay needs the body again: tee it before the first send.
-    let spare: Request | undefined = request.body ? request.clone() : undefined;
+    // A URL with no body, a string or a Blob can be sent twice as given: no
+    // Request of our own is built on this, the common path. Anything else is
+    // built into a Request whose body is cloned, before the first send, for a
+    // possible replay. `request.body` is never read: that turns a static body
+    // into a stream, sent chunked and teed by clone().
+    const body = init?.body;
+    const request = !(input instanceof Request) &&
+        (body == null || typeof body === "string" || body instanceof Blob)
+      ? undefined
+      : new Request(input, init);
+    const signal = request ? request.signal : init?.signal ?? undefined;
+    signal?.throwIfAborted();
+    let spare = request && request.method !== "GET" && request.method !== "HEAD"
+      ? request.clone()
+      : undefined;
+    // Only a stream's clone holds a tee that must be cancelled.
+    const streamed = body instanceof ReadableStream || (body === undefined && !!request);
+    const target = request ?? input as string | URL;
     try {
       const first = await this.#provider.token(signal);
       if ("errorResponse" in first) return this.#tokenFailure(first.errorResponse);
-      const response = await this.#transport(withToken(request, first.token));
-      if (!isTokenRejected(response, request)) return response;
+      const response = await this.#send(target, init, first.token);
+      if (!isTokenRejected(response, target)) return response;
       await discard(response);
       const second = await this.#provider.tokenAfterRejection(first.token, signal);
       if ("errorResponse" in second) return this.#tokenFailure(second.errorResponse);
-      const replay = spare ?? request;
+      const replay = spare ?? target;
       spare = undefined;
-      return await this.#transport(withToken(replay, second.token));
+      return await this.#send(replay, init, second.token);
     } finally {
-      if (spare) void discard(spare);
+      if (spare && streamed) void discard(spare);
     }
+  }
+
+  /** Sends with `token`; the caller's input, init and headers are not changed. */
+  #send(
+    target: Request | string | URL,
+    init: RequestInit | undefined,
+    token: Token,
+  ): Promise<Response> {
+    const authorization = authorizationValue(token);
+    if (target instanceof Request) {
+      // Our own Request (built or cloned in #fetch): its headers are a copy.
+      target.headers.set("Authorization", authorization);
+      return this.#transport(target);
+    }
+    const headers = new Headers(init?.headers);
+    headers.set("Authorization", authorization);
+    return this.#transport(target, { ...init, headers });
   }
 
   #tokenFailure(error: ErrorResponse): Response {
@@ -389,28 +419,22 @@ export class Client implements AsyncDisposable {
   }
 }
 
-/** A copy of `request` carrying `token`; the caller's request is not changed. */
-function withToken(request: Request, token: Token): Request {
-  const headers = new Headers(request.headers);
-  headers.set("Authorization", authorizationValue(token));
-  return new Request(request, { headers });
-}
-
 /**
  * Whether a response rejects the token (RFC 6750 §3.1): a 401, unless its
  * challenge says the scope is insufficient, which a new token cannot fix, or
  * it came from another origin after a redirect, where the token was not sent.
  */
-function isTokenRejected(response: Response, request: Request): boolean {
+function isTokenRejected(response: Response, sent: Request | string | URL): boolean {
   if (response.status !== 401) return false;
-  if (response.redirected && response.url && origin(response.url) !== origin(request.url)) {
+  const url = sent instanceof Request ? sent.url : sent;
+  if (response.redirected && response.url && origin(response.url) !== origin(url)) {
     return false;
   }
   const challenge = response.headers.get("www-authenticate") ?? "";
   return !/\berror\s*=\s*"?insufficient_scope\b/i.test(challenge);
 }
 
-function origin(url: string): string {
+function origin(url: string | URL): string {
   return new URL(url).origin;
 }
 
