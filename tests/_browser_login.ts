@@ -1,7 +1,38 @@
 // Helpers of the browser login tests: port ranges with busy ports, and
 // launchers that stand in for a browser.
 
-import type { PortRange } from "../mod.ts";
+import {
+  type AuthorizationCodeGrant,
+  Client,
+  type ClientOptions,
+  type ImplicitGrant,
+  type LoopbackLoginOptions,
+  type PortRange,
+} from "../mod.ts";
+import type { AuthServer } from "../testing.ts";
+
+/**
+ * A public client "cli" of `server` whose grant (`ImplicitGrant` or
+ * `AuthorizationCodeGrant`) logs in at the server's authorization endpoint,
+ * listening on any free port.
+ */
+export function browserClient(
+  server: AuthServer,
+  grant: typeof ImplicitGrant | typeof AuthorizationCodeGrant,
+  login: LoopbackLoginOptions,
+  options: Partial<ClientOptions> = {},
+): Client {
+  return new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    grant: new grant({
+      authorizationEndpoint: server.authorizationEndpoint,
+      portRange: [0, 0],
+      ...login,
+    }),
+    ...options,
+  });
+}
 
 /** A range of consecutive ports whose first `busy` ports this test holds. */
 export interface HeldRange extends Disposable {

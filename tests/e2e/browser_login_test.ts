@@ -11,6 +11,7 @@ import {
   useImplicitFlow,
 } from "../../mod.ts";
 import { startAuthServer } from "../../testing.ts";
+import { browserClient } from "../_browser_login.ts";
 import { fetchText } from "../_helpers.ts";
 import { HeadlessChromium } from "./_chromium.ts";
 
@@ -48,17 +49,10 @@ Deno.test("useImplicitFlow() logs in through Chromium: the page posts the fragme
 Deno.test("AuthorizationCodeGrant logs in through Chromium with PKCE", async () => {
   await using server = await startAuthServer();
   await using chromium = new HeadlessChromium();
-  await using client = new Client({
-    tokenEndpoint: server.tokenEndpoint,
-    clientId: "cli",
-    scope: "read",
-    grant: new AuthorizationCodeGrant({
-      authorizationEndpoint: server.authorizationEndpoint,
-      openBrowser: chromium.open,
-      portRange: [0, 0],
-      loginTimeout: LOGIN_TIMEOUT,
-    }),
-  });
+  await using client = browserClient(server, AuthorizationCodeGrant, {
+    openBrowser: chromium.open,
+    loginTimeout: LOGIN_TIMEOUT,
+  }, { scope: "read" });
   const { status } = await fetchText(client.fetch, server.resourceUrl);
   assert.equal(status, 200);
   const [exchange] = server.tokenRequests;
@@ -76,15 +70,9 @@ Deno.test("ImplicitGrant shows a refused login in Chromium and rejects with its 
   await using server = await startAuthServer();
   server.failAuthorizations(1, { error: "access_denied", errorDescription: "No thanks" });
   await using chromium = new HeadlessChromium();
-  await using client = new Client({
-    tokenEndpoint: server.tokenEndpoint,
-    clientId: "cli",
-    grant: new ImplicitGrant({
-      authorizationEndpoint: server.authorizationEndpoint,
-      openBrowser: chromium.open,
-      portRange: [0, 0],
-      loginTimeout: LOGIN_TIMEOUT,
-    }),
+  await using client = browserClient(server, ImplicitGrant, {
+    openBrowser: chromium.open,
+    loginTimeout: LOGIN_TIMEOUT,
   });
   await assert.rejects(client.getToken(), (error: TokenError) => {
     assert(error instanceof TokenError);

@@ -73,15 +73,14 @@ Deno.test("AuthServer /authorize redirects with the token and the state in the f
 
 Deno.test("AuthServer /authorize refuses unchecked redirect URIs and unknown clients without redirecting", async () => {
   await using server = await startAuthServer({ clientId: "cli" });
-  for (
-    const params of [
-      { response_type: "token", client_id: "cli", redirect_uri: "https://evil.test/cb" },
-      { response_type: "token", client_id: "cli" },
-      { response_type: "token", client_id: "cli", redirect_uri: `${REDIRECT}#frag` },
-      { response_type: "token", client_id: "other", redirect_uri: REDIRECT },
-      { response_type: "token", redirect_uri: REDIRECT },
-    ]
-  ) {
+  const refused: Record<string, string>[] = [
+    { response_type: "token", client_id: "cli", redirect_uri: "https://evil.test/cb" },
+    { response_type: "token", client_id: "cli" },
+    { response_type: "token", client_id: "cli", redirect_uri: `${REDIRECT}#frag` },
+    { response_type: "token", client_id: "other", redirect_uri: REDIRECT },
+    { response_type: "token", redirect_uri: REDIRECT },
+  ];
+  for (const params of refused) {
     const { status, location, text } = await authorize(server, params);
     assert.equal(status, 400, JSON.stringify(params));
     assert.equal(location, null);
@@ -96,7 +95,11 @@ Deno.test("AuthServer /authorize redirects errors for other response types and c
   const unsupported = await authorize(server, { ...base, response_type: "id_token" });
   assert.equal(unsupported.location!.searchParams.get("error"), "unsupported_response_type");
   assert.equal(unsupported.location!.searchParams.get("state"), "s");
-  for (const pkce of [{}, { code_challenge: CHALLENGE, code_challenge_method: "plain" }]) {
+  const withoutS256: Record<string, string>[] = [
+    {},
+    { code_challenge: CHALLENGE, code_challenge_method: "plain" },
+  ];
+  for (const pkce of withoutS256) {
     const { location } = await authorize(server, { ...base, response_type: "code", ...pkce });
     assert.equal(location!.searchParams.get("error"), "invalid_request");
     assert.equal(location!.searchParams.get("code"), null);

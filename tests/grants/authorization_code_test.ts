@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import {
   AuthorizationCodeGrant,
   type AuthorizationCodeGrantOptions,
-  Client,
+  type Client,
   type ClientOptions,
   TokenError,
 } from "../../mod.ts";
 import { type AuthServer, ScriptedBrowser, startAuthServer } from "../../testing.ts";
-import { isFree, paramsOf } from "../_browser_login.ts";
+import { browserClient, isFree, paramsOf } from "../_browser_login.ts";
 import { fetchText, ManualClock } from "../_helpers.ts";
 
 /** A public client of `server` that logs in with the authorization code grant. */
@@ -16,16 +16,7 @@ function codeClient(
   grant: AuthorizationCodeGrantOptions,
   options: Partial<ClientOptions> = {},
 ): Client {
-  return new Client({
-    tokenEndpoint: server.tokenEndpoint,
-    clientId: "cli",
-    grant: new AuthorizationCodeGrant({
-      authorizationEndpoint: server.authorizationEndpoint,
-      portRange: [0, 0],
-      ...grant,
-    }),
-    ...options,
-  });
+  return browserClient(server, AuthorizationCodeGrant, grant, options);
 }
 
 async function s256(verifier: string): Promise<string> {

@@ -8,7 +8,7 @@ import {
   TokenError,
 } from "../../mod.ts";
 import { type AuthServer, ScriptedBrowser, startAuthServer } from "../../testing.ts";
-import { holdPorts, isFree, NoBrowser, paramsOf } from "../_browser_login.ts";
+import { browserClient, holdPorts, isFree, NoBrowser, paramsOf } from "../_browser_login.ts";
 import { fetchText, ManualClock } from "../_helpers.ts";
 
 /** A public client of `server` that logs in with the implicit grant. */
@@ -17,16 +17,7 @@ function implicitClient(
   grant: ImplicitGrantOptions,
   options: Partial<ClientOptions> = {},
 ): Client {
-  return new Client({
-    tokenEndpoint: server.tokenEndpoint,
-    clientId: "cli",
-    grant: new ImplicitGrant({
-      authorizationEndpoint: server.authorizationEndpoint,
-      portRange: [0, 0],
-      ...grant,
-    }),
-    ...options,
-  });
+  return browserClient(server, ImplicitGrant, grant, options);
 }
 
 /** A route that redirects like an authorization endpoint, with `answer` in the fragment. */

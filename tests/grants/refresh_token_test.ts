@@ -10,20 +10,13 @@ import {
   TokenError,
 } from "../../mod.ts";
 import { type AuthServer, ScriptedBrowser, startAuthServer } from "../../testing.ts";
+import { browserClient } from "../_browser_login.ts";
 import { fetchText, ManualClock } from "../_helpers.ts";
 
 /** A refresh token of `server`, from one scripted login. */
 async function refreshTokenOf(server: AuthServer): Promise<string> {
   await using browser = new ScriptedBrowser();
-  await using client = new Client({
-    tokenEndpoint: server.tokenEndpoint,
-    clientId: "cli",
-    grant: new AuthorizationCodeGrant({
-      authorizationEndpoint: server.authorizationEndpoint,
-      openBrowser: browser.open,
-      portRange: [0, 0],
-    }),
-  });
+  await using client = browserClient(server, AuthorizationCodeGrant, { openBrowser: browser.open });
   return (await client.getToken()).refreshToken!;
 }
 
