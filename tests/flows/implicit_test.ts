@@ -87,6 +87,23 @@ Deno.test("useImplicitFlow() keeps the token in its storage, unless a client bri
   assert.equal(browser.opened.length, 2);
 });
 
+Deno.test("useImplicitFlow() of a later run finds the token its storage kept", async () => {
+  await using server = await startAuthServer();
+  await using browser = new ScriptedBrowser();
+  const storage = new MemoryTokenStorage(); // a KvTokenStorage keeps it across processes
+  const options = { tokenEndpoint: server.tokenEndpoint, clientId: "cli" };
+  {
+    await using _run1 = await useImplicitFlow(storage, [0, 0], { openBrowser: browser.open });
+    await using client = new Client(options);
+    await client.getToken();
+  }
+  await using _run2 = await useImplicitFlow(storage, [0, 0], { openBrowser: browser.open });
+  await using client = new Client(options);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(browser.opened.length, 1);
+  assert.equal(server.resourceRequests[0].token, server.issuedTokens[0]);
+});
+
 Deno.test("useImplicitFlow() is not used by a client with a grant of its own", async () => {
   await using server = await startAuthServer();
   const browser = new NoBrowser();
