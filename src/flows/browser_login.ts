@@ -162,7 +162,7 @@ export class BrowserLogin {
       return new LoopbackListener(this.#portRange);
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
-        throw new TokenError(`Cannot log in: ${error.message}`, { cause: error });
+        throw new TokenError(error.message, { cause: error });
       }
       throw error;
     }

@@ -326,7 +326,7 @@ Deno.test("ImplicitGrant listens on the first free port and names the range when
       assert(error instanceof TokenError);
       assert.equal(
         error.message,
-        `Cannot log in: Cannot listen for the browser login: every port from ${held.range[0]} to ${
+        `Cannot listen for the browser login: every port from ${held.range[0]} to ${
           held.range[1]
         } on 127.0.0.1 is in use`,
       );
