@@ -76,6 +76,14 @@ export interface Grant {
    */
   readonly timeout?: number;
   /**
+   * Whether obtaining a token now would need the user (a browser login).
+   * Such a grant is not renewed early in the background: its token is used
+   * until it expires or is rejected. Absent means never.
+   *
+   * @param previous The token that would be replaced, if any.
+   */
+  needsUser?(previous: Token | undefined): boolean;
+  /**
    * Obtains a new token, or the token endpoint's error response.
    *
    * @param context The endpoint, parameters, previous token and signal.

@@ -65,14 +65,20 @@ export class TokenProvider {
     const cached = this.#cached;
     if (
       cached && isUsable(cached, now) &&
-      (this.#inflight !== undefined || !isDueForRenewal(cached, now, this.#o.renewalMargin))
+      (this.#inflight !== undefined || !isDueForRenewal(cached, now, this.#o.renewalMargin) ||
+        this.#o.grant.needsUser?.(cached))
     ) {
       return { token: cached };
     }
     const current = await this.#read();
     const later = this.#o.now();
     if (current && isUsable(current, later)) {
-      if (isDueForRenewal(current, later, this.#o.renewalMargin)) this.#renewInBackground(current);
+      if (
+        isDueForRenewal(current, later, this.#o.renewalMargin) &&
+        !this.#o.grant.needsUser?.(current)
+      ) {
+        this.#renewInBackground(current);
+      }
       return { token: current };
     }
     const reason: TokenReason = current ? "expired" : "missing";

@@ -14,6 +14,7 @@ import {
 } from "../flows/browser_login.ts";
 import { randomString, s256Challenge } from "../flows/pkce.ts";
 import type { Grant, GrantContext } from "../grant.ts";
+import type { Token } from "../token.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { RefreshTokenGrant } from "./refresh_token.ts";
@@ -89,6 +90,17 @@ export class AuthorizationCodeGrant implements Grant {
     this.#refresh = new RefreshTokenGrant({
       fallback: { name: this.name, timeout: this.timeout, obtain: (c) => this.#logIn(c) },
     });
+  }
+
+  /**
+   * Whether a new token needs the user: when there is no refresh token to
+   * renew it silently.
+   *
+   * @param previous The token that would be replaced.
+   * @returns `true` when `obtain` would start a browser login.
+   */
+  needsUser(previous: Token | undefined): boolean {
+    return previous?.refreshToken === undefined;
   }
 
   /**

@@ -81,6 +81,16 @@ export class ImplicitGrant implements Grant {
   }
 
   /**
+   * Always true: every token of this grant comes from a browser login, so it
+   * is not renewed early in the background.
+   *
+   * @returns `true`.
+   */
+  needsUser(): boolean {
+    return true;
+  }
+
+  /**
    * Logs the user in with `response_type=token` and returns the token from
    * the redirect.
    *

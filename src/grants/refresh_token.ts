@@ -6,6 +6,7 @@
 
 import { redactInspect } from "../_redact.ts";
 import type { Grant, GrantContext } from "../grant.ts";
+import type { Token } from "../token.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 
@@ -109,6 +110,18 @@ export class RefreshTokenGrant implements Grant {
     this.#fallback = fallback;
     this.name = fallback?.name ?? "refresh_token";
     if (fallback?.timeout !== undefined) this.timeout = fallback.timeout;
+  }
+
+  /**
+   * Whether a new token needs the user: only when there is no refresh token
+   * and the fallback needs the user.
+   *
+   * @param previous The token that would be replaced.
+   * @returns `true` when `obtain` would start a browser login.
+   */
+  needsUser(previous: Token | undefined): boolean {
+    if ((previous?.refreshToken ?? this.#refreshToken) !== undefined) return false;
+    return this.#fallback?.needsUser?.(previous) ?? false;
   }
 
   /**

@@ -267,3 +267,25 @@ Deno.test("AuthorizationCodeGrant() checks its options and inspects plainly", ()
     'AuthorizationCodeGrant { name: "authorization_code", timeout: 61000 }',
   );
 });
+
+Deno.test("AuthorizationCodeGrant renews early in the background with its refresh token", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using browser = new ScriptedBrowser();
+  const renewed = Promise.withResolvers<void>();
+  await using client = codeClient(server, { openBrowser: browser.open }, {
+    now: clock.now,
+    onEvent: (event) => {
+      if (event.type === "token" && event.reason === "expiring") renewed.resolve();
+    },
+  });
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(3600_000 - 1_000);
+  await fetchText(client.fetch, server.resourceUrl);
+  await renewed.promise;
+  assert.equal(browser.opened.length, 1);
+  assert.deepEqual(server.tokenRequests.map((r) => r.form.get("grant_type")), [
+    "authorization_code",
+    "refresh_token",
+  ]);
+});

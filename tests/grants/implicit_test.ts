@@ -388,3 +388,18 @@ Deno.test("ImplicitGrant sizes the storage lease beyond its login timeout, and i
   assert.equal(new ImplicitGrant().timeout > 5 * 60_000, true);
   assert.equal(Deno.inspect(grant), 'ImplicitGrant { name: "implicit", timeout: 61000 }');
 });
+
+Deno.test("ImplicitGrant tokens are not renewed early: no login opens before expiry", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using browser = new ScriptedBrowser();
+  await using client = implicitClient(server, { openBrowser: browser.open }, { now: clock.now });
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(3600_000 - 1_000); // inside the 60 s renewal window
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(browser.opened.length, 1);
+  clock.advance(1_000); // expired: now a login is needed
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(browser.opened.length, 2);
+});
