@@ -1,0 +1,426 @@
+/**
+ * Tokens in Deno KV: one token, and one renewal at a time, for every process
+ * and isolate that opens the same database.
+ *
+ * @module
+ */
+
+import { delay } from "../_abort.ts";
+import { redactInspect } from "../_redact.ts";
+import type { Token } from "../token.ts";
+import { retryTransient } from "./_kv_retry.ts";
+import type {
+  AcquireLeaseOptions,
+  DeleteTokenOptions,
+  SetTokenOptions,
+  TokenLease,
+  TokenStorage,
+  WaitForChangeOptions,
+} from "./token_storage.ts";
+
+/** Options of {@linkcode KvTokenStorage}. */
+export interface KvTokenStorageOptions {
+  /**
+   * The KV key prefix of every record this storage writes. Default:
+   * `["@alf/client"]`. Storages with different prefixes share nothing.
+   */
+  prefix?: Deno.KvKey;
+  /**
+   * While another holder renews a token, how often to look for the new one,
+   * in milliseconds (each look is one KV read; the actual interval varies by
+   * ±50 % so that waiting processes spread out). `kv.watch()` wakes waiters
+   * at once where KV reports changes (the same process, Deno Deploy); on a
+   * local KV file written by another process only the polls see them.
+   * Default: 50.
+   */
+  pollInterval?: number;
+}
+
+/** The KV keys of one token. */
+interface KvKeys {
+  token: Deno.KvKey;
+  lease: Deno.KvKey;
+}
+
+/** The value under a lease key. */
+interface LeaseRecord {
+  id: string;
+  /** When the lease ends, in epoch milliseconds of the wall clock. */
+  expiresAt: number;
+}
+
+/** What a waiter last saw of a key: versionstamps, `null` for no value. */
+interface Seen {
+  token?: string | null;
+  lease?: string | null;
+}
+
+const DEFAULT_PREFIX: Deno.KvKey = ["@alf/client"];
+const DEFAULT_POLL_INTERVAL = 50;
+/**
+ * How long KV keeps a record after it is of no use, in milliseconds. KV's
+ * `expireIn` only cleans up (lazily): expiry is decided by `expiresAt` values.
+ */
+const CLEANUP_GRACE = 60_000;
+/** Hashed keys kept in memory; a process rarely has more than a few. */
+const MAX_CACHED_KEYS = 1_000;
+
+/**
+ * Keeps tokens in Deno KV, shared by every process and isolate that opens the
+ * same database (a local file, or Deno KV on Deno Deploy).
+ *
+ * The application opens the database and passes it in; this module never
+ * opens KV itself. Clients with the same token endpoint, client id, grant,
+ * scope and token parameters share one token. When it must be renewed, one
+ * holder takes a lease (an atomic check-and-set on a lease key) and asks the
+ * token endpoint; the others wait for the token it writes. The token is
+ * written only while the lease still holds, so a holder that took too long
+ * cannot overwrite a newer token, and a holder that died is replaced once its
+ * lease ends.
+ *
+ * Records are stored under the prefix and the SHA-256 hash of the client's
+ * token key, so keys hold neither credentials nor scopes in clear; the values
+ * hold the tokens themselves, so protect the database like a secret. Records
+ * keep their absolute `expiresAt`: this storage returns what it finds, and the
+ * client, which owns the clock, never uses a token past its `expiresAt`.
+ * "database is locked" and other transient KV errors are retried briefly.
+ *
+ * @example Two clients sharing one token through KV
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, KvTokenStorage } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * using kv = await Deno.openKv(":memory:"); // usually a file, or Deno KV on Deno Deploy
+ * const options = {
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ *   storage: new KvTokenStorage(kv),
+ * };
+ * await using a = new Client(options);
+ * await using b = new Client(options);
+ * const responses = await Promise.all([a.fetch(server.resourceUrl), b.fetch(server.resourceUrl)]);
+ * await Promise.all(responses.map((response) => response.body?.cancel()));
+ * assert(server.tokenRequests.length === 1);
+ * ```
+ */
+export class KvTokenStorage implements TokenStorage {
+  readonly #kv: Deno.Kv;
+  readonly #prefix: Deno.KvKey;
+  readonly #pollInterval: number;
+  readonly #keys = new Map<string, Promise<KvKeys>>();
+  /** Per token key, what this storage last saw, so a wait notices changes it missed. */
+  readonly #seen = new Map<string, Seen>();
+
+  /**
+   * Creates a storage on an open KV database.
+   *
+   * @param kv The database, opened by the application (`await Deno.openKv()`).
+   * @param options The key prefix and the poll interval.
+   * @throws {TypeError} when `kv` is not a `Deno.Kv` or the prefix is not a KV key.
+   * @throws {RangeError} when `pollInterval` is not a positive number.
+   */
+  constructor(kv: Deno.Kv, options: KvTokenStorageOptions = {}) {
+    const methods = ["get", "getMany", "set", "delete", "atomic", "watch"] as const;
+    if (typeof kv !== "object" || kv === null || methods.some((m) => typeof kv[m] !== "function")) {
+      throw new TypeError('Cannot create the KV token storage: "kv" must be a Deno.Kv');
+    }
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
+    if (!Array.isArray(prefix) || !prefix.every(isKeyPart)) {
+      throw new TypeError('Cannot create the KV token storage: "prefix" must be a KV key');
+    }
+    const pollInterval = options.pollInterval ?? DEFAULT_POLL_INTERVAL;
+    if (typeof pollInterval !== "number" || !Number.isFinite(pollInterval) || pollInterval <= 0) {
+      throw new RangeError(
+        'Cannot create the KV token storage: "pollInterval" must be a positive number of milliseconds',
+      );
+    }
+    this.#kv = kv;
+    this.#prefix = [...prefix];
+    this.#pollInterval = pollInterval;
+  }
+
+  /** The KV key prefix of this storage's records. */
+  get prefix(): Deno.KvKey {
+    return [...this.#prefix];
+  }
+
+  /**
+   * Returns the token stored under `key`, even one past its `expiresAt`
+   * (the client decides with its own clock, and an expired token may still
+   * carry a refresh token).
+   *
+   * @param key The client's token key.
+   * @returns The token record, or `undefined`.
+   * @throws {TypeError} when the stored value is not a token record.
+   */
+  async get(key: string): Promise<Token | undefined> {
+    const keys = await this.#kvKeys(key);
+    const entry = await retryTransient(() => this.#kv.get<unknown>(keys.token));
+    this.#see(key).token = entry.versionstamp;
+    if (entry.value === null) return undefined;
+    if (!isToken(entry.value)) {
+      throw new TypeError("Cannot read the stored token: the KV value is not a token record");
+    }
+    return entry.value;
+  }
+
+  /**
+   * Stores a token; with a lease, only while KV still holds that lease
+   * (atomically, so a holder whose lease ran out writes nothing).
+   *
+   * @param key The client's token key.
+   * @param token The token record.
+   * @param options The lease the token was obtained under.
+   */
+  async set(key: string, token: Token, options: SetTokenOptions = {}): Promise<void> {
+    const keys = await this.#kvKeys(key);
+    const cleanUp = cleanupDelay(token);
+    const settings = cleanUp === undefined ? undefined : { expireIn: cleanUp };
+    const { lease } = options;
+    if (!lease) {
+      await retryTransient(() => this.#kv.set(keys.token, token, settings));
+      return;
+    }
+    await retryTransient(async () => {
+      const held = await this.#kv.get<unknown>(keys.lease);
+      if (!isLive(held.value) || held.value.id !== lease.id) return;
+      // A failed check means the lease changed hands since the read: fenced out.
+      await this.#kv.atomic().check(held).set(keys.token, token, settings).commit();
+    });
+  }
+
+  /**
+   * Removes a token; with `accessToken`, only if it is still the stored one.
+   *
+   * @param key The client's token key.
+   * @param options The access token that must still be stored.
+   */
+  async delete(key: string, options: DeleteTokenOptions = {}): Promise<void> {
+    const keys = await this.#kvKeys(key);
+    const { accessToken } = options;
+    if (accessToken === undefined) {
+      await retryTransient(() => this.#kv.delete(keys.token));
+      return;
+    }
+    await retryTransient(async () => {
+      const stored = await this.#kv.get<unknown>(keys.token);
+      if (!isToken(stored.value) || stored.value.accessToken !== accessToken) return;
+      // A failed check means a new token was written meanwhile: keep it.
+      const result = await this.#kv.atomic().check(stored).delete(keys.token).commit();
+      if (result.ok) this.#see(key).token = null;
+    });
+  }
+
+  /**
+   * Takes the renewal lease for `key` unless another holder has a live one.
+   *
+   * The lease is a KV record holding its id and its end (`expiresAt`, wall
+   * clock); KV's `expireIn` only removes it later. Taking it is an atomic
+   * check-and-set, so of several processes exactly one wins.
+   *
+   * @param key The client's token key.
+   * @param options The lease's time to live and an abort signal.
+   * @returns The lease, or `undefined` when another holder has it.
+   * @throws {RangeError} when `ttl` is not a positive number.
+   */
+  async acquireLease(key: string, options: AcquireLeaseOptions): Promise<TokenLease | undefined> {
+    const { ttl, signal } = options;
+    if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
+      throw new RangeError(
+        'Cannot take the lease: "ttl" must be a positive number of milliseconds',
+      );
+    }
+    signal?.throwIfAborted();
+    const keys = await this.#kvKeys(key);
+    const id = crypto.randomUUID();
+    return await retryTransient(async () => {
+      const held = await this.#kv.get<unknown>(keys.lease);
+      // Ours already: an earlier attempt committed, but its answer was lost.
+      if (isLive(held.value) && held.value.id === id) return this.#lease(keys, id);
+      if (isLive(held.value)) {
+        this.#see(key).lease = held.versionstamp;
+        return undefined;
+      }
+      const record: LeaseRecord = { id, expiresAt: Date.now() + ttl };
+      const result = await this.#kv.atomic()
+        .check(held)
+        .set(keys.lease, record, { expireIn: Math.ceil(ttl) + CLEANUP_GRACE })
+        .commit();
+      if (!result.ok) {
+        // Another holder won the race; the wait will see its lease as new.
+        delete this.#see(key).lease;
+        return undefined;
+      }
+      return this.#lease(keys, record.id);
+    }, signal);
+  }
+
+  /**
+   * Resolves when the token or the lease under `key` changed since this
+   * storage last read them, when the lease has ended (its holder finished or
+   * died), or after `options.timeout` milliseconds.
+   *
+   * Changes are seen through `kv.watch()` and through polls every
+   * `pollInterval` (with jitter). The watch and the timers are stopped before
+   * the promise settles.
+   *
+   * @param key The client's token key.
+   * @param options The longest wait and an abort signal (the promise then
+   * rejects with the signal's reason).
+   */
+  async waitForChange(key: string, options: WaitForChangeOptions): Promise<void> {
+    const { timeout, signal } = options;
+    signal?.throwIfAborted();
+    const keys = await this.#kvKeys(key);
+    const seen: Seen = { ...this.#seen.get(key) };
+    const deadline = Date.now() + timeout;
+    const woken = new AbortController();
+    const stopWatch = new AbortController();
+    const watching = this.#watch(keys, seen, woken, stopWatch.signal);
+    const wakeOrAbort = signal ? AbortSignal.any([woken.signal, signal]) : woken.signal;
+    try {
+      while (!woken.signal.aborted) {
+        const entries = await retryTransient(
+          () => this.#kv.getMany<[unknown, unknown]>([keys.token, keys.lease]),
+          signal,
+        );
+        if (changed(entries, seen)) return;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return;
+        const pause = this.#pollInterval * (0.5 + Math.random());
+        try {
+          await delay(Math.min(pause, remaining), wakeOrAbort);
+        } catch (error) {
+          signal?.throwIfAborted();
+          if (!woken.signal.aborted) throw error;
+        }
+      }
+    } finally {
+      stopWatch.abort();
+      await watching;
+    }
+  }
+
+  /** Wakes `woken` when a watch of the keys reports a change; ends when `stop` aborts. */
+  async #watch(
+    keys: KvKeys,
+    seen: Seen,
+    woken: AbortController,
+    stop: AbortSignal,
+  ): Promise<void> {
+    let reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]>;
+    try {
+      reader = this.#kv.watch([keys.token, keys.lease]).getReader();
+    } catch {
+      return; // The polls see changes without it.
+    }
+    const cancel = () => void reader.cancel().catch(() => {});
+    stop.addEventListener("abort", cancel, { once: true });
+    try {
+      while (!stop.aborted) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        if (changed(value, seen)) {
+          woken.abort();
+          return;
+        }
+      }
+    } catch {
+      // A failed watch leaves the polls to see changes.
+    } finally {
+      stop.removeEventListener("abort", cancel);
+      await reader.cancel().catch(() => {});
+    }
+  }
+
+  #lease(keys: KvKeys, id: string): TokenLease {
+    return {
+      id,
+      release: () =>
+        retryTransient(async () => {
+          const held = await this.#kv.get<unknown>(keys.lease);
+          if (!isLeaseRecord(held.value) || held.value.id !== id) return;
+          await this.#kv.atomic().check(held).delete(keys.lease).commit();
+        }),
+    };
+  }
+
+  #see(key: string): Seen {
+    let seen = this.#seen.get(key);
+    if (!seen) {
+      if (this.#seen.size >= MAX_CACHED_KEYS) this.#seen.clear();
+      this.#seen.set(key, seen = {});
+    }
+    return seen;
+  }
+
+  #kvKeys(key: string): Promise<KvKeys> {
+    let keys = this.#keys.get(key);
+    if (!keys) {
+      if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
+      keys = sha256Hex(key).then((hash) => ({
+        token: [...this.#prefix, "token", hash],
+        lease: [...this.#prefix, "lease", hash],
+      }));
+      this.#keys.set(key, keys);
+    }
+    return keys;
+  }
+}
+
+redactInspect(KvTokenStorage, (storage) => ({ prefix: storage.prefix }));
+
+/**
+ * Whether the token and lease entries differ from what a waiter saw, or the
+ * lease has ended. What the waiter had not seen yet is taken as its baseline.
+ */
+function changed(entries: readonly Deno.KvEntryMaybe<unknown>[], seen: Seen): boolean {
+  const [token, lease] = entries;
+  if (!isLive(lease.value)) return true;
+  if (seen.token !== undefined && seen.token !== token.versionstamp) return true;
+  if (seen.lease !== undefined && seen.lease !== lease.versionstamp) return true;
+  seen.token = token.versionstamp;
+  seen.lease = lease.versionstamp;
+  return false;
+}
+
+/**
+ * How long KV keeps a token record: its lifetime and a grace period, taken
+ * from the token's own times so the client's clock and KV's need not agree.
+ * A token with a refresh token, or without an expiry, is kept until replaced.
+ */
+function cleanupDelay(token: Token): number | undefined {
+  if (token.expiresAt === undefined || token.refreshToken !== undefined) return undefined;
+  return Math.ceil(Math.max(0, token.expiresAt - token.issuedAt)) + CLEANUP_GRACE;
+}
+
+function isLive(value: unknown): value is LeaseRecord {
+  return isLeaseRecord(value) && value.expiresAt > Date.now();
+}
+
+function isLeaseRecord(value: unknown): value is LeaseRecord {
+  const record = value as LeaseRecord | null;
+  return typeof record === "object" && record !== null && typeof record.id === "string" &&
+    typeof record.expiresAt === "number";
+}
+
+function isToken(value: unknown): value is Token {
+  const token = value as Token | null;
+  return typeof token === "object" && token !== null &&
+    typeof token.accessToken === "string" && typeof token.tokenType === "string" &&
+    typeof token.issuedAt === "number" &&
+    (token.expiresAt === undefined || typeof token.expiresAt === "number");
+}
+
+function isKeyPart(part: unknown): boolean {
+  return ["string", "number", "bigint", "boolean"].includes(typeof part) ||
+    part instanceof Uint8Array;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
