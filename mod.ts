@@ -42,6 +42,7 @@ export {
   type AuthorizationCodeFlowOptions,
   useAuthorizationCodeFlow,
 } from "./src/flows/authorization_code.ts";
+export { KvTokenStorage, type KvTokenStorageOptions } from "./src/storage/kv.ts";
 export { MemoryTokenStorage } from "./src/storage/memory.ts";
 export type {
   AcquireLeaseOptions,
