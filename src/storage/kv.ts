@@ -18,7 +18,18 @@ import type {
   WaitForChangeOptions,
 } from "./token_storage.ts";
 
-/** Options of {@linkcode KvTokenStorage}. */
+/**
+ * Options of {@linkcode KvTokenStorage}.
+ *
+ * @example Two applications on one database, kept apart by prefix
+ * ```ts
+ * import { KvTokenStorage, type KvTokenStorageOptions } from "@alf/client";
+ *
+ * using kv = await Deno.openKv(":memory:");
+ * const options: KvTokenStorageOptions = { prefix: ["billing", "tokens"], pollInterval: 100 };
+ * const storage = new KvTokenStorage(kv, options);
+ * ```
+ */
 export interface KvTokenStorageOptions {
   /**
    * The KV key prefix of every record this storage writes. Default:

@@ -1,0 +1,545 @@
+// KvTokenStorage on real KV files in a temporary directory, alone, under
+// clients, and shared by real `deno` processes. No mocks.
+
+import assert from "node:assert/strict";
+import { type ClientEvent, KvTokenStorage, type Token } from "../../mod.ts";
+import { startAuthServer } from "../../testing.ts";
+import { isTransientKvError, retryTransient } from "../../src/storage/_kv_retry.ts";
+import { clientFor, ManualClock } from "../_helpers.ts";
+import type { WorkerConfig, WorkerReport } from "./_kv_worker.ts";
+
+const WORKER = new URL("./_kv_worker.ts", import.meta.url).pathname;
+
+const token = (accessToken: string, fields: Partial<Token> = {}): Token => ({
+  accessToken,
+  tokenType: "Bearer",
+  issuedAt: Date.now(),
+  expiresAt: Date.now() + 3_600_000,
+  ...fields,
+});
+
+/** A fresh KV file in a temporary directory, removed afterwards. */
+async function tempKvPath(): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "alf_kv_test_" });
+  return {
+    path: `${dir}/tokens.sqlite`,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+/** The KV key a storage with the default prefix uses for `kind` of `key`. */
+async function kvKey(kind: "token" | "lease", key: string): Promise<Deno.KvKey> {
+  return ["@alf/client", kind, await sha256Hex(key)];
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function fetchStatus(f: typeof fetch, url: string): Promise<number> {
+  const response = await f(url);
+  await response.body?.cancel();
+  return response.status;
+}
+
+const storageErrors = (events: ClientEvent[]) =>
+  events.filter((event) => event.type === "error" && event.phase === "storage");
+
+// --- The storage alone -------------------------------------------------------
+
+Deno.test("new KvTokenStorage() rejects a kv, prefix or pollInterval that is not valid", async () => {
+  assert.throws(() => new KvTokenStorage({} as Deno.Kv), TypeError);
+  assert.throws(() => new KvTokenStorage(undefined as unknown as Deno.Kv), /must be a Deno.Kv/);
+  using kv = await Deno.openKv(":memory:");
+  assert.throws(
+    () => new KvTokenStorage(kv, { prefix: "tokens" as unknown as Deno.KvKey }),
+    /"prefix" must be a KV key/,
+  );
+  assert.throws(() => new KvTokenStorage(kv, { prefix: [{}] as unknown as Deno.KvKey }), TypeError);
+  assert.throws(() => new KvTokenStorage(kv, { pollInterval: 0 }), RangeError);
+  assert.throws(() => new KvTokenStorage(kv, { pollInterval: Infinity }), RangeError);
+});
+
+Deno.test("KvTokenStorage.get() returns what set() stored, from another handle on the file", async () => {
+  await using file = await tempKvPath();
+  using a = await Deno.openKv(file.path);
+  using b = await Deno.openKv(file.path);
+  const written = token("1", { refreshToken: "r", scope: "read", extra: { id_token: "x" } });
+  await new KvTokenStorage(a).set("key", written);
+  assert.deepEqual(await new KvTokenStorage(b).get("key"), written);
+  assert.equal(await new KvTokenStorage(b).get("other"), undefined);
+  assert.equal(await new KvTokenStorage(b, { prefix: ["other"] }).get("key"), undefined);
+});
+
+Deno.test("KvTokenStorage keys are the prefix and the SHA-256 of the token key, no clear text", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const key = JSON.stringify(["alf/1", "https://auth.example/token", "client-id", "scope=read"]);
+  const storage = new KvTokenStorage(kv, { prefix: ["app", 1] });
+  await storage.set(key, token("1"));
+  await storage.acquireLease(key, { ttl: 60_000 });
+  const keys = [];
+  for await (const entry of kv.list({ prefix: [] })) keys.push(entry.key);
+  const hash = await sha256Hex(key);
+  assert.deepEqual(keys.map(String).sort(), [`app,1,lease,${hash}`, `app,1,token,${hash}`]);
+  assert.ok(!keys.some((k) => JSON.stringify(k.map(String)).includes("client-id")));
+});
+
+Deno.test("KvTokenStorage.get() returns an expired record as stored: the client decides", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv);
+  const expired = token("old", { issuedAt: 1_000, expiresAt: 2_000, refreshToken: "r" });
+  await storage.set("key", expired);
+  assert.deepEqual(await storage.get("key"), expired);
+});
+
+Deno.test("KvTokenStorage.get() throws a TypeError for a value that is not a token record", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await kv.set(await kvKey("token", "key"), { accessToken: 42 });
+  await assert.rejects(
+    new KvTokenStorage(kv).get("key"),
+    new TypeError("Cannot read the stored token: the KV value is not a token record"),
+  );
+});
+
+Deno.test("KvTokenStorage.delete() with accessToken deletes only that token", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv);
+  await storage.set("key", token("new"));
+  await storage.delete("key", { accessToken: "old" });
+  assert.equal((await storage.get("key"))?.accessToken, "new");
+  await storage.delete("key", { accessToken: "new" });
+  assert.equal(await storage.get("key"), undefined);
+  await storage.set("key", token("x"));
+  await storage.delete("key");
+  assert.equal(await storage.get("key"), undefined);
+});
+
+Deno.test("KvTokenStorage.acquireLease() gives one holder of the file the lease at a time", async () => {
+  await using file = await tempKvPath();
+  using a = await Deno.openKv(file.path);
+  using b = await Deno.openKv(file.path);
+  const first = await new KvTokenStorage(a).acquireLease("key", { ttl: 60_000 });
+  assert.ok(first);
+  assert.equal(await new KvTokenStorage(b).acquireLease("key", { ttl: 60_000 }), undefined);
+  assert.ok(await new KvTokenStorage(b).acquireLease("other", { ttl: 60_000 }), "keys are apart");
+  await first.release();
+  const second = await new KvTokenStorage(b).acquireLease("key", { ttl: 60_000 });
+  assert.ok(second);
+  assert.notEqual(second.id, first.id);
+});
+
+Deno.test("KvTokenStorage.acquireLease() takes over a lease past its expiresAt", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv);
+  // What a holder that died leaves behind: KV's expireIn has not removed it yet.
+  await kv.set(await kvKey("lease", "key"), { id: "dead", expiresAt: Date.now() - 1 });
+  const lease = await storage.acquireLease("key", { ttl: 60_000 });
+  assert.ok(lease);
+  assert.equal(await storage.acquireLease("key", { ttl: 60_000 }), undefined);
+});
+
+Deno.test("KvTokenStorage.acquireLease() rejects a bad ttl and an aborted signal", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv);
+  await assert.rejects(storage.acquireLease("key", { ttl: 0 }), RangeError);
+  await assert.rejects(storage.acquireLease("key", { ttl: NaN }), RangeError);
+  await assert.rejects(
+    storage.acquireLease("key", { ttl: 1_000, signal: AbortSignal.abort(new Error("stop")) }),
+    /stop/,
+  );
+});
+
+Deno.test("KvTokenStorage.set() with a lost lease does not overwrite (fencing)", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv);
+  const stale = await storage.acquireLease("key", { ttl: 60_000 });
+  assert.ok(stale);
+  // The stale holder's lease runs out and a new holder takes it.
+  const leaseKey = await kvKey("lease", "key");
+  await kv.set(leaseKey, { id: stale.id, expiresAt: Date.now() - 1 });
+  const fresh = await storage.acquireLease("key", { ttl: 60_000 });
+  assert.ok(fresh);
+  await storage.set("key", token("from-fresh"), { lease: fresh });
+  await storage.set("key", token("from-stale"), { lease: stale });
+  assert.equal((await storage.get("key"))?.accessToken, "from-fresh");
+  await stale.release(); // must not release the new holder's lease
+  assert.equal((await kv.get<{ id: string }>(leaseKey)).value?.id, fresh.id);
+  await fresh.release();
+  assert.equal((await kv.get(leaseKey)).value, null);
+  await storage.set("key", token("after-release"), { lease: fresh });
+  assert.equal((await storage.get("key"))?.accessToken, "from-fresh");
+});
+
+Deno.test("KvTokenStorage.waitForChange() resolves when another handle on the file writes", async () => {
+  await using file = await tempKvPath();
+  using a = await Deno.openKv(file.path);
+  using b = await Deno.openKv(file.path);
+  const waiter = new KvTokenStorage(a, { pollInterval: 10 });
+  const holder = new KvTokenStorage(b);
+  const lease = await holder.acquireLease("key", { ttl: 60_000 });
+  assert.ok(lease);
+  assert.equal(await waiter.acquireLease("key", { ttl: 60_000 }), undefined);
+  let resolved = false;
+  const waiting = waiter.waitForChange("key", { timeout: 60_000 }).then(() => resolved = true);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(resolved, false, "nothing changed yet");
+  await holder.set("key", token("new"), { lease });
+  await waiting;
+  assert.equal((await waiter.get("key"))?.accessToken, "new");
+  await lease.release();
+});
+
+Deno.test("KvTokenStorage.waitForChange() sees a write by another process (KV watch does not)", async () => {
+  await using file = await tempKvPath();
+  using kv = await Deno.openKv(file.path);
+  const storage = new KvTokenStorage(kv, { pollInterval: 10 });
+  const tokenKey = await kvKey("token", "key");
+  await kv.set(await kvKey("lease", "key"), { id: "other", expiresAt: Date.now() + 60_000 });
+  assert.equal(await storage.acquireLease("key", { ttl: 60_000 }), undefined);
+  // A hang guard, not a timing assertion: only polls see another process's write.
+  const guard = new AbortController();
+  const timer = setTimeout(() => guard.abort(new Error("Cannot see the write in 20 s")), 20_000);
+  try {
+    const waiting = storage.waitForChange("key", { timeout: 60_000, signal: guard.signal });
+    const code = `const kv = await Deno.openKv(${JSON.stringify(file.path)});
+      await kv.set(${JSON.stringify(tokenKey)}, ${JSON.stringify(token("from-process"))});
+      kv.close();`;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--unstable-kv", code],
+      stdout: "null",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    await waiting;
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.equal((await storage.get("key"))?.accessToken, "from-process");
+});
+
+Deno.test("KvTokenStorage.waitForChange() resolves on release, at once without a lease, and on timeout", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv, { pollInterval: 10 });
+  await storage.waitForChange("key", { timeout: 60_000 }); // no renewal in progress
+  const lease = await storage.acquireLease("key", { ttl: 60_000 });
+  assert.ok(lease);
+  await storage.acquireLease("key", { ttl: 60_000 });
+  const onRelease = storage.waitForChange("key", { timeout: 60_000 });
+  await lease.release();
+  await onRelease;
+  await storage.acquireLease("key", { ttl: 60_000 });
+  await storage.acquireLease("key", { ttl: 60_000 });
+  await storage.waitForChange("key", { timeout: 1 }); // held and unchanged: the timeout ends it
+});
+
+Deno.test("KvTokenStorage.waitForChange() resolves when the holder's lease runs out", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv, { pollInterval: 5 });
+  await kv.set(await kvKey("lease", "key"), { id: "dead", expiresAt: Date.now() + 30 });
+  await storage.acquireLease("key", { ttl: 60_000 });
+  await storage.waitForChange("key", { timeout: 60_000 });
+  assert.ok(await storage.acquireLease("key", { ttl: 60_000 }));
+});
+
+Deno.test("KvTokenStorage.waitForChange() rejects when its signal aborts, leaving nothing behind", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv);
+  await storage.acquireLease("key", { ttl: 60_000 });
+  const controller = new AbortController();
+  const waiting = storage.waitForChange("key", { timeout: 60_000, signal: controller.signal });
+  setTimeout(() => controller.abort(new Error("stop")), 20);
+  await assert.rejects(waiting, /stop/);
+  await assert.rejects(
+    storage.waitForChange("key", {
+      timeout: 60_000,
+      signal: AbortSignal.abort(new Error("early")),
+    }),
+    /early/,
+  );
+});
+
+Deno.test("KvTokenStorage methods reject with the KV error when the Kv is closed", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv);
+  kv.close();
+  await assert.rejects(storage.get("key"), Deno.errors.BadResource);
+  await assert.rejects(storage.set("key", token("1")), Deno.errors.BadResource);
+  await assert.rejects(storage.delete("key"), Deno.errors.BadResource);
+  await assert.rejects(storage.acquireLease("key", { ttl: 1_000 }), Deno.errors.BadResource);
+  await assert.rejects(storage.waitForChange("key", { timeout: 1_000 }), Deno.errors.BadResource);
+});
+
+Deno.test("KvTokenStorage shows no token in inspect or JSON", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const storage = new KvTokenStorage(kv, { prefix: ["p"] });
+  await storage.set("key", token("secret-token-value"));
+  assert.equal(Deno.inspect(storage), 'KvTokenStorage { prefix: [ "p" ] }');
+  assert.equal(JSON.stringify(storage), '{"prefix":["p"]}');
+});
+
+Deno.test("retryTransient() retries database is locked, then succeeds", async () => {
+  let calls = 0;
+  const result = await retryTransient(() => {
+    if (++calls < 3) return Promise.reject(new TypeError("database is locked"));
+    return Promise.resolve("done");
+  });
+  assert.equal(result, "done");
+  assert.equal(calls, 3);
+});
+
+Deno.test("retryTransient() gives up after a bounded number of attempts", async () => {
+  let calls = 0;
+  await assert.rejects(
+    retryTransient(() => {
+      calls++;
+      return Promise.reject(new TypeError("database is locked"));
+    }),
+    /database is locked/,
+  );
+  assert.equal(calls, 8);
+});
+
+Deno.test("retryTransient() does not retry other errors, and stops when its signal aborts", async () => {
+  let calls = 0;
+  await assert.rejects(
+    retryTransient(() => {
+      calls++;
+      return Promise.reject(new Deno.errors.BadResource("Bad resource ID"));
+    }),
+    Deno.errors.BadResource,
+  );
+  assert.equal(calls, 1);
+  await assert.rejects(
+    retryTransient(
+      () => Promise.reject(new TypeError("database is locked")),
+      AbortSignal.abort(new Error("stop")),
+    ),
+    /stop/,
+  );
+  assert.equal(isTransientKvError(new TypeError("value too large")), false);
+  assert.equal(isTransientKvError("database is locked"), false);
+});
+
+// --- Clients on KV -----------------------------------------------------------
+
+Deno.test("KvTokenStorage: two clients on one KV file make one token request", async () => {
+  await using file = await tempKvPath();
+  await using server = await startAuthServer();
+  server.tokenDelay = 50;
+  using kvA = await Deno.openKv(file.path);
+  using kvB = await Deno.openKv(file.path);
+  await using a = clientFor(server, { storage: new KvTokenStorage(kvA) });
+  await using b = clientFor(server, { storage: new KvTokenStorage(kvB) });
+  const statuses = await Promise.all(
+    [a, b, a, b].map((client) => fetchStatus(client.fetch, server.resourceUrl)),
+  );
+  assert.deepEqual(statuses, [200, 200, 200, 200]);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.deepEqual([...storageErrors(a.events), ...storageErrors(b.events)], []);
+});
+
+Deno.test("KvTokenStorage: 6 processes x 20 concurrent cold requests make 1 token request", async () => {
+  await using file = await tempKvPath();
+  await using server = await startAuthServer();
+  server.tokenDelay = 100; // the others are surely waiting while the holder renews
+  (await Deno.openKv(file.path)).close(); // create the file before the processes race
+  const config: WorkerConfig = {
+    kvPath: file.path,
+    tokenEndpoint: server.tokenEndpoint,
+    resourceUrl: server.resourceUrl,
+    requests: 20,
+  };
+  const reports = await runWorkers(6, config);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(reports.reduce((sum, report) => sum + report.tokenRequests, 0), 1);
+  for (const report of reports) {
+    assert.deepEqual(report.statuses, Array(20).fill(200));
+    assert.deepEqual(report.errors, []);
+  }
+  assert.equal(server.resourceRequests.length, 120);
+});
+
+Deno.test("KvTokenStorage: a token survives a restart", async () => {
+  await using file = await tempKvPath();
+  await using server = await startAuthServer();
+  {
+    using kv = await Deno.openKv(file.path);
+    await using client = clientFor(server, { storage: new KvTokenStorage(kv) });
+    assert.equal(await fetchStatus(client.fetch, server.resourceUrl), 200);
+  }
+  using kv = await Deno.openKv(file.path);
+  await using client = clientFor(server, { storage: new KvTokenStorage(kv) });
+  assert.equal(await fetchStatus(client.fetch, server.resourceUrl), 200);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.deepEqual(client.events, []);
+});
+
+Deno.test("KvTokenStorage: a killed lease holder is replaced after the lease TTL", async () => {
+  await using file = await tempKvPath();
+  await using server = await startAuthServer();
+  server.tokenDelay = 60_000; // the holder never gets its token
+  const config: WorkerConfig = {
+    kvPath: file.path,
+    tokenEndpoint: server.tokenEndpoint,
+    resourceUrl: server.resourceUrl,
+    requests: 1,
+    tokenTimeout: 1_000, // lease TTL: 1 s + the provider's 5 s slack
+  };
+  const child = startWorker(config);
+  try {
+    await child.ready;
+    await child.send("go\n");
+    while (server.tokenRequests.length === 0) await new Promise((r) => setTimeout(r, 2));
+    child.process.kill("SIGKILL"); // mid-renewal, holding the lease
+  } finally {
+    await child.close();
+  }
+  server.tokenDelay = 0;
+  using kv = await Deno.openKv(file.path);
+  await using client = clientFor(server, {
+    storage: new KvTokenStorage(kv),
+    tokenTimeout: 1_000,
+  });
+  assert.equal(await fetchStatus(client.fetch, server.resourceUrl), 200);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.deepEqual(client.events.map((event) => event.type), ["token"]);
+});
+
+Deno.test("KvTokenStorage: an expired token in KV is not used", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await using server = await startAuthServer({ expiresIn: 60 });
+  const clock = new ManualClock();
+  await using a = clientFor(server, { storage: new KvTokenStorage(kv), now: clock.now });
+  assert.equal(await fetchStatus(a.fetch, server.resourceUrl), 200);
+  const later = new ManualClock();
+  later.advance(60_000); // exactly at the stored expiresAt: no longer usable
+  await using b = clientFor(server, { storage: new KvTokenStorage(kv), now: later.now });
+  assert.equal(await fetchStatus(b.fetch, server.resourceUrl), 200);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.deepEqual(b.events, [{
+    type: "token",
+    reason: "expired",
+    expiresAt: later.time + 60_000,
+  }]);
+});
+
+Deno.test("KvTokenStorage: different client ids and scopes keep different tokens", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await using server = await startAuthServer();
+  const storage = new KvTokenStorage(kv);
+  const variants = [
+    { clientId: "a" },
+    { clientId: "b" },
+    { clientId: "a", scope: "read" },
+    { clientId: "a", scope: "write" },
+  ];
+  for (const variant of variants) {
+    await using client = clientFor(server, { storage, ...variant });
+    assert.equal(await fetchStatus(client.fetch, server.resourceUrl), 200);
+  }
+  assert.equal(server.tokenRequests.length, 4);
+  assert.equal(new Set(server.issuedTokens).size, 4);
+  await using again = clientFor(server, { storage, clientId: "a", scope: "read" });
+  assert.equal(await fetchStatus(again.fetch, server.resourceUrl), 200);
+  assert.equal(server.tokenRequests.length, 4, "the same client id and scope reuse their token");
+});
+
+Deno.test("KvTokenStorage: a 401 after another client renewed replays with its token", async () => {
+  await using file = await tempKvPath();
+  await using server = await startAuthServer();
+  using kvA = await Deno.openKv(file.path);
+  using kvB = await Deno.openKv(file.path);
+  await using a = clientFor(server, { storage: new KvTokenStorage(kvA) });
+  await using b = clientFor(server, { storage: new KvTokenStorage(kvB) });
+  assert.equal(await fetchStatus(a.fetch, server.resourceUrl), 200);
+  assert.equal(await fetchStatus(b.fetch, server.resourceUrl), 200);
+  server.revoke();
+  assert.equal(await fetchStatus(a.fetch, server.resourceUrl), 200); // a renews
+  assert.equal(server.tokenRequests.length, 2);
+  assert.equal(await fetchStatus(b.fetch, server.resourceUrl), 200); // b's cached token: 401
+  assert.equal(server.tokenRequests.length, 2, "b replays with a's token");
+  const [first, second] = server.issuedTokens;
+  assert.deepEqual(server.resourceRequests.slice(-2).map((r) => r.token), [first, second]);
+  assert.deepEqual(b.events, []);
+});
+
+Deno.test("KvTokenStorage: a KV that fails outright still gives tokens and reports storage errors", async () => {
+  await using server = await startAuthServer();
+  const kv = await Deno.openKv(":memory:");
+  kv.close();
+  await using client = clientFor(server, { storage: new KvTokenStorage(kv) });
+  assert.equal(await fetchStatus(client.fetch, server.resourceUrl), 200);
+  assert.equal(await fetchStatus(client.fetch, server.resourceUrl), 200);
+  assert.equal(server.tokenRequests.length, 1, "the token is kept in the process");
+  const errors = storageErrors(client.events);
+  assert.ok(errors.length >= 2, "the failed read and write are reported");
+  for (const event of errors) {
+    assert.ok(event.type === "error" && event.error instanceof Deno.errors.BadResource);
+  }
+});
+
+// --- Helpers -----------------------------------------------------------------
+
+interface Worker {
+  process: Deno.ChildProcess;
+  ready: Promise<void>;
+  send(text: string): Promise<void>;
+  /** The report line, once the process is done. */
+  report(): Promise<WorkerReport>;
+  close(): Promise<void>;
+}
+
+function startWorker(config: WorkerConfig): Worker {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", WORKER, JSON.stringify(config)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = readLines(process.stdout);
+  const stderr = new Response(process.stderr).text();
+  const writer = process.stdin.getWriter();
+  const next = async () => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`Cannot read the worker's output: it exited\n${await stderr}`);
+    return value;
+  };
+  const ready = next().then((line) => assert.equal(line, "ready"));
+  return {
+    process,
+    ready,
+    send: (text) => writer.write(new TextEncoder().encode(text)),
+    report: async () => JSON.parse(await next()),
+    async close() {
+      await ready.catch(() => {});
+      await writer.close().catch(() => {});
+      await lines.return(undefined);
+      await stderr;
+      await process.status;
+    },
+  };
+}
+
+async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let newline;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+    }
+  }
+}
+
+/** Starts `count` workers, starts their bursts together, and collects their reports. */
+async function runWorkers(count: number, config: WorkerConfig): Promise<WorkerReport[]> {
+  const workers = Array.from({ length: count }, () => startWorker(config));
+  try {
+    await Promise.all(workers.map((worker) => worker.ready));
+    await Promise.all(workers.map((worker) => worker.send("go\n")));
+    return await Promise.all(workers.map((worker) => worker.report()));
+  } finally {
+    await Promise.all(workers.map((worker) => worker.close()));
+  }
+}
