@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Client, type ClientOptions, TokenError } from "../mod.ts";
 import { type AuthServer, startAuthServer } from "../testing.ts";
 import { clientFor, fetchText, serve } from "./_helpers.ts";
+import { answer, rawServer, readRequest, write } from "./_raw_server.ts";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 
@@ -197,117 +198,45 @@ Deno.test("Client.fetch() caps a huge expires_in and keeps the token", async () 
   assert.equal((await client.getToken()).expiresAt, now + 10 * 365 * 24 * 3600 * 1000);
 });
 
-/** Reads one HTTP request (headers and a Content-Length body) from a raw connection. */
-async function readRequest(conn: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(64 * 1024);
-  let text = "";
-  while (true) {
-    const n = await conn.read(buffer);
-    if (n === null) return;
-    text += new TextDecoder().decode(buffer.subarray(0, n));
-    const end = text.indexOf("\r\n\r\n");
-    if (end === -1) continue;
-    const length = Number(/content-length:\s*(\d+)/i.exec(text)?.[1] ?? 0);
-    if (text.length - end - 4 >= length) return;
-  }
-}
-
-/**
- * A token endpoint on a raw TCP socket, for what `Deno.serve` cannot send:
- * the first connection gets `hostile(conn)`; later ones a valid token.
- */
-function rawEndpoint(hostile: (conn: Deno.Conn) => Promise<void>) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const open = new Set<Deno.Conn>();
-  const handlers: Promise<void>[] = [];
-  let count = 0;
-  const handle = async (conn: Deno.Conn, n: number) => {
-    try {
-      if (n === 0) return await hostile(conn);
-      await readRequest(conn);
-      const body = JSON.stringify({ access_token: `raw-${n}`, expires_in: 60 });
-      await conn.write(
-        new TextEncoder().encode(
-          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n" +
-            `Content-Length: ${body.length}\r\n\r\n${body}`,
-        ),
-      );
-    } catch {
-      // The peer went away; nothing to clean up but the socket.
-    } finally {
-      open.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // Already closed by the hostile script.
-      }
-    }
-  };
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        open.add(conn);
-        handlers.push(handle(conn, count++));
-      }
-    } catch {
-      // The listener was closed.
-    }
-  })();
-  const close = async () => {
-    listener.close();
-    await accepting;
-    for (const conn of open) {
-      try {
-        conn.close();
-      } catch {
-        // Closed meanwhile.
-      }
-    }
-    await Promise.all(handlers);
-  };
-  const { port } = listener.addr as Deno.NetAddr;
-  return { tokenEndpoint: `http://127.0.0.1:${port}/token`, close, [Symbol.asyncDispose]: close };
-}
-
-const encode = (text: string) => new TextEncoder().encode(text);
-
 const broken: [string, (conn: Deno.Conn) => Promise<void>][] = [
   ["closes the connection mid-body", async (conn) => {
     await readRequest(conn);
-    await conn.write(encode(
+    await write(
+      conn,
       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n" +
         '{"access_token":"trunc',
-    ));
-    conn.close();
+    );
   }],
   ["closes the connection mid-body of a 500", async (conn) => {
     await readRequest(conn);
-    await conn.write(encode("HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n<html>"));
-    conn.close();
+    await write(conn, "HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n<html>");
   }],
   ["resets the connection mid-body", async (conn) => {
     // Closing with the request unread makes the kernel send a RST.
-    await conn.write(encode(
-      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + '{"access_token":"reset',
-    ));
-    conn.close();
+    await write(conn, 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"access_token":"reset');
   }],
   ["closes the connection before answering", async (conn) => {
     await readRequest(conn);
-    conn.close();
   }],
   ["answers with something that is not HTTP", async (conn) => {
     await readRequest(conn);
-    await conn.write(encode("SSH-2.0-OpenSSH_9.6\r\n\r\n"));
-    conn.close();
+    await write(conn, "SSH-2.0-OpenSSH_9.6\r\n\r\n");
   }],
 ];
 
 for (const [name, hostile] of broken) {
   Deno.test(`Client.fetch() rejects with a TokenError when the token endpoint ${name}`, async () => {
-    await using endpoint = rawEndpoint(hostile);
+    // The first connection is hostile; the next ones get a valid token.
+    await using endpoint = rawServer((conn, n) =>
+      n === 0 ? hostile(conn) : answer(
+        conn,
+        "200 OK",
+        JSON.stringify({ access_token: `raw-${n}`, expires_in: 60 }),
+        "Content-Type: application/json\r\n",
+      )
+    );
     await using resource = recordingResource();
-    await using client = clientAt(endpoint.tokenEndpoint);
+    await using client = clientAt(`${endpoint.url}/token`);
     await assert.rejects(client.fetch(resource.url), (error) => {
       assert.ok(error instanceof TokenError, String(error));
       assert.match(error.message, /^Cannot reach the token endpoint: /);
