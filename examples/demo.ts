@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Client } from "../mod.ts";
+import { Client, KvTokenStorage } from "../mod.ts";
 import { startAuthServer } from "../testing.ts";
 
 let time = Date.now();
@@ -90,4 +90,32 @@ statuses = await drain([client.fetch(server.resourceUrl)]);
 show("response", statuses[0]);
 show("token requests", `${server.tokenRequests.length} in all, one of them failed`);
 show("tokens obtained, and why", reasons.join(", "));
+
+step("Two clients share one KV file, each through its own connection, as two processes would");
+const dir = await Deno.makeTempDir({ prefix: "alf-demo-" });
+try {
+  using kvA = await Deno.openKv(`${dir}/tokens.kv`);
+  using kvB = await Deno.openKv(`${dir}/tokens.kv`);
+  const shared = {
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "demo-client",
+    clientSecret: "demo-secret",
+    scope: "read",
+    now,
+  };
+  await using a = new Client({ ...shared, storage: new KvTokenStorage(kvA) });
+  await using b = new Client({ ...shared, storage: new KvTokenStorage(kvB) });
+  const start = server.tokenRequests.length;
+  const both = (n: number) =>
+    drain(Array.from({ length: n }, (_, i) => (i % 2 ? b : a).fetch(server.resourceUrl)));
+  statuses = await both(20);
+  show("responses", `${statuses.filter((s) => s === 200).length} × 200, half from each client`);
+  show("token requests", `${server.tokenRequests.length - start} (one, shared through KV)`);
+  server.revoke();
+  statuses = await both(2);
+  show("after a revocation", `${statuses.filter((s) => s === 200).length} × 200, both replayed`);
+  show("token requests", `${server.tokenRequests.length - start} (one renewal for both clients)`);
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
 console.log("\nDone.");

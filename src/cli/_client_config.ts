@@ -6,11 +6,13 @@ import {
   type ClientAuthMethod,
   type ClientOptions,
   type Grant,
+  KvTokenStorage,
   type PortRange,
+  type TokenStorage,
 } from "../../mod.ts";
 import { flagOption, listOption, type OptionSpec, type ParsedArgs, stringOption } from "./_args.ts";
 import type { Io } from "./_io.ts";
-import { oneLine, usageError } from "./exit_code.ts";
+import { CliError, EXIT_CODE, oneLine, usageError } from "./exit_code.ts";
 
 /** The options every command takes to configure its client. */
 export const CONFIG_OPTIONS: OptionSpec[] = [
@@ -179,8 +181,20 @@ function portRange(text: string): PortRange {
   return [from, match[2] === undefined ? from : Number(match[2])];
 }
 
-function openKvStorage(
-  _path: string,
-): Promise<{ storage: ClientOptions["storage"]; close(): void }> {
-  throw usageError("Cannot use --kv: this version of alf has no KV token storage");
+/** Opens the KV file that keeps tokens across runs (and shares them between processes). */
+async function openKvStorage(path: string): Promise<{ storage: TokenStorage; close(): void }> {
+  // Deno.openKv exists only when Deno runs with --unstable-kv.
+  if (typeof Deno.openKv !== "function") {
+    throw usageError(
+      "Cannot open the KV file: Deno KV is unstable; run Deno with --unstable-kv (in deno install too)",
+    );
+  }
+  let kv: Deno.Kv;
+  try {
+    kv = await Deno.openKv(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    throw new CliError(`Cannot open the KV file ${path}: ${oneLine(error)}`, EXIT_CODE.FILE);
+  }
+  return { storage: new KvTokenStorage(kv), close: () => kv.close() };
 }

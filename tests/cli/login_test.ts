@@ -1,32 +1,7 @@
 import assert from "node:assert/strict";
 import { startAuthServer } from "../../testing.ts";
+import { fakeXdgOpen } from "./_fake_xdg_open.ts";
 import { alf, envFor, isOneLineError } from "./_run.ts";
-
-const FAKE_BROWSER = new URL("./_fake_browser.ts", import.meta.url).pathname;
-
-/**
- * A folder with an `xdg-open` that logs each address it is given and visits
- * it with a scripted browser: the system browser of these tests.
- */
-async function fakeXdgOpen(): Promise<
-  { path: string; opened(): Promise<string[]>; [Symbol.asyncDispose](): Promise<void> }
-> {
-  const dir = await Deno.makeTempDir();
-  const log = `${dir}/opened.log`;
-  await Deno.writeTextFile(
-    `${dir}/xdg-open`,
-    `#!/bin/sh\necho "$1" >> '${log}'\nexec '${Deno.execPath()}' run -A '${FAKE_BROWSER}' "$1"\n`,
-    { mode: 0o755 },
-  );
-  return {
-    path: `${dir}:${Deno.env.get("PATH")}`,
-    async opened() {
-      const text = await Deno.readTextFile(log).catch(() => "");
-      return text.split("\n").filter(Boolean);
-    },
-    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
-}
 
 const linuxOnly = { ignore: Deno.build.os !== "linux" };
 
