@@ -1,0 +1,143 @@
+/**
+ * The contenders, each as a `fetch`: plain `fetch` with a fixed header (the
+ * physical limit), `@alf/client` with memory or KV storage, and `OAuth2Fetch`
+ * of `@badgateway/oauth2-client`.
+ *
+ * @module
+ */
+
+import { OAuth2Client, OAuth2Fetch } from "@badgateway/oauth2-client";
+import * as alf from "../mod.ts";
+import type { ClientEvent, ClientOptions } from "../mod.ts";
+import { type BenchServer, CLIENT } from "./_servers.ts";
+
+/** A contender: a `fetch` and how to dispose of it. */
+export interface Contender {
+  readonly name: string;
+  readonly fetch: typeof fetch;
+  close(): Promise<void>;
+}
+
+/** Names of the contenders, in table order. */
+export const PLAIN = "plain fetch";
+export const ALF_MEMORY = "@alf/client (memory)";
+export const ALF_KV = "@alf/client (KV)";
+export const OAUTH2_FETCH = "OAuth2Fetch";
+
+/**
+ * Plain `fetch` with a fixed `Authorization` header, as a caller who already
+ * has a token writes it: the header merged into the `init` object.
+ */
+export async function plainFetch(
+  server: BenchServer,
+  transport: typeof fetch = fetch,
+): Promise<Contender> {
+  const authorization = `Bearer ${await server.issueToken()}`;
+  return {
+    name: PLAIN,
+    fetch: (input, init) =>
+      transport(input, {
+        ...init,
+        headers: { ...init?.headers as Record<string, string>, authorization },
+      }),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** `@alf/client` with its default memory storage, or with `storage`. */
+export function alfClient(
+  server: BenchServer,
+  options: Partial<ClientOptions> = {},
+  name = ALF_MEMORY,
+): Contender & { events: ClientEvent[] } {
+  const events: ClientEvent[] = [];
+  const client = new alf.Client({
+    tokenEndpoint: server.tokenEndpoint,
+    ...CLIENT,
+    onEvent: (event) => events.push(event),
+    ...options,
+  });
+  return { name, fetch: client.fetch, close: () => client.close(), events };
+}
+
+/** `@alf/client` with `KvTokenStorage` on a new KV database, in memory unless `path` is given. */
+export async function alfKvClient(
+  server: BenchServer,
+  options: Partial<ClientOptions> = {},
+  path = ":memory:",
+): Promise<Contender & { events: ClientEvent[] }> {
+  const kv = await Deno.openKv(path);
+  const client = alfClient(server, { storage: new alf.KvTokenStorage(kv), ...options }, ALF_KV);
+  return {
+    ...client,
+    async close() {
+      await client.close();
+      kv.close();
+    },
+  };
+}
+
+/**
+ * `OAuth2Fetch` doing the client credentials grant, through its middleware
+ * form: what its `fetch` method does, with a transport of our choosing.
+ *
+ * It drops the 401 response it replays without reading it; the transport
+ * reads such bodies, so that their connections are released (as
+ * `@alf/client` does) and no resource is left open.
+ */
+export function oauth2Fetch(server: BenchServer, transport: typeof fetch = fetch): Contender {
+  const client = new OAuth2Client({ tokenEndpoint: server.tokenEndpoint, ...CLIENT });
+  const wrapper = new OAuth2Fetch({
+    client,
+    getNewToken: () => client.clientCredentials(),
+  });
+  const middleware = wrapper.mw();
+  const next = async (request: Request) => {
+    const response = await transport(request);
+    if (response.status !== 401) return response;
+    return new Response(await response.arrayBuffer(), response);
+  };
+  return {
+    name: OAUTH2_FETCH,
+    fetch: (input, init) => middleware(new Request(input, init), next),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Reads a response's body whole, as a caller would. */
+export async function consume(response: Response): Promise<number> {
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** The outcome of {@linkcode burst}. */
+export interface Burst {
+  /** Time from the first call to the last body read, milliseconds. */
+  ms: number;
+  /** How many responses had each status. */
+  statuses: Record<number, number>;
+}
+
+/** Sends `count` requests at once and reads every response. */
+export async function burst(send: typeof fetch, url: string, count: number): Promise<Burst> {
+  const start = performance.now();
+  const codes = await Promise.all(
+    Array.from({ length: count }, async () => consume(await send(url))),
+  );
+  const ms = performance.now() - start;
+  const statuses: Record<number, number> = {};
+  for (const code of codes) statuses[code] = (statuses[code] ?? 0) + 1;
+  return { ms, statuses };
+}
+
+/** `{200: 1000}` as `200×1000`. */
+export function statusText(statuses: Record<number, number>): string {
+  return Object.entries(statuses).map(([code, n]) => `${code}×${n}`).join(", ");
+}
+
+const ORDER = [PLAIN, ALF_MEMORY, ALF_KV, OAUTH2_FETCH];
+
+/** Sorts `[name, value]` entries into the tables' contender order. */
+export function byTableOrder([a]: [string, unknown], [b]: [string, unknown]): number {
+  return ORDER.indexOf(a) - ORDER.indexOf(b);
+}

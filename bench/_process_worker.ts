@@ -1,0 +1,66 @@
+/**
+ * One process of the processes benchmark: a cold client (no token yet) that
+ * sends a burst of concurrent requests when the parent says "go".
+ *
+ * `deno run -A bench/_process_worker.ts <alf|plain> --origin URL [--kv PATH] [--requests 100]`
+ *
+ * Prints `ready` once set up, waits for a line on standard input, then prints
+ * the burst's figures as JSON.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { KvTokenStorage } from "../mod.ts";
+import { alfClient, burst, type Contender, plainFetch } from "./_clients.ts";
+import { connectBenchServer } from "./_servers.ts";
+
+/** What a worker prints when its burst is done. */
+export interface WorkerResult {
+  /** From "go" to the last response read, milliseconds. */
+  ms: number;
+  statuses: Record<number, number>;
+  /** The client's error events (storage failures), as `phase: message`. */
+  errors: string[];
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      origin: { type: "string" },
+      kv: { type: "string" },
+      requests: { type: "string", default: "100" },
+    },
+  });
+  const server = connectBenchServer(values.origin!);
+  let kv: Deno.Kv | undefined;
+  let contender: Contender;
+  const errors: string[] = [];
+  if (positionals[0] === "plain") {
+    contender = await plainFetch(server);
+  } else {
+    kv = await Deno.openKv(values.kv);
+    contender = alfClient(server, {
+      storage: new KvTokenStorage(kv),
+      onEvent: (event) => {
+        if (event.type === "error") errors.push(`${event.phase}: ${String(event.error)}`);
+      },
+    });
+  }
+  console.log("ready");
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
+  await lines.read(); // "go"
+  const { ms, statuses } = await burst(
+    contender.fetch,
+    server.resourceUrl,
+    Number(values.requests),
+  );
+  const result: WorkerResult = { ms, statuses, errors };
+  console.log(JSON.stringify(result));
+  await contender.close();
+  kv?.close();
+  await lines.cancel();
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,263 @@
+/**
+ * Memory: the peak resident set size of a 64 MiB streamed upload accepted on
+ * the first try, and the resident set size after a long run of requests
+ * against the one after warm-up. Each measurement runs in a process of its
+ * own (this file, started with `--child`), plain `fetch` and `@alf/client`
+ * alternating.
+ *
+ * `deno run -A bench/memory.ts [--repeats 3] [--megabytes 64] [--requests 1000000]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { ALF_MEMORY, alfClient, consume, type Contender, PLAIN, plainFetch } from "./_clients.ts";
+import { type BenchServer, connectBenchServer, startBenchServer } from "./_servers.ts";
+import { clock, collectGarbage, fixed, median, memory, mib, ratio, table } from "./_stats.ts";
+
+/** Settings of {@linkcode memoryUse}. */
+export interface MemoryOptions {
+  /** Upload runs per contender. */
+  repeats?: number;
+  /** Upload size, MiB. */
+  megabytes?: number;
+  /** Requests of the long run, after warm-up. */
+  requests?: number;
+  /** Requests of the warm-up before the long run's first reading. */
+  warmup?: number;
+}
+
+/** What an upload child reports. */
+interface UploadResult {
+  /** RSS before the upload, bytes. */
+  before: number;
+  /** Peak RSS during the upload (since the reset before it), bytes. */
+  peak: number;
+  /** Whether the peak was reset before the upload (Linux `clear_refs`). */
+  peakReset: boolean;
+  status: number;
+  ms: number;
+}
+
+/** What a long-run child reports. */
+interface SoakResult {
+  /** RSS after warm-up and garbage collection, bytes. */
+  warm: number;
+  /** RSS at the end, after garbage collection, bytes. */
+  end: number;
+  /** V8 heap used at the same two points, bytes. */
+  heapWarm: number;
+  heapEnd: number;
+  rate: number;
+  seconds: number;
+}
+
+const CONTENDERS = { plain: PLAIN, alf: ALF_MEMORY } as const;
+type ContenderKey = keyof typeof CONTENDERS;
+
+/** Runs the upload and the long run in child processes. */
+export async function memoryUse(
+  server: BenchServer,
+  options: MemoryOptions = {},
+): Promise<{
+  uploads: Record<string, UploadResult[]>;
+  soaks: Record<string, SoakResult>;
+  markdown: string;
+}> {
+  const { repeats = 3, megabytes = 64, requests = 1_000_000, warmup = 20_000 } = options;
+  await server.control({ expiresIn: 3600, tokenDelay: 0 });
+  const keys = Object.keys(CONTENDERS) as ContenderKey[];
+  const uploads: Record<string, UploadResult[]> = { plain: [], alf: [] };
+  for (let i = 0; i < repeats; i++) {
+    for (const key of i % 2 === 0 ? keys : [...keys].reverse()) {
+      uploads[key].push(
+        await child<UploadResult>(server, ["upload", key, "--megabytes", String(megabytes)]),
+      );
+    }
+  }
+  const soaks: Record<string, SoakResult> = {};
+  for (const key of keys) {
+    soaks[key] = await child<SoakResult>(server, [
+      "soak",
+      key,
+      "--requests",
+      String(requests),
+      "--warmup",
+      String(warmup),
+    ]);
+  }
+  const growth = (key: ContenderKey) => median(uploads[key].map((run) => run.peak - run.before));
+  const uploadTable = table(
+    [
+      "contender",
+      `peak RSS, ${megabytes} MiB streamed upload`,
+      "peak above RSS before upload",
+      "peak vs plain fetch",
+      "statuses",
+    ],
+    keys.map((key) => [
+      CONTENDERS[key],
+      mib(median(uploads[key].map((run) => run.peak))),
+      mib(growth(key)),
+      key === "plain" ? "1 (baseline)" : ratio(
+        median(uploads.alf.map((run, i) => run.peak / uploads.plain[i].peak)),
+      ),
+      [...new Set(uploads[key].map((run) => run.status))].join(", "),
+    ]),
+  );
+  const soakTable = table(
+    [
+      "contender",
+      `RSS after ${warmup} warm-up requests`,
+      `RSS after ${requests} more`,
+      "end vs warm-up",
+      "V8 heap warm-up → end",
+      "req/s",
+    ],
+    keys.map((key) => {
+      const soak = soaks[key];
+      return [
+        CONTENDERS[key],
+        mib(soak.warm),
+        mib(soak.end),
+        ratio(soak.end / soak.warm),
+        `${mib(soak.heapWarm)} → ${mib(soak.heapEnd)}`,
+        fixed(soak.rate, 0),
+      ];
+    }),
+  );
+  const note = uploads.alf.every((run) => run.peakReset)
+    ? "Peaks are measured from a reset just before the upload (Linux `clear_refs`)."
+    : "Peaks include the process's start-up (the peak could not be reset).";
+  return {
+    uploads,
+    soaks,
+    markdown: [uploadTable, "", note, "", soakTable].join("\n"),
+  };
+}
+
+async function child<T>(server: BenchServer, args: string[]): Promise<T> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      import.meta.filename ?? import.meta.url,
+      "--child",
+      ...args,
+      "--origin",
+      server.origin,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!output.success) throw new Error(`Cannot run the memory child ${args.join(" ")}`);
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+async function contenderFor(key: ContenderKey, server: BenchServer): Promise<Contender> {
+  return key === "plain" ? await plainFetch(server) : alfClient(server);
+}
+
+/** Resets the peak RSS (VmHWM) of this process; false where that is not possible. */
+function resetPeak(): boolean {
+  try {
+    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function uploadChild(key: ContenderKey, server: BenchServer, megabytes: number) {
+  const contender = await contenderFor(key, server);
+  await consume(await contender.fetch(server.resourceUrl)); // token and connection
+  collectGarbage();
+  const peakReset = resetPeak();
+  const before = memory().rss;
+  const chunkSize = 64 * 1024;
+  let left = megabytes * 1024 * 1024;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (left <= 0) return controller.close();
+      // A new chunk each time, as a file or socket reader hands them out.
+      controller.enqueue(new Uint8Array(chunkSize).fill(97));
+      left -= chunkSize;
+    },
+  });
+  const start = clock();
+  const response = await contender.fetch(server.resourceUrl, { method: "POST", body });
+  const status = await consume(response);
+  const result: UploadResult = {
+    before,
+    peak: memory().peak,
+    peakReset,
+    status,
+    ms: clock() - start,
+  };
+  await contender.close();
+  return result;
+}
+
+async function soakChild(key: ContenderKey, server: BenchServer, warmup: number, requests: number) {
+  const contender = await contenderFor(key, server);
+  const run = async (count: number) => {
+    let left = count;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (left > 0) {
+        left--;
+        const status = await consume(await contender.fetch(server.resourceUrl));
+        if (status !== 200) throw new Error(`${contender.name} got status ${status}`);
+      }
+    }));
+  };
+  await run(warmup);
+  collectGarbage();
+  const warm = memory().rss;
+  const heapWarm = Deno.memoryUsage().heapUsed;
+  const start = clock();
+  await run(requests);
+  const seconds = (clock() - start) / 1000;
+  collectGarbage();
+  const result: SoakResult = {
+    warm,
+    end: memory().rss,
+    heapWarm,
+    heapEnd: Deno.memoryUsage().heapUsed,
+    rate: requests / seconds,
+    seconds,
+  };
+  await contender.close();
+  return result;
+}
+
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      child: { type: "boolean", default: false },
+      origin: { type: "string" },
+      repeats: { type: "string", default: "3" },
+      megabytes: { type: "string", default: "64" },
+      requests: { type: "string", default: "1000000" },
+      warmup: { type: "string", default: "20000" },
+    },
+  });
+  if (values.child) {
+    const [mode, key] = positionals as [string, ContenderKey];
+    const server = connectBenchServer(values.origin!);
+    const result = mode === "upload"
+      ? await uploadChild(key, server, Number(values.megabytes))
+      : await soakChild(key, server, Number(values.warmup), Number(values.requests));
+    console.log(JSON.stringify(result));
+  } else {
+    await using server = await startBenchServer();
+    const { markdown } = await memoryUse(server, {
+      repeats: Number(values.repeats),
+      megabytes: Number(values.megabytes),
+      requests: Number(values.requests),
+      warmup: Number(values.warmup),
+    });
+    console.log(markdown);
+  }
+}
