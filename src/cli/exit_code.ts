@@ -63,8 +63,16 @@ export function usageError(message: string): CliError {
   return new CliError(message, EXIT_CODE.USAGE);
 }
 
-/** An error's message on one line, for `alf: <message>`. */
+/**
+ * An error's message on one line, for `alf: <message>`, followed by what its
+ * causes add (fetch's "fetch failed" says why only in its cause).
+ */
 export function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s*\n\s*/g, " ").trim();
+  const parts: string[] = [];
+  for (let e = error, depth = 0; e !== undefined && depth < 4; depth++) {
+    const message = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ").trim();
+    if (message && !parts.some((part) => part.includes(message))) parts.push(message);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": ");
 }

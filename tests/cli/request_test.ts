@@ -214,6 +214,7 @@ Deno.test("alf request exits 4 with one line when the resource cannot be reached
   assert.equal(out, "");
   assert.ok(isOneLineError(err), err);
   assert.match(err, /^alf: Cannot send the request: /);
+  assert.ok(err.includes(`http://127.0.0.1:${port}/x`), err); // the cause says where and why
 });
 
 Deno.test("alf request exits 4 when the response body is cut off", async () => {

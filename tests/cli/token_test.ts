@@ -53,6 +53,7 @@ Deno.test("alf token exits 3 when the token endpoint fails or cannot be reached"
   assert.equal(unreachable.code, 3);
   assert.ok(isOneLineError(unreachable.err), unreachable.err);
   assert.match(unreachable.err, /^alf: Cannot reach the token endpoint: /);
+  assert.ok(unreachable.err.includes(`http://127.0.0.1:${port}/token`), unreachable.err);
 });
 
 Deno.test("alf token exits 2 without a token endpoint or a client id", async () => {
