@@ -17,9 +17,9 @@ Usage:
   curl -H "Authorization: Bearer $(alf token)" https://api.example.com/items
 
 Options:
-  --json    print the whole token record as JSON: accessToken, tokenType,
-            issuedAt and expiresAt (epoch milliseconds), refreshToken, scope
-  -h, --help  show this help`,
+  --json       print the whole token record as JSON: accessToken, tokenType,
+               issuedAt and expiresAt (epoch milliseconds), refreshToken, scope
+  -h, --help   show this help`,
   options: [{ name: "json", value: false }],
   async run(args, io) {
     if (args.positionals.length > 0) {
