@@ -42,7 +42,7 @@ export interface KvTokenStorageOptions {
    * ±50 % so that waiting processes spread out). `kv.watch()` wakes waiters
    * at once where KV reports changes (the same process, Deno Deploy); on a
    * local KV file written by another process only the polls see them.
-   * Default: 50.
+   * Default: 25.
    */
   pollInterval?: number;
 }
@@ -67,7 +67,7 @@ interface Seen {
 }
 
 const DEFAULT_PREFIX: Deno.KvKey = ["@alf/client"];
-const DEFAULT_POLL_INTERVAL = 50;
+const DEFAULT_POLL_INTERVAL = 25;
 /**
  * How long KV keeps a record after it is of no use, in milliseconds. KV's
  * `expireIn` only cleans up (lazily): expiry is decided by `expiresAt` values.

@@ -6,9 +6,7 @@ import { type ClientEvent, KvTokenStorage, type Token } from "../../mod.ts";
 import { startAuthServer } from "../../testing.ts";
 import { isTransientKvError, retryTransient } from "../../src/storage/_kv_retry.ts";
 import { clientFor, ManualClock } from "../_helpers.ts";
-import type { WorkerConfig, WorkerReport } from "./_kv_worker.ts";
-
-const WORKER = new URL("./_kv_worker.ts", import.meta.url).pathname;
+import { startKvWorker, type WorkerConfig, type WorkerReport } from "./_kv_worker.ts";
 
 const token = (accessToken: string, fields: Partial<Token> = {}): Token => ({
   accessToken,
@@ -385,12 +383,13 @@ Deno.test("KvTokenStorage: a killed lease holder is replaced after the lease TTL
     requests: 1,
     tokenTimeout: 1_000, // lease TTL: 1 s + the provider's 5 s slack
   };
-  const child = startWorker(config);
+  const child = startKvWorker(config);
   try {
     await child.ready;
-    await child.send("go\n");
+    const going = child.go().catch(() => undefined); // it never reports: it is killed
     while (server.tokenRequests.length === 0) await new Promise((r) => setTimeout(r, 2));
     child.process.kill("SIGKILL"); // mid-renewal, holding the lease
+    await going;
   } finally {
     await child.close();
   }
@@ -480,65 +479,12 @@ Deno.test("KvTokenStorage: a KV that fails outright still gives tokens and repor
 
 // --- Helpers -----------------------------------------------------------------
 
-interface Worker {
-  process: Deno.ChildProcess;
-  ready: Promise<void>;
-  send(text: string): Promise<void>;
-  /** The report line, once the process is done. */
-  report(): Promise<WorkerReport>;
-  close(): Promise<void>;
-}
-
-function startWorker(config: WorkerConfig): Worker {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", WORKER, JSON.stringify(config)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = readLines(process.stdout);
-  const stderr = new Response(process.stderr).text();
-  const writer = process.stdin.getWriter();
-  const next = async () => {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`Cannot read the worker's output: it exited\n${await stderr}`);
-    return value;
-  };
-  const ready = next().then((line) => assert.equal(line, "ready"));
-  return {
-    process,
-    ready,
-    send: (text) => writer.write(new TextEncoder().encode(text)),
-    report: async () => JSON.parse(await next()),
-    async close() {
-      await ready.catch(() => {});
-      await writer.close().catch(() => {});
-      await lines.return(undefined);
-      await stderr;
-      await process.status;
-    },
-  };
-}
-
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buffer = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let newline;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      yield buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-    }
-  }
-}
-
 /** Starts `count` workers, starts their bursts together, and collects their reports. */
 async function runWorkers(count: number, config: WorkerConfig): Promise<WorkerReport[]> {
-  const workers = Array.from({ length: count }, () => startWorker(config));
+  const workers = Array.from({ length: count }, () => startKvWorker(config));
   try {
     await Promise.all(workers.map((worker) => worker.ready));
-    await Promise.all(workers.map((worker) => worker.send("go\n")));
-    return await Promise.all(workers.map((worker) => worker.report()));
+    return await Promise.all(workers.map((worker) => worker.go()));
   } finally {
     await Promise.all(workers.map((worker) => worker.close()));
   }
