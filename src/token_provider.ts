@@ -33,6 +33,8 @@ export interface TokenProviderOptions {
 
 /** After a failed background renewal, wait this long before the next one. */
 const BACKGROUND_RETRY_DELAY = 5_000;
+/** The longest single wait for another holder's renewal before looking again. */
+const WAIT_SLICE = 1_000;
 /** How much longer than a token request a storage lease lasts. */
 const LEASE_SLACK = 5_000;
 
@@ -162,20 +164,23 @@ export class TokenProvider {
           );
         }
       }
+      // The holder may have finished between our read and the failed lease.
+      const renewed = await this.#read();
+      if (this.#replaces(renewed, stale)) return { token: renewed! };
       if (Date.now() > deadline) {
         throw new TokenError(
           "Cannot obtain a token: the holder of the storage's renewal lease did not finish in time",
         );
       }
       try {
-        await storage.waitForChange(key, { timeout: ttl, signal });
+        // A short slice: a change that happened before the wait began is not
+        // missed for long, whatever the storage's notifications do.
+        await storage.waitForChange(key, { timeout: Math.min(ttl, WAIT_SLICE), signal });
       } catch (error) {
         signal.throwIfAborted();
         this.#emit({ type: "error", phase: "storage", error });
         return await this.#fetch(reason);
       }
-      const current = await this.#read();
-      if (this.#replaces(current, stale)) return { token: current! };
     }
   }
 
