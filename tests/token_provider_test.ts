@@ -287,3 +287,36 @@ Deno.test("Client ignores an expired token found in storage", async () => {
   assert.equal(server.tokenRequests.length, 2);
   assert.equal(server.resourceRequests[1].token, server.issuedTokens[1]);
 });
+
+Deno.test("Client waits for another holder's renewal in short slices, reading before each", async () => {
+  await using server = await startAuthServer();
+  server.tokenDelay = 50;
+  const memory = new MemoryTokenStorage();
+  const waits: number[] = [];
+  // A storage whose notifications never arrive: only the slices bring the waiter back.
+  const deaf: TokenStorage = {
+    get: (key) => memory.get(key),
+    set: (key, token, options) => memory.set(key, token, options),
+    delete: (key, options) => memory.delete(key, options),
+    acquireLease: (key, options) => memory.acquireLease(key, options),
+    waitForChange: (_key, { timeout, signal }) => {
+      waits.push(timeout);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, timeout);
+        signal?.addEventListener("abort", () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        });
+      });
+    },
+  };
+  await using a = clientFor(server, { storage: deaf });
+  await using b = clientFor(server, { storage: deaf });
+  const results = await Promise.all([
+    fetchText(a.fetch, server.resourceUrl),
+    fetchText(b.fetch, server.resourceUrl),
+  ]);
+  assert.deepEqual(results.map((r) => r.status), [200, 200]);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.ok(waits.length > 0 && waits.every((ms) => ms <= 1_000), `waits: ${waits}`);
+});
