@@ -408,15 +408,38 @@ export class Client implements AsyncDisposable {
       target.headers.set("Authorization", authorization);
       return this.#transport(target);
     }
-    const headers = new Headers(init?.headers);
-    headers.set("Authorization", authorization);
-    return this.#transport(target, { ...init, headers });
+    return this.#transport(target, {
+      ...init,
+      headers: withAuthorization(init?.headers, authorization),
+    });
   }
 
   #tokenFailure(error: ErrorResponse): Response {
     if (this.#throwTokenErrors) throw error.error;
     return toResponse(error);
   }
+}
+
+/**
+ * The caller's headers with `Authorization` set, in a new object. A plain
+ * record stays a record: `fetch` reads one faster than a `Headers` object.
+ */
+function withAuthorization(headers: HeadersInit | undefined, value: string): HeadersInit {
+  if (headers == null) return { Authorization: value };
+  if (headers instanceof Headers || Symbol.iterator in headers) {
+    const copy = new Headers(headers);
+    copy.set("Authorization", value);
+    return copy;
+  }
+  // No prototype: a header named "__proto__" stays a header where the
+  // runtime has that accessor (Node, Bun; Deno removed it).
+  const record: Record<string, string> = Object.create(null);
+  for (const name of Object.keys(headers)) {
+    // Header names are case-insensitive: the caller's own Authorization goes.
+    if (name.toLowerCase() !== "authorization") record[name] = headers[name];
+  }
+  record.Authorization = value;
+  return record;
 }
 
 /**
