@@ -187,9 +187,13 @@ export class TokenEndpoint {
           redirect: "manual",
           signal: controller.signal,
         });
+      } catch (cause) {
+        throw this.#failure(cause, controller.signal, "Cannot reach the token endpoint");
+      }
+      try {
         body = await readBounded(response, MAX_TOKEN_RESPONSE_BYTES);
       } catch (cause) {
-        throw this.#failure(cause, controller.signal);
+        throw this.#failure(cause, controller.signal, "Cannot read the token response");
       }
       const receivedAt = now();
       const text = new TextDecoder().decode(body);
@@ -211,7 +215,7 @@ export class TokenEndpoint {
     }
   }
 
-  #failure(cause: unknown, signal: AbortSignal): TokenError {
+  #failure(cause: unknown, signal: AbortSignal, what: string): TokenError {
     if (cause instanceof BodyTooLargeError) {
       return new TokenError(
         `Cannot read the token response: the body exceeds ${MAX_TOKEN_RESPONSE_BYTES} bytes`,
@@ -232,6 +236,6 @@ export class TokenEndpoint {
       });
     }
     const reason = cause instanceof Error ? cause.message : String(cause);
-    return new TokenError(`Cannot reach the token endpoint: ${reason}`, { cause });
+    return new TokenError(`${what}: ${reason}`, { cause });
   }
 }

@@ -114,8 +114,9 @@ function parseExpiresIn(value: unknown, status: number): number | undefined {
     : typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value)
     ? Number(value)
     : NaN;
-  if (!Number.isFinite(seconds)) {
+  if (Number.isNaN(seconds)) {
     throw new TokenError('Cannot parse token response: "expires_in" is not a number', { status });
   }
-  return Math.min(seconds, MAX_EXPIRES_IN_SECONDS);
+  // JSON's 1e400 parses as Infinity: as huge as 1e300, and capped the same way.
+  return Math.max(-MAX_EXPIRES_IN_SECONDS, Math.min(seconds, MAX_EXPIRES_IN_SECONDS));
 }

@@ -130,11 +130,6 @@ const unusable: [string, string, RegExp][] = [
   ["access_token as true", '{"access_token":true}', /"access_token" is missing/],
   ["an empty access_token", '{"access_token":""}', /"access_token" is missing/],
   ["expires_in NaN", '{"access_token":"a","expires_in":"NaN"}', /"expires_in" is not a number/],
-  [
-    "expires_in beyond a double",
-    '{"access_token":"a","expires_in":1e400}',
-    /"expires_in" is not a number/,
-  ],
   ["expires_in in exponent text", '{"access_token":"a","expires_in":"1e3"}', /"expires_in"/],
 ];
 
@@ -198,8 +193,8 @@ Deno.test("Client.fetch() caps a huge expires_in and keeps the token", async () 
   assert.equal((await client.getToken()).expiresAt, now + 10 * 365 * 24 * 3600 * 1000);
 });
 
-const broken: [string, (conn: Deno.Conn) => Promise<void>][] = [
-  ["closes the connection mid-body", async (conn) => {
+const broken: [string, RegExp, (conn: Deno.Conn) => Promise<void>][] = [
+  ["closes the connection mid-body", /^Cannot read the token response: /, async (conn) => {
     await readRequest(conn);
     await write(
       conn,
@@ -207,24 +202,32 @@ const broken: [string, (conn: Deno.Conn) => Promise<void>][] = [
         '{"access_token":"trunc',
     );
   }],
-  ["closes the connection mid-body of a 500", async (conn) => {
+  ["closes the connection mid-body of a 500", /^Cannot read the token response: /, async (conn) => {
     await readRequest(conn);
     await write(conn, "HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n<html>");
   }],
-  ["resets the connection mid-body", async (conn) => {
-    // Closing with the request unread makes the kernel send a RST.
-    await write(conn, 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"access_token":"reset');
-  }],
-  ["closes the connection before answering", async (conn) => {
+  [
+    "resets the connection mid-body",
+    /^Cannot (read the token response|reach the token endpoint): /,
+    async (conn) => {
+      // Closing with the request unread makes the kernel send a RST.
+      await write(conn, 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"access_token":"reset');
+    },
+  ],
+  ["closes the connection before answering", /^Cannot reach the token endpoint: /, async (conn) => {
     await readRequest(conn);
   }],
-  ["answers with something that is not HTTP", async (conn) => {
-    await readRequest(conn);
-    await write(conn, "SSH-2.0-OpenSSH_9.6\r\n\r\n");
-  }],
+  [
+    "answers with something that is not HTTP",
+    /^Cannot reach the token endpoint: /,
+    async (conn) => {
+      await readRequest(conn);
+      await write(conn, "SSH-2.0-OpenSSH_9.6\r\n\r\n");
+    },
+  ],
 ];
 
-for (const [name, hostile] of broken) {
+for (const [name, message, hostile] of broken) {
   Deno.test(`Client.fetch() rejects with a TokenError when the token endpoint ${name}`, async () => {
     // The first connection is hostile; the next ones get a valid token.
     await using endpoint = rawServer((conn, n) =>
@@ -239,7 +242,7 @@ for (const [name, hostile] of broken) {
     await using client = clientAt(`${endpoint.url}/token`);
     await assert.rejects(client.fetch(resource.url), (error) => {
       assert.ok(error instanceof TokenError, String(error));
-      assert.match(error.message, /^Cannot reach the token endpoint: /);
+      assert.match(error.message, message);
       assert.ok(error.cause !== undefined);
       return true;
     });

@@ -111,3 +111,10 @@ Deno.test("parseErrorResponse() names the status when the body is not an error o
   assert.equal(error.status, 502);
   assert.match(error.message, /answered 502$/);
 });
+
+Deno.test("parseTokenResponse() caps an expires_in beyond a double (1e400) like a huge one", () => {
+  const token = parseTokenResponse('{"access_token":"a","expires_in":1e400}', AT, 200);
+  assert.equal(token.expiresAt, AT + 10 * 365 * 24 * 3600 * 1000);
+  const past = parseTokenResponse('{"access_token":"a","expires_in":-1e400}', AT, 200);
+  assert.equal(past.expiresAt, AT - 10 * 365 * 24 * 3600 * 1000);
+});
