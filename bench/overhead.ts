@@ -1,9 +1,11 @@
 /**
  * Overhead: requests per second with a cached token, against plain `fetch`
- * with a fixed header, measured in rounds that rotate the contenders' order
- * so that each ratio compares runs taken side by side.
+ * with a fixed header. Plain fetch runs between every two other runs
+ * (P A P B P C P A ...), and each run is compared with the mean of the two
+ * plain fetch runs around it, so that a ratio compares runs taken seconds
+ * apart; the other contenders' order rotates from round to round.
  *
- * `deno run -A bench/overhead.ts [--rounds 20] [--seconds 1] [--concurrency 16]`
+ * `deno run -A bench/overhead.ts [--rounds 20] [--seconds 0.5] [--concurrency 16]`
  *
  * @module
  */
@@ -19,11 +21,11 @@ import {
 } from "./_clients.ts";
 import { benchMain } from "./_main.ts";
 import type { BenchServer } from "./_servers.ts";
-import { clock, cpuMicros, fixed, median, ratio, spread, table } from "./_stats.ts";
+import { clock, cpuMicros, fixed, median, percentile, ratio, table } from "./_stats.ts";
 
 /** Settings of {@linkcode overhead}. */
 export interface OverheadOptions {
-  /** Rounds per workload; each round runs every contender once. */
+  /** Rounds per workload; each round runs every other contender once, each after plain fetch. */
   rounds?: number;
   /** Length of one contender's run in a round, seconds. */
   seconds?: number;
@@ -37,13 +39,13 @@ export interface OverheadRow {
   contender: string;
   /** Median requests per second over the rounds. */
   rate: number;
-  /** Median over the rounds of (this rate / plain fetch's rate in the same round). */
+  /** Median over the rounds of (this rate / the mean rate of the plain fetch runs around it). */
   ratio: number;
   /** Each round's ratio. */
   ratios: number[];
   /** Median client CPU time per request, microseconds. */
   cpu: number;
-  /** Median over the rounds of (this CPU per request / plain fetch's). */
+  /** Median over the rounds of (this CPU per request / that of the plain fetch runs around it). */
   cpuRatio: number;
 }
 
@@ -71,7 +73,7 @@ export async function overhead(
   server: BenchServer,
   options: OverheadOptions = {},
 ): Promise<{ rows: OverheadRow[]; markdown: string }> {
-  const { rounds = 20, seconds = 1, concurrency = 16 } = options;
+  const { rounds = 20, seconds = 0.5, concurrency = 16 } = options;
   const contenders: Contender[] = [
     await plainFetch(server),
     alfClient(server),
@@ -85,32 +87,44 @@ export async function overhead(
       for (const contender of contenders) {
         await closedLoop(contender, server.resourceUrl, workload, concurrency, 300);
       }
-      const runs = new Map(contenders.map((c) => [c.name, [] as Run[]]));
+      // Plain fetch runs between every two other runs (P A P B P C P ...),
+      // and each run is compared with the mean of the plain runs around it.
+      const [plain, ...others] = contenders;
+      const run = (contender: Contender) =>
+        closedLoop(contender, server.resourceUrl, workload, concurrency, seconds * 1000);
+      const plainRuns: Run[] = [await run(plain)];
+      const runs = new Map(others.map((c) => [c.name, [] as { run: Run; base: Run }[]]));
       for (let round = 0; round < rounds; round++) {
-        const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]);
-        for (const contender of order) {
-          const run = await closedLoop(
-            contender,
-            server.resourceUrl,
-            workload,
-            concurrency,
-            seconds * 1000,
-          );
-          runs.get(contender.name)!.push(run);
+        for (let i = 0; i < others.length; i++) {
+          const contender = others[(i + round) % others.length];
+          const own = await run(contender);
+          const before = plainRuns.at(-1)!;
+          const after = await run(plain);
+          plainRuns.push(after);
+          const base = { rate: (before.rate + after.rate) / 2, cpu: (before.cpu + after.cpu) / 2 };
+          runs.get(contender.name)!.push({ run: own, base });
         }
       }
-      const plain = runs.get(PLAIN)!;
-      for (const contender of contenders) {
+      rows.push({
+        workload: workload.name,
+        contender: PLAIN,
+        rate: median(plainRuns.map((r) => r.rate)),
+        ratio: 1,
+        ratios: [],
+        cpu: median(plainRuns.map((r) => r.cpu)),
+        cpuRatio: 1,
+      });
+      for (const contender of others) {
         const own = runs.get(contender.name)!;
-        const ratios = own.map((run, i) => run.rate / plain[i].rate);
+        const ratios = own.map(({ run, base }) => run.rate / base.rate);
         rows.push({
           workload: workload.name,
           contender: contender.name,
-          rate: median(own.map((run) => run.rate)),
+          rate: median(own.map(({ run }) => run.rate)),
           ratio: median(ratios),
           ratios,
-          cpu: median(own.map((run) => run.cpu)),
-          cpuRatio: median(own.map((run, i) => run.cpu / plain[i].cpu)),
+          cpu: median(own.map(({ run }) => run.cpu)),
+          cpuRatio: median(own.map(({ run, base }) => run.cpu / base.cpu)),
         });
       }
     }
@@ -123,7 +137,7 @@ export async function overhead(
       "contender",
       "req/s",
       "vs plain fetch",
-      "ratio range",
+      "middle half of rounds",
       "CPU µs/req",
       "CPU vs plain",
     ],
@@ -132,7 +146,9 @@ export async function overhead(
       row.contender,
       fixed(row.rate, 0),
       row.contender === PLAIN ? "1 (baseline)" : ratio(row.ratio),
-      row.contender === PLAIN ? "" : spread(row.ratios),
+      row.contender === PLAIN
+        ? ""
+        : `${fixed(percentile(row.ratios, 25))}–${fixed(percentile(row.ratios, 75))}`,
       fixed(row.cpu, 1),
       row.contender === PLAIN ? "1 (baseline)" : ratio(row.cpuRatio),
     ]),
@@ -170,4 +186,4 @@ async function closedLoop(
   return { rate: count / elapsed, cpu: (cpuMicros() - cpu) / count };
 }
 
-if (import.meta.main) await benchMain({ rounds: 20, seconds: 1, concurrency: 16 }, overhead);
+if (import.meta.main) await benchMain({ rounds: 20, seconds: 0.5, concurrency: 16 }, overhead);

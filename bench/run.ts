@@ -36,7 +36,7 @@ export function settings(quick: boolean, requests?: number) {
       processes: { trials: 1, processes: 2, requests: 10 },
     }
     : {
-      overhead: { rounds: 20, seconds: 1, concurrency: 16 },
+      overhead: { rounds: 20, seconds: 0.5, concurrency: 16 },
       coldStart: { trials: 7, requests: 1000 },
       revocation: { trials: 7, requests: 1000 },
       renewal: { seconds: 20, rate: 200, lifetime: 4, delay: 200 },
