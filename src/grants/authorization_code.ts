@@ -19,7 +19,37 @@ import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { RefreshTokenGrant } from "./refresh_token.ts";
 
-/** Options of {@linkcode AuthorizationCodeGrant}. */
+/**
+ * Options of {@linkcode AuthorizationCodeGrant}: where the user logs in, how
+ * the browser is opened, the ports the redirect may land on, and how long a
+ * login may take.
+ *
+ * @example A login whose code is exchanged for a token with a refresh token
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AuthorizationCodeGrant, type AuthorizationCodeGrantOptions, Client } from "@alf/client";
+ * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * await using browser = new ScriptedBrowser(); // stands in for the user's browser
+ * const options: AuthorizationCodeGrantOptions = {
+ *   authorizationEndpoint: server.authorizationEndpoint,
+ *   openBrowser: browser.open,
+ *   portRange: [0, 0], // any free port; a real client registers a fixed range
+ *   loginTimeout: 120_000, // two minutes for the user to log in
+ * };
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new AuthorizationCodeGrant(options),
+ * });
+ * const token = await client.getToken();
+ * assert(token.refreshToken !== undefined); // later tokens need no browser
+ * const login = new URL(browser.opened[0]);
+ * assert.equal(login.origin + login.pathname, server.authorizationEndpoint);
+ * assert.equal(login.searchParams.get("code_challenge_method"), "S256");
+ * ```
+ */
 export type AuthorizationCodeGrantOptions = LoopbackLoginOptions;
 
 /**

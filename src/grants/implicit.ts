@@ -18,7 +18,37 @@ import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { parseTokenResponse } from "../token_response.ts";
 
-/** Options of {@linkcode ImplicitGrant}. */
+/**
+ * Options of {@linkcode ImplicitGrant}: where the user logs in, how the
+ * browser is opened, the ports the redirect may land on, and how long a login
+ * may take.
+ *
+ * @example A login the user never completes ends at its timeout
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, ImplicitGrant, type ImplicitGrantOptions, TokenError } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * const opened: string[] = [];
+ * const options: ImplicitGrantOptions = {
+ *   authorizationEndpoint: server.authorizationEndpoint,
+ *   openBrowser: (url) => void opened.push(url), // a browser nobody logs in with
+ *   portRange: [0, 0], // any free port; a real client registers a fixed range
+ *   loginTimeout: 100, // milliseconds; the default is 5 minutes
+ * };
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new ImplicitGrant(options),
+ * });
+ * await assert.rejects(
+ *   client.getToken(),
+ *   (error) => error instanceof TokenError && error.message.includes("within 100 ms"),
+ * );
+ * assert.equal(new URL(opened[0]).searchParams.get("response_type"), "token");
+ * ```
+ */
 export type ImplicitGrantOptions = LoopbackLoginOptions;
 
 /**
