@@ -10,7 +10,33 @@ import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { fragmentPage, messagePage, plainText } from "./_pages.ts";
 
-/** An inclusive range of ports, `[first, last]`; `[0, 0]` lets the system choose. */
+/**
+ * An inclusive range of ports, `[first, last]`; `[0, 0]` lets the system choose.
+ *
+ * A browser login listens on the first free port of the range; the
+ * authorization server must accept the redirect URI of each port in it.
+ *
+ * @example A range whose every port is busy ends the login at once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, ImplicitGrant, type PortRange, TokenError } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // another program's port
+ * const portRange: PortRange = [busy.addr.port, busy.addr.port];
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new ImplicitGrant({ portRange, openBrowser: () => {} }),
+ * });
+ * await assert.rejects(
+ *   client.getToken(),
+ *   (error) => error instanceof TokenError && error.message.includes("is in use"),
+ * );
+ * assert.throws(() => new ImplicitGrant({ portRange: [32009, 32000] }), RangeError);
+ * ```
+ */
 export type PortRange = [number, number];
 
 /** Where the redirect lands on the listener. */

@@ -10,7 +10,32 @@ import type { TokenStorage } from "../storage/token_storage.ts";
 import { DEFAULT_PORT_RANGE, type LoginOptions, type PortRange } from "./browser_login.ts";
 import { type BrowserFlow, installFlow } from "./installed.ts";
 
-/** Options of {@linkcode useAuthorizationCodeFlow}. */
+/**
+ * Options of {@linkcode useAuthorizationCodeFlow}: where the user logs in,
+ * how the browser is opened, and how long a login may take. The ports are the
+ * function's second argument.
+ *
+ * @example The default authorization endpoint, next to the token endpoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type AuthorizationCodeFlowOptions,
+ *   Client,
+ *   MemoryTokenStorage,
+ *   useAuthorizationCodeFlow,
+ * } from "@alf/client";
+ * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer(); // also serves /token/authorize
+ * await using browser = new ScriptedBrowser(); // stands in for the user's browser
+ * const options: AuthorizationCodeFlowOptions = { openBrowser: browser.open };
+ * await using flow = await useAuthorizationCodeFlow(new MemoryTokenStorage(), [0, 0], options);
+ * await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "cli" });
+ * const token = await client.getToken();
+ * assert(browser.opened[0].startsWith(`${server.tokenEndpoint}/authorize?response_type=code&`));
+ * assert(token.refreshToken !== undefined);
+ * ```
+ */
 export type AuthorizationCodeFlowOptions = LoginOptions;
 
 /**

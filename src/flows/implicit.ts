@@ -9,7 +9,38 @@ import type { TokenStorage } from "../storage/token_storage.ts";
 import { DEFAULT_PORT_RANGE, type LoginOptions, type PortRange } from "./browser_login.ts";
 import { type BrowserFlow, installFlow } from "./installed.ts";
 
-/** Options of {@linkcode useImplicitFlow}. */
+/**
+ * Options of {@linkcode useImplicitFlow}: where the user logs in, how the
+ * browser is opened, and how long a login may take. The ports are the
+ * function's second argument.
+ *
+ * @example Logging in at an authorization endpoint of its own
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   Client,
+ *   type ImplicitFlowOptions,
+ *   MemoryTokenStorage,
+ *   useImplicitFlow,
+ * } from "@alf/client";
+ * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * await using browser = new ScriptedBrowser(); // stands in for the user's browser
+ * const options: ImplicitFlowOptions = {
+ *   // Default: the token endpoint followed by "/authorize".
+ *   authorizationEndpoint: server.authorizationEndpoint,
+ *   openBrowser: browser.open,
+ *   loginTimeout: 120_000, // two minutes for the user to log in
+ * };
+ * await using flow = await useImplicitFlow(new MemoryTokenStorage(), [0, 0], options);
+ * await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "cli" });
+ * await client.getToken();
+ * const login = new URL(browser.opened[0]);
+ * assert.equal(login.origin + login.pathname, server.authorizationEndpoint);
+ * assert.equal(login.searchParams.get("redirect_uri"), flow.redirectUri);
+ * ```
+ */
 export type ImplicitFlowOptions = LoginOptions;
 
 /**

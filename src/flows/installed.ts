@@ -28,6 +28,29 @@ export function installedFlow(): InstalledFlow | undefined {
 /**
  * A browser login flow installed for the whole process, listening on its
  * port until closed.
+ *
+ * Returned by {@linkcode useImplicitFlow} and
+ * {@linkcode useAuthorizationCodeFlow}; register its `redirectUri` with the
+ * authorization server.
+ *
+ * @example Where the redirect lands, and what closing undoes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type BrowserFlow, Client, MemoryTokenStorage, useImplicitFlow } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * const flow: BrowserFlow = await useImplicitFlow(new MemoryTokenStorage(), [0, 0], {
+ *   openBrowser: () => {},
+ * });
+ * assert.equal(flow.redirectUri, `http://127.0.0.1:${flow.port}/callback`);
+ * await flow.close();
+ * await assert.rejects(fetch(flow.redirectUri), TypeError); // nothing listens any more
+ * // Clients created from now on use the client credentials grant again.
+ * await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "id" });
+ * await client.getToken();
+ * assert.equal(server.tokenRequests[0].form.get("grant_type"), "client_credentials");
+ * ```
  */
 export interface BrowserFlow extends AsyncDisposable {
   /** The port listened on. */
