@@ -1,7 +1,46 @@
 // The stand-in server's browser login side: the authorization endpoint
 // (RFC 6749 §3.1), authorization codes with PKCE (RFC 7636) and refresh tokens.
 
-/** A scripted error redirect of the authorization endpoint (RFC 6749 §4.1.2.1). */
+/**
+ * A scripted error redirect of the authorization endpoint (RFC 6749 §4.1.2.1),
+ * for `AuthServer.failAuthorizations`.
+ *
+ * @example An authorization server that refuses the requested scope
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AuthorizationCodeGrant, Client, TokenError } from "@alf/client";
+ * import {
+ *   type AuthorizationFailure,
+ *   ScriptedBrowser,
+ *   startAuthServer,
+ * } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * const failure: AuthorizationFailure = {
+ *   error: "invalid_scope",
+ *   errorDescription: "Unknown scope: admin",
+ * };
+ * server.failAuthorizations(1, failure);
+ * await using browser = new ScriptedBrowser();
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   scope: "admin",
+ *   grant: new AuthorizationCodeGrant({
+ *     authorizationEndpoint: server.authorizationEndpoint,
+ *     openBrowser: browser.open,
+ *     portRange: [0, 0],
+ *   }),
+ * });
+ * await assert.rejects(client.getToken(), (error) => {
+ *   assert(error instanceof TokenError);
+ *   assert.equal(error.error, "invalid_scope");
+ *   assert.equal(error.errorDescription, "Unknown scope: admin");
+ *   return true;
+ * });
+ * assert.equal(server.tokenRequests.length, 0); // no code, nothing to exchange
+ * ```
+ */
 export interface AuthorizationFailure {
   /** The `error` code. Default: `"access_denied"`. */
   error?: string;

@@ -9,7 +9,41 @@ import { type AuthorizationFailure, LoginDesk } from "./_authorization.ts";
 
 export type { AuthorizationFailure };
 
-/** A request the {@linkcode AuthServer} received. */
+/**
+ * A request the {@linkcode AuthServer} received: what a test checks the
+ * client sent.
+ *
+ * @example Checking what the client sent to the token endpoint and the resource
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client } from "@alf/client";
+ * import { type RecordedRequest, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ *   scope: ["read", "write"],
+ * });
+ * const response = await client.fetch(server.url("/resource/items"), {
+ *   method: "POST",
+ *   body: "hello",
+ * });
+ * await response.body?.cancel();
+ *
+ * const [tokenRequest]: RecordedRequest[] = server.tokenRequests;
+ * assert.equal(tokenRequest.form.get("grant_type"), "client_credentials");
+ * assert.equal(tokenRequest.form.get("scope"), "read write");
+ * assert.equal(tokenRequest.headers.get("authorization"), `Basic ${btoa("id:secret")}`);
+ *
+ * const [resourceRequest]: RecordedRequest[] = server.resourceRequests;
+ * assert.equal(resourceRequest.method, "POST");
+ * assert.equal(resourceRequest.url, server.url("/resource/items"));
+ * assert.equal(new TextDecoder().decode(resourceRequest.body), "hello");
+ * assert.equal(resourceRequest.token, server.issuedTokens[0]);
+ * ```
+ */
 export interface RecordedRequest {
   /** The HTTP method. */
   method: string;
@@ -25,7 +59,36 @@ export interface RecordedRequest {
   token?: string;
 }
 
-/** A scripted answer to the next token requests. */
+/**
+ * A scripted answer to the next token requests, for
+ * {@linkcode AuthServer.failTokenRequests}.
+ *
+ * @example A rate-limited token endpoint, then a good one
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client } from "@alf/client";
+ * import { startAuthServer, type TokenFailure } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * const failure: TokenFailure = {
+ *   status: 429,
+ *   body: JSON.stringify({ error: "slow_down" }),
+ *   headers: { "Content-Type": "application/json", "Retry-After": "1" },
+ * };
+ * server.failTokenRequests(1, failure);
+ * await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "id" });
+ *
+ * const refused = await client.fetch(server.resourceUrl); // the token endpoint's answer
+ * assert.equal(refused.status, 429);
+ * assert.equal(refused.headers.get("retry-after"), "1");
+ * await refused.body?.cancel();
+ *
+ * const response = await client.fetch(server.resourceUrl); // only one request failed
+ * assert.equal(response.status, 200);
+ * await response.body?.cancel();
+ * assert.equal(server.resourceRequests.length, 1);
+ * ```
+ */
 export interface TokenFailure {
   /** The HTTP status. Default: 500. */
   status?: number;
@@ -35,7 +98,48 @@ export interface TokenFailure {
   headers?: HeadersInit;
 }
 
-/** Options of {@linkcode startAuthServer}. */
+/**
+ * Options of {@linkcode startAuthServer}: the credentials it requires, the
+ * lifetime of its tokens and its clock.
+ *
+ * @example A server that checks the credentials and lets tokens expire on its own clock
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, TokenError } from "@alf/client";
+ * import { type AuthServerOptions, startAuthServer } from "@alf/client/testing";
+ *
+ * let now = 1_000_000; // one clock for the server and the client, moved by hand
+ * const options: AuthServerOptions = {
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ *   expiresIn: 60,
+ *   now: () => now,
+ * };
+ * await using server = await startAuthServer(options);
+ *
+ * await using intruder = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "id",
+ *   clientSecret: "guess",
+ * });
+ * await assert.rejects(
+ *   intruder.getToken(),
+ *   (error) => error instanceof TokenError && error.error === "invalid_client",
+ * );
+ *
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "id",
+ *   clientSecret: "secret",
+ *   now: () => now,
+ * });
+ * const token = await client.getToken();
+ * assert.equal(token.expiresAt, now + 60_000);
+ * assert(server.accepts(token.accessToken));
+ * now += 60_000;
+ * assert(!server.accepts(token.accessToken)); // expired on the server's clock
+ * ```
+ */
 export interface AuthServerOptions {
   /**
    * The `expires_in` of issued tokens, in seconds; `null` leaves it out.
@@ -58,7 +162,36 @@ export interface AuthServerOptions {
   rotateRefreshTokens?: boolean;
 }
 
-/** A handler for a custom route of the {@linkcode AuthServer}. */
+/**
+ * A handler for a custom route of the {@linkcode AuthServer}, set with
+ * {@linkcode AuthServer.route}: it answers instead of the resource, after the
+ * request was recorded.
+ *
+ * @param request The request; its body was read into `recorded.body`.
+ * @param recorded The request as recorded, with its bearer token.
+ * @returns The response to send.
+ *
+ * @example An API endpoint that checks the token itself
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client } from "@alf/client";
+ * import { type RouteHandler, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * const me: RouteHandler = (request, recorded) =>
+ *   recorded.token !== undefined && server.accepts(recorded.token)
+ *     ? Response.json({ user: "ada", method: request.method })
+ *     : new Response(null, { status: 401 });
+ * server.route("/api/me", me);
+ *
+ * await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "id" });
+ * const response = await client.fetch(server.url("/api/me"));
+ * assert.deepEqual(await response.json(), { user: "ada", method: "GET" });
+ * const anonymous = await fetch(server.url("/api/me"));
+ * assert.equal(anonymous.status, 401);
+ * await anonymous.body?.cancel();
+ * ```
+ */
 export type RouteHandler = (
   request: Request,
   recorded: RecordedRequest,

@@ -6,7 +6,32 @@
  * @module
  */
 
-/** The last page a {@linkcode ScriptedBrowser} visit ended on. */
+/**
+ * The last page a {@linkcode ScriptedBrowser} visit ended on: what the user
+ * would see after a login.
+ *
+ * @example The page a user sees when they refuse the login
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, ImplicitGrant, TokenError } from "@alf/client";
+ * import { type BrowserPage, ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * server.failAuthorizations(1); // access_denied, as when the user says no
+ * await using browser = new ScriptedBrowser();
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new ImplicitGrant({ openBrowser: browser.open, portRange: [0, 0] }),
+ * });
+ * await assert.rejects(client.getToken(), TokenError);
+ * await browser.close(); // waits for the visit to end
+ * const page: BrowserPage = browser.pages[0];
+ * assert.equal(new URL(page.url).pathname, "/callback");
+ * assert.equal(page.status, 400);
+ * assert.match(page.text, /access_denied/);
+ * ```
+ */
 export interface BrowserPage {
   /** The page's address, without its fragment. */
   url: string;
@@ -16,7 +41,42 @@ export interface BrowserPage {
   text: string;
 }
 
-/** Options of {@linkcode ScriptedBrowser}. */
+/**
+ * Options of {@linkcode ScriptedBrowser}: its transport and how many redirects
+ * a visit follows.
+ *
+ * @example Watching every request of a login
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, ImplicitGrant } from "@alf/client";
+ * import {
+ *   ScriptedBrowser,
+ *   type ScriptedBrowserOptions,
+ *   startAuthServer,
+ * } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * const requests: string[] = [];
+ * const options: ScriptedBrowserOptions = {
+ *   fetch: (input, init) => {
+ *     const url = new URL(input instanceof Request ? input.url : input);
+ *     requests.push(`${init?.method ?? "GET"} ${url.pathname}`);
+ *     return fetch(input, init);
+ *   },
+ *   maxRedirects: 1, // the authorization endpoint's redirect to the listener
+ * };
+ * await using browser = new ScriptedBrowser(options);
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new ImplicitGrant({ openBrowser: browser.open, portRange: [0, 0] }),
+ * });
+ * await client.getToken();
+ * await browser.close();
+ * // The login page, then its script posting the token from the fragment back.
+ * assert.deepEqual(requests, ["GET /token/authorize", "GET /callback", "POST /callback"]);
+ * ```
+ */
 export interface ScriptedBrowserOptions {
   /** The transport. Default: `globalThis.fetch`. */
   fetch?: typeof fetch;
