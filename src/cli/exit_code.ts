@@ -38,7 +38,33 @@ export const EXIT_CODE = {
   HTTP: 22,
 } as const;
 
-/** One of the {@linkcode EXIT_CODE} values. */
+/**
+ * One of the {@linkcode EXIT_CODE} values: what {@linkcode main} returns and
+ * the process exits with.
+ *
+ * @example Telling a refused token from an error status of the API
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXIT_CODE, type ExitCode, main } from "@alf/client/cli";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer({ clientSecret: "secret" });
+ * server.route("/resource/missing", () => new Response("no such item", { status: 404 }));
+ * const run = (secret: string, url: string): Promise<ExitCode> =>
+ *   main(["request", url], {
+ *     env: {
+ *       ALF_TOKEN_ENDPOINT: server.tokenEndpoint,
+ *       ALF_CLIENT_ID: "id",
+ *       ALF_CLIENT_SECRET: secret,
+ *     },
+ *     stdout: new WritableStream(),
+ *     stderr: new WritableStream(),
+ *   });
+ * assert.equal(await run("guess", server.resourceUrl), EXIT_CODE.TOKEN); // 3
+ * assert.equal(await run("secret", server.url("/resource/missing")), EXIT_CODE.HTTP); // 22
+ * assert.equal(await run("secret", server.resourceUrl), EXIT_CODE.OK); // 0
+ * ```
+ */
 export type ExitCode = typeof EXIT_CODE[keyof typeof EXIT_CODE];
 
 /** A failure the command reports in one line, with its exit code. */
