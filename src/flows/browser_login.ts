@@ -27,7 +27,40 @@ const DEFAULT_LOGIN_TIMEOUT = 5 * 60_000;
  */
 const EXCHANGE_ALLOWANCE = 60_000;
 
-/** Options of every browser login. */
+/**
+ * Options of every browser login: where the user logs in, how the browser is
+ * opened, and how long a login may take. The flows ({@linkcode useImplicitFlow},
+ * {@linkcode useAuthorizationCodeFlow}) take them as they are; the grants add a
+ * port range ({@linkcode LoopbackLoginOptions}).
+ *
+ * @example A machine without a browser: the login ends at once, not at its timeout
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   Client,
+ *   type LoginOptions,
+ *   MemoryTokenStorage,
+ *   TokenError,
+ *   useImplicitFlow,
+ * } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * const options: LoginOptions = {
+ *   authorizationEndpoint: server.authorizationEndpoint,
+ *   openBrowser: () => Promise.reject(new Error("no display")),
+ *   loginTimeout: 60_000, // a minute, which the failed launch does not wait for
+ * };
+ * await using flow = await useImplicitFlow(new MemoryTokenStorage(), [0, 0], options);
+ * await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "cli" });
+ * await assert.rejects(client.getToken(), (error) => {
+ *   assert(error instanceof TokenError);
+ *   assert.equal(error.message, "Cannot log in: the browser could not be opened: no display");
+ *   return true;
+ * });
+ * assert.equal(server.authorizationRequests.length, 0);
+ * ```
+ */
 export interface LoginOptions {
   /**
    * The authorization endpoint (RFC 6749 §3.1). Default: the token endpoint
@@ -46,7 +79,44 @@ export interface LoginOptions {
   loginTimeout?: number;
 }
 
-/** Options of a grant that listens on a port of its own for each login. */
+/**
+ * Options of a grant that listens on a port of its own for each login:
+ * {@linkcode LoginOptions} and the range of ports to listen on. The options of
+ * {@linkcode ImplicitGrant} and {@linkcode AuthorizationCodeGrant}.
+ *
+ * @example One set of options for either grant
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   AuthorizationCodeGrant,
+ *   Client,
+ *   ImplicitGrant,
+ *   type LoopbackLoginOptions,
+ * } from "@alf/client";
+ * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * await using browser = new ScriptedBrowser(); // stands in for the user's browser
+ * const options: LoopbackLoginOptions = {
+ *   authorizationEndpoint: server.authorizationEndpoint,
+ *   openBrowser: browser.open,
+ *   portRange: [0, 0], // any free port; a real client registers a fixed range
+ * };
+ * for (const grant of [new ImplicitGrant(options), new AuthorizationCodeGrant(options)]) {
+ *   const tokenEndpoint = server.tokenEndpoint;
+ *   await using client = new Client({ tokenEndpoint, clientId: "cli", grant });
+ *   await client.getToken();
+ * }
+ * await browser.close(); // waits for the last page
+ * const logins = browser.opened.map((url) => new URL(url).searchParams);
+ * assert.deepEqual(logins.map((login) => login.get("response_type")), ["token", "code"]);
+ * for (const login of logins) {
+ *   const redirect = new URL(login.get("redirect_uri")!);
+ *   assert.equal(redirect.hostname, "127.0.0.1"); // each login listened on a port of its own
+ * }
+ * assert.deepEqual(browser.pages.map((page) => page.status), [200, 200]);
+ * ```
+ */
 export interface LoopbackLoginOptions extends LoginOptions {
   /**
    * The ports to listen on during a login: the first free one of this
