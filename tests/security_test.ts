@@ -77,6 +77,14 @@ Deno.test("every public object and error of mod.ts keeps secrets and tokens out 
   await codeClient.getToken();
   const implicitGrant = new ImplicitGrant({ openBrowser: browser.open, portRange: [0, 0] });
   const refreshGrant = new RefreshTokenGrant();
+  // A refresh token kept from an earlier run is as secret as the client secret.
+  const keptRefreshToken = "rt-secret-value";
+  const keptRefreshGrant = new RefreshTokenGrant({ refreshToken: keptRefreshToken });
+  await using keptRefreshClient = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "client-id",
+    grant: keptRefreshGrant,
+  });
 
   await using implicitFlow = await useImplicitFlow(new MemoryTokenStorage(), [0, 0], {
     openBrowser: browser.open,
@@ -132,6 +140,8 @@ Deno.test("every public object and error of mod.ts keeps secrets and tokens out 
     ["AuthorizationCodeGrant", codeGrant],
     ["ImplicitGrant", implicitGrant],
     ["RefreshTokenGrant", refreshGrant],
+    ["RefreshTokenGrant with a refresh token", keptRefreshGrant],
+    ["Client with a kept refresh token", keptRefreshClient],
     ["useImplicitFlow() handle", implicitFlow],
     ["useAuthorizationCodeFlow() handle", codeFlow],
     ["MemoryTokenStorage", memory],
@@ -145,6 +155,7 @@ Deno.test("every public object and error of mod.ts keeps secrets and tokens out 
   const secrets = [
     SECRET,
     btoa(`client-id:${SECRET}`),
+    keptRefreshToken,
     ...server.issuedTokens,
     ...server.issuedRefreshTokens,
   ];
