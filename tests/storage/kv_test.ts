@@ -41,6 +41,35 @@ async function fetchStatus(f: typeof fetch, url: string): Promise<number> {
   return response.status;
 }
 
+/**
+ * `kv` as it is, with a count of its `getMany()` calls, the reads of a
+ * waiter's polls: `reads(n)` resolves when the `n`th call starts.
+ */
+function countingReads(kv: Deno.Kv): { kv: Deno.Kv; reads(n: number): Promise<void> } {
+  let calls = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const counted = new Proxy(kv, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      if (property !== "getMany") return value.bind(target);
+      return (...args: unknown[]) => {
+        calls++;
+        for (const w of waiting) if (calls >= w.n) w.resolve();
+        return value.apply(target, args);
+      };
+    },
+  });
+  return {
+    kv: counted,
+    reads: (n) => {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      waiting.push({ n: calls + n, resolve });
+      return promise;
+    },
+  };
+}
+
 const storageErrors = (events: ClientEvent[]) =>
   events.filter((event) => event.type === "error" && event.phase === "storage");
 
@@ -173,14 +202,18 @@ Deno.test("KvTokenStorage.waitForChange() resolves when another handle on the fi
   await using file = await tempKvPath();
   using a = await Deno.openKv(file.path);
   using b = await Deno.openKv(file.path);
-  const waiter = new KvTokenStorage(a, { pollInterval: 10 });
+  const counter = countingReads(a);
+  const waiter = new KvTokenStorage(counter.kv, { pollInterval: 10 });
   const holder = new KvTokenStorage(b);
   const lease = await holder.acquireLease("key", { ttl: 60_000 });
   assert.ok(lease);
   assert.equal(await waiter.acquireLease("key", { ttl: 60_000 }), undefined);
   let resolved = false;
+  const fivePolls = counter.reads(5);
   const waiting = waiter.waitForChange("key", { timeout: 60_000 }).then(() => resolved = true);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // The waiter has read the unchanged records again and again, and waits on:
+  // an early return would win this race.
+  await Promise.race([waiting, fivePolls]);
   assert.equal(resolved, false, "nothing changed yet");
   await holder.set("key", token("new"), { lease });
   await waiting;
