@@ -192,30 +192,38 @@ Deno.test("AuthServer.route() serves a path with a handler and still records it"
 Deno.test("AuthServer.resourceDelay holds resource answers until it passes or the server closes", async () => {
   const server = await startAuthServer();
   await requestToken(server.tokenEndpoint);
-  server.resourceDelay = 60_000;
-  let settled = false;
-  const pending = getResource(server.resourceUrl, server.issuedTokens[0]).finally(() => {
-    settled = true;
+  const token = server.issuedTokens[0];
+  // The handler runs when the delay is over: a probe of where the request is.
+  let handled = 0;
+  server.route("/resource/probe", () => new Response(`handled ${++handled}`));
+  server.resourceDelay = 1; // passes by itself
+  assert.deepEqual(await getResource(server.url("/resource/probe"), token), {
+    status: 200,
+    text: "handled 1",
   });
-  while (server.resourceRequests.length === 0) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(settled, false); // a minute is far away
+  server.resourceDelay = 60_000;
+  const pending = getResource(server.url("/resource/probe"), token);
+  while (server.resourceRequests.length < 2) await new Promise((r) => setTimeout(r, 5));
+  // Recorded but not handled: without a delay the handler runs in the same turn as the recording.
+  assert.equal(handled, 1);
   await Promise.all([server.close(), pending]);
-  assert.equal((await pending).status, 200);
+  assert.deepEqual(await pending, { status: 200, text: "handled 2" });
 });
 
 Deno.test("AuthServer.tokenDelay holds token answers until it passes or the server closes", async () => {
   const server = await startAuthServer();
+  server.tokenDelay = 1; // passes by itself
+  const first = await requestToken(server.tokenEndpoint);
+  assert.equal(first.status, 200);
   server.tokenDelay = 60_000;
-  let settled = false;
-  const pending = requestToken(server.tokenEndpoint).finally(() => {
-    settled = true;
-  });
-  while (server.tokenRequests.length === 0) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(settled, false);
+  const pending = requestToken(server.tokenEndpoint);
+  while (server.tokenRequests.length < 2) await new Promise((r) => setTimeout(r, 5));
+  // Recorded but no token issued: without a delay it is issued in the same turn as the recording.
+  assert.deepEqual(server.issuedTokens, [first.json.access_token]);
   await Promise.all([server.close(), pending]);
-  assert.equal((await pending).status, 200);
+  const second = await pending;
+  assert.equal(second.status, 200);
+  assert.deepEqual(server.issuedTokens, [first.json.access_token, second.json.access_token]);
 });
 
 Deno.test("AuthServer.close() stops listening", async () => {
