@@ -6,6 +6,7 @@
  */
 
 import { discard } from "./_body.ts";
+import { parseEndpointUrl } from "./_endpoint_url.ts";
 import { redactInspect } from "./_redact.ts";
 import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from "./client_auth.ts";
 import type { ClientEvent } from "./client_event.ts";
@@ -107,7 +108,21 @@ export interface GetTokenOptions {
 
 const DEFAULT_RENEWAL_MARGIN = 60_000;
 const DEFAULT_TOKEN_TIMEOUT = 30_000;
-const RESERVED_PARAMS = new Set(["grant_type", "client_id", "client_secret", "scope"]);
+/** Parameters the client or a grant sets itself (RFC 6749 §3.1: none may appear twice). */
+const RESERVED_PARAMS = new Set([
+  "grant_type",
+  "client_id",
+  "client_secret",
+  "scope",
+  "redirect_uri",
+  "response_type",
+  "state",
+  "code",
+  "code_verifier",
+  "code_challenge",
+  "code_challenge_method",
+  "refresh_token",
+]);
 
 /**
  * An OAuth 2 client whose `fetch` sends `Authorization: Bearer <token>` and
@@ -258,7 +273,7 @@ export class Client implements AsyncDisposable {
       endpoint: this.#endpoint,
       params,
       storage,
-      key: storageKey(url, clientId, grant.name, params),
+      key: () => storageKey(url, clientId, grant, params),
       now,
       renewalMargin,
       timeout,
@@ -327,7 +342,7 @@ export class Client implements AsyncDisposable {
    * ```
    */
   async getToken(options: GetTokenOptions = {}): Promise<Token> {
-    this.#checkOpen();
+    this.#checkOpen("get a token");
     const result = await this.#provider.token(options.signal);
     if ("errorResponse" in result) throw result.errorResponse.error;
     // A copy: the client's cached record must not be changed from outside.
@@ -356,8 +371,8 @@ export class Client implements AsyncDisposable {
     return this.close();
   }
 
-  #checkOpen(): void {
-    if (this.#closed) throw new Error("Cannot send the request: the client is closed");
+  #checkOpen(action = "send the request"): void {
+    if (this.#closed) throw new Error(`Cannot ${action}: the client is closed`);
   }
 
   async #fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
@@ -461,21 +476,8 @@ function origin(url: string | URL): string {
   return new URL(url).origin;
 }
 
-const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
-
 function parseTokenEndpoint(value: unknown, allowHttp: boolean): URL {
-  let url: URL;
-  try {
-    if (typeof value !== "string" && !(value instanceof URL)) throw new TypeError();
-    url = new URL(value);
-  } catch {
-    throw new TypeError('Cannot create the client: "tokenEndpoint" is not a valid URL');
-  }
-  if (url.protocol === "https:") return url;
-  if (url.protocol === "http:" && (allowHttp || LOOPBACK_HOSTS.test(url.hostname))) return url;
-  throw new TypeError(
-    `Cannot create the client: "tokenEndpoint" must use https: (or http: on a loopback host, or set "allowHttp"), got ${url.protocol}`,
-  );
+  return parseEndpointUrl(value, "client", "tokenEndpoint", allowHttp);
 }
 
 function parseScope(scope: unknown): string | undefined {
@@ -521,10 +523,23 @@ function checkDuration(name: string, value: unknown, fallback: number, min: numb
   return value;
 }
 
-/** Names a token by everything that changes it; holds no secret. */
-function storageKey(url: URL, clientId: string, grant: string, params: URLSearchParams): string {
+/**
+ * Names a token by everything that changes it: endpoint, client, grant (and
+ * the grant's identity, such as whose refresh token it holds) and parameters.
+ * Hashed, so the key holds nothing in clear.
+ */
+async function storageKey(
+  url: URL,
+  clientId: string,
+  grant: Grant,
+  params: URLSearchParams,
+): Promise<string> {
   const sorted = [...params].sort(([a, x], [b, y]) =>
     a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0
   );
-  return JSON.stringify(["alf/1", url.href, clientId, grant, sorted]);
+  const identity = grant.identity?.() ?? null;
+  const material = JSON.stringify(["alf/1", url.href, clientId, grant.name, identity, sorted]);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(material));
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `alf1:${hex}`;
 }

@@ -84,6 +84,15 @@ export interface Grant {
    */
   needsUser?(previous: Token | undefined): boolean;
   /**
+   * Tells this grant's tokens apart from those of another grant with the same
+   * `name` and client (for example whose refresh token it starts from), so
+   * that two users never share a token through one storage. Hashed into the
+   * storage key; never stored in clear. Absent means the name is enough.
+   *
+   * @returns A string that identifies the grant's principal, or `undefined`.
+   */
+  identity?(): string | undefined;
+  /**
    * Obtains a new token, or the token endpoint's error response.
    *
    * @param context The endpoint, parameters, previous token and signal.

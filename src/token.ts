@@ -74,3 +74,20 @@ export function isReusable(token: Token): boolean {
 export function authorizationValue(token: Token): string {
   return `${token.tokenType} ${token.accessToken}`;
 }
+
+/**
+ * Whether a value read from a storage is a token this client can send: a
+ * non-empty access token a header can carry, the Bearer type, numeric times.
+ * A storage is outside the client's control, so its records are checked as
+ * strictly as a token response (RFC 6750 §2.1).
+ */
+export function isValidToken(value: unknown): value is Token {
+  if (typeof value !== "object" || value === null) return false;
+  const token = value as Record<string, unknown>;
+  return typeof token.accessToken === "string" && /^[!-~]+$/.test(token.accessToken) &&
+    token.tokenType === "Bearer" &&
+    typeof token.issuedAt === "number" && Number.isFinite(token.issuedAt) &&
+    (token.expiresAt === undefined ||
+      (typeof token.expiresAt === "number" && !Number.isNaN(token.expiresAt))) &&
+    (token.refreshToken === undefined || typeof token.refreshToken === "string");
+}

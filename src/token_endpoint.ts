@@ -11,6 +11,9 @@ import type { Token } from "./token.ts";
 import { TokenError } from "./token_error.ts";
 import { parseErrorResponse, parseTokenResponse } from "./token_response.ts";
 
+/** Headers that describe how the body was sent, not what it is. */
+const FRAMING_HEADERS = new Set(["content-encoding", "content-length", "transfer-encoding"]);
+
 /** Largest token response body read: 1 MiB. */
 export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 
@@ -190,13 +193,21 @@ export class TokenEndpoint {
       } catch (cause) {
         throw this.#failure(cause, controller.signal, "Cannot reach the token endpoint");
       }
+      // RFC 6749 §5.1: expires_in counts from the response, not from the end of its body.
+      const receivedAt = now();
       try {
         body = await readBounded(response, MAX_TOKEN_RESPONSE_BYTES);
       } catch (cause) {
         throw this.#failure(cause, controller.signal, "Cannot read the token response");
       }
-      const receivedAt = now();
       const text = new TextDecoder().decode(body);
+      if (response.status > 599) {
+        // A Response cannot carry such a status: there is nothing to return.
+        throw new TokenError(
+          `Cannot obtain a token: the token endpoint answered an invalid status ${response.status}`,
+          { status: response.status },
+        );
+      }
       if (response.status >= 200 && response.status < 300) {
         return { token: parseTokenResponse(text, receivedAt, response.status) };
       }
@@ -204,7 +215,8 @@ export class TokenEndpoint {
         errorResponse: {
           status: response.status,
           statusText: response.statusText,
-          headers: [...response.headers],
+          // The body is kept decoded and whole: its framing headers no longer apply.
+          headers: [...response.headers].filter(([name]) => !FRAMING_HEADERS.has(name)),
           body,
           error: parseErrorResponse(text, response.status),
         },

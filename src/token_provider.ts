@@ -9,7 +9,7 @@ import { abortable } from "./_abort.ts";
 import type { ClientEvent, TokenReason } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
-import { isDueForRenewal, isReusable, isUsable, type Token } from "./token.ts";
+import { isDueForRenewal, isReusable, isUsable, isValidToken, type Token } from "./token.ts";
 import type { TokenEndpoint, TokenResult } from "./token_endpoint.ts";
 import { TokenError } from "./token_error.ts";
 
@@ -20,13 +20,13 @@ export interface TokenProviderOptions {
   /** Parameters every token request carries (`scope`, `audience`, ...). */
   params: URLSearchParams;
   storage: TokenStorage;
-  /** The token's storage key. */
-  key: string;
+  /** Computes the token's storage key (a hash: asynchronous, done once, on first use). */
+  key: () => Promise<string>;
   /** The clock for token expiry, epoch milliseconds. */
   now: () => number;
   /** How long before `expiresAt` to renew, in milliseconds. */
   renewalMargin: number;
-  /** How long one `grant.obtain()` may take, in milliseconds; sizes the lease. */
+  /** How long one token request may take, in milliseconds; also bounds storage calls. */
   timeout: number;
   onEvent?: (event: ClientEvent) => void;
 }
@@ -35,7 +35,9 @@ export interface TokenProviderOptions {
 const BACKGROUND_RETRY_DELAY = 5_000;
 /** The longest single wait for another holder's renewal before looking again. */
 const WAIT_SLICE = 1_000;
-/** How much longer than a token request a storage lease lasts. */
+/** The shortest bound on one storage call: KV retries a locked database for about 1.3 s. */
+const MIN_STORAGE_BOUND = 5_000;
+/** How much longer than a grant's longest run a storage lease lasts. */
 const LEASE_SLACK = 5_000;
 
 /**
@@ -47,13 +49,26 @@ export class TokenProvider {
   readonly #closed = new AbortController();
   /** This process's copy of the stored token, so a fresh one costs no storage read. */
   #cached: Token | undefined;
-  /** The last token seen, even expired or rejected: a refresh grant needs it. */
+  /** The newest token seen, even expired: a refresh grant needs its refresh token. */
   #lastKnown: Token | undefined;
+  /** The last access token a resource rejected: never adopted again from a storage. */
+  #rejected: string | undefined;
   #inflight: Promise<TokenResult> | undefined;
+  #reading: Promise<Token | undefined> | undefined;
   #backgroundRetryAt = -Infinity;
+  #key: Promise<string> | undefined;
+  /** Storage calls under way, so that close() can wait for them. */
+  readonly #pending = new Set<Promise<unknown>>();
 
   constructor(options: TokenProviderOptions) {
     this.#o = options;
+  }
+
+  /** The longest one `grant.obtain()` may run: a login is longer than a token request. */
+  get #grantBound(): number {
+    const { grant, timeout } = this.#o;
+    // A login grant may refresh, log in and exchange the code: two token requests around it.
+    return grant.timeout === undefined ? timeout : grant.timeout + 2 * timeout;
   }
 
   /**
@@ -72,7 +87,7 @@ export class TokenProvider {
     ) {
       return { token: cached };
     }
-    const current = await this.#read();
+    const current = await abortable(this.#readShared(), signal);
     const later = this.#o.now();
     if (current && isUsable(current, later)) {
       if (
@@ -92,14 +107,12 @@ export class TokenProvider {
    * the current one if another request already replaced it, else a new one.
    */
   async tokenAfterRejection(rejected: Token, signal?: AbortSignal): Promise<TokenResult> {
+    this.#rejected = rejected.accessToken;
     if (this.#cached?.accessToken === rejected.accessToken) this.#cached = undefined;
-    const current = await this.#read();
-    if (current && current.accessToken !== rejected.accessToken) {
-      if (isUsable(current, this.#o.now())) return { token: current };
-    } else if (current) {
-      this.#cached = undefined;
-      await this.#delete(rejected.accessToken);
-    }
+    const current = await abortable(this.#read(), signal);
+    if (current && isUsable(current, this.#o.now())) return { token: current };
+    // Drop the rejected token from the storage, unless another holder replaced it.
+    await abortable(this.#delete(rejected.accessToken), signal);
     return await abortable(this.#renew(rejected.accessToken, "rejected"), signal);
   }
 
@@ -107,6 +120,8 @@ export class TokenProvider {
   async close(): Promise<void> {
     this.#closed.abort(new DOMException("The client was closed", "AbortError"));
     await this.#inflight?.catch(() => {});
+    // Reads a caller stopped waiting for still finish: close() leaves nothing running.
+    await Promise.allSettled([...this.#pending]);
   }
 
   #renew(stale: string | undefined, reason: TokenReason): Promise<TokenResult> {
@@ -136,16 +151,16 @@ export class TokenProvider {
 
   /** One renewal: under the storage's lease when it has one. */
   async #obtain(stale: string | undefined, reason: TokenReason): Promise<TokenResult> {
-    const { storage, key } = this.#o;
+    const { storage } = this.#o;
     const signal = this.#closed.signal;
     signal.throwIfAborted();
     if (!storage.acquireLease || !storage.waitForChange) return await this.#fetch(reason);
-    const ttl = (this.#o.grant.timeout ?? this.#o.timeout) + LEASE_SLACK;
+    const ttl = this.#grantBound + LEASE_SLACK;
     const deadline = Date.now() + 2 * ttl;
     while (true) {
       let lease: TokenLease | undefined;
       try {
-        lease = await storage.acquireLease(key, { ttl, signal });
+        lease = await this.#storage((key) => storage.acquireLease!(key, { ttl, signal }));
       } catch (error) {
         signal.throwIfAborted();
         // A storage that cannot coordinate must not stop requests.
@@ -159,7 +174,7 @@ export class TokenProvider {
           if (this.#replaces(current, stale)) return { token: current! };
           return await this.#fetch(reason, lease);
         } finally {
-          await lease.release().catch((error) =>
+          await this.#storage(() => lease.release()).catch((error) =>
             this.#emit({ type: "error", phase: "storage", error })
           );
         }
@@ -175,7 +190,8 @@ export class TokenProvider {
       try {
         // A short slice: a change that happened before the wait began is not
         // missed for long, whatever the storage's notifications do.
-        await storage.waitForChange(key, { timeout: Math.min(ttl, WAIT_SLICE), signal });
+        const timeout = Math.min(ttl, WAIT_SLICE);
+        await this.#storage((key) => storage.waitForChange!(key, { timeout, signal }), timeout);
       } catch (error) {
         signal.throwIfAborted();
         this.#emit({ type: "error", phase: "storage", error });
@@ -189,13 +205,44 @@ export class TokenProvider {
       isUsable(current, this.#o.now());
   }
 
+  /** Runs the grant, bounded in time, and keeps what it returns. */
   async #fetch(reason: TokenReason, lease?: TokenLease): Promise<TokenResult> {
-    const result = await this.#o.grant.obtain({
-      endpoint: this.#o.endpoint,
-      params: this.#o.params,
-      previous: this.#lastKnown,
-      signal: this.#closed.signal,
-    });
+    const bound = this.#grantBound + LEASE_SLACK;
+    // The grant sees the client's close and the time bound; only the bound is
+    // raced here, so a grant's own close error reaches the caller unchanged.
+    const controller = new AbortController();
+    const expired = new AbortController();
+    const closed = this.#closed.signal;
+    const onClose = () => controller.abort(closed.reason);
+    closed.addEventListener("abort", onClose, { once: true });
+    // A grant that never settles must not hang every waiter.
+    const timer = setTimeout(() => {
+      const reason = new DOMException("The grant timed out", "TimeoutError");
+      controller.abort(reason);
+      expired.abort(reason);
+    }, bound);
+    let result: TokenResult;
+    try {
+      result = await abortable(
+        this.#o.grant.obtain({
+          endpoint: this.#o.endpoint,
+          params: this.#o.params,
+          previous: this.#lastKnown,
+          signal: controller.signal,
+        }),
+        expired.signal,
+      );
+    } catch (error) {
+      if (expired.signal.aborted) {
+        throw new TokenError(`Cannot obtain a token: the grant did not finish within ${bound} ms`, {
+          cause: error,
+        });
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      closed.removeEventListener("abort", onClose);
+    }
     if ("token" in result) {
       const { token } = result;
       this.#emit({ type: "token", reason, expiresAt: token.expiresAt });
@@ -203,7 +250,7 @@ export class TokenProvider {
       if (isReusable(token)) {
         this.#cached = token;
         try {
-          await this.#o.storage.set(this.#o.key, token, { lease });
+          await this.#storage((key) => this.#o.storage.set(key, token, { lease }));
         } catch (error) {
           this.#emit({ type: "error", phase: "storage", error });
         }
@@ -212,25 +259,91 @@ export class TokenProvider {
     return result;
   }
 
-  /** Reads the stored token; a failing storage reads as empty (and is reported). */
+  /**
+   * One storage read for all the requests that ask for a token while it is
+   * under way: a cold burst of N requests reads the storage once, not N times.
+   */
+  #readShared(): Promise<Token | undefined> {
+    if (this.#reading) return this.#reading;
+    const reading = this.#read().finally(() => {
+      if (this.#reading === reading) this.#reading = undefined;
+    });
+    this.#reading = reading;
+    return reading;
+  }
+
+  /**
+   * The newest usable knowledge of the token: the stored one, unless this
+   * process holds a newer one or the stored one was rejected. A failing or
+   * hanging storage, or a record that is not a valid token, reads as empty
+   * (and is reported).
+   */
   async #read(): Promise<Token | undefined> {
-    let token: Token | undefined;
+    let stored: unknown;
     try {
-      token = await this.#o.storage.get(this.#o.key);
+      stored = await this.#storage((key) => this.#o.storage.get(key));
     } catch (error) {
       this.#emit({ type: "error", phase: "storage", error });
       return this.#cached;
     }
+    if (stored !== undefined && !isValidToken(stored)) {
+      this.#emit({
+        type: "error",
+        phase: "storage",
+        error: new TypeError("Cannot use the stored token: the record is not a valid token"),
+      });
+      stored = undefined;
+    }
+    let token = stored as Token | undefined;
+    if (token?.accessToken === this.#rejected) token = undefined;
+    // A read that started before a renewal must not bring an older token back.
+    const cached = this.#cached;
+    if (cached && (!token || token.issuedAt < cached.issuedAt)) token = cached;
     this.#cached = token;
-    if (token) this.#lastKnown = token;
+    if (token && (!this.#lastKnown || token.issuedAt >= this.#lastKnown.issuedAt)) {
+      this.#lastKnown = token;
+    }
     return token;
   }
 
   async #delete(accessToken: string): Promise<void> {
     try {
-      await this.#o.storage.delete(this.#o.key, { accessToken });
+      await this.#storage((key) => this.#o.storage.delete(key, { accessToken }));
     } catch (error) {
       this.#emit({ type: "error", phase: "storage", error });
+    }
+  }
+
+  /**
+   * Calls the storage with the token's key, bounded by the token timeout: a
+   * storage that hangs fails like one that throws.
+   */
+  #storage<T>(call: (key: string) => Promise<T>, extra = 0): Promise<T> {
+    const pending = this.#bounded(call, extra);
+    this.#pending.add(pending);
+    const forget = () => this.#pending.delete(pending);
+    pending.then(forget, forget);
+    return pending;
+  }
+
+  async #bounded<T>(call: (key: string) => Promise<T>, extra: number): Promise<T> {
+    this.#key ??= this.#o.key();
+    const key = await this.#key;
+    const bound = Math.max(this.#o.timeout, MIN_STORAGE_BOUND) + extra;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new DOMException(`The token storage did not answer within ${bound} ms`, "TimeoutError"),
+          ),
+        bound,
+      );
+    });
+    try {
+      return await Promise.race([call(key), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

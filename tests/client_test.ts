@@ -98,7 +98,7 @@ Deno.test("Client.close() makes later calls reject with a clear error", async ()
     client.fetch(server.resourceUrl),
     /Cannot send the request: the client is closed/,
   );
-  await assert.rejects(client.getToken(), /the client is closed/);
+  await assert.rejects(client.getToken(), /^Error: Cannot get a token: the client is closed$/);
 });
 
 Deno.test("Client[Symbol.asyncDispose]() closes the client", async () => {
@@ -169,6 +169,24 @@ for (
       { tokenParams: { grant_type: "password" } },
       TypeError,
       /cannot set "grant_type"/,
+    ],
+    [
+      "a reserved refresh_token parameter",
+      { tokenParams: { refresh_token: "x" } },
+      TypeError,
+      /cannot set "refresh_token"/,
+    ],
+    [
+      "a reserved redirect_uri parameter",
+      { tokenParams: { redirect_uri: "x" } },
+      TypeError,
+      /cannot set "redirect_uri"/,
+    ],
+    [
+      "credentials in the token endpoint",
+      { tokenEndpoint: "https://user:pw@auth.example.com/t" },
+      TypeError,
+      /must not carry credentials/,
     ],
     [
       "a token parameter of the wrong type",

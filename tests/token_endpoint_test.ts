@@ -3,6 +3,7 @@ import { TokenError } from "../mod.ts";
 import { startAuthServer } from "../testing.ts";
 import { MAX_TOKEN_RESPONSE_BYTES } from "../src/token_endpoint.ts";
 import { clientFor, fetchText, serve } from "./_helpers.ts";
+import { answer, rawServer } from "./_raw_server.ts";
 
 /** A client whose token endpoint is a bare server answering with `handler`. */
 function hostileEndpoint(handler: (request: Request) => Response | Promise<Response>) {
@@ -213,4 +214,69 @@ Deno.test("Client.fetch() works again when the token endpoint recovers", async (
   assert.deepEqual([first.status, first.text], [502, "<h1>oops</h1>"]);
   broken = false;
   assert.equal((await fetchText(client.fetch, resource.resourceUrl)).status, 200);
+});
+
+Deno.test("Client.fetch() returns a compressed error response without its stale framing headers", async () => {
+  const json = JSON.stringify({ error: "invalid_request", error_description: "x".repeat(200) });
+  const gzipped = new Uint8Array(
+    await new Response(
+      new Blob([json]).stream().pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer(),
+  );
+  await using endpoint = hostileEndpoint(() =>
+    new Response(gzipped, {
+      status: 400,
+      headers: { "Content-Encoding": "gzip", "Content-Type": "application/json" },
+    })
+  );
+  await using resource = await startAuthServer();
+  await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+  const { status, text, response } = await fetchText(client.fetch, resource.resourceUrl);
+  assert.equal(status, 400);
+  assert.equal(text, json);
+  assert.equal(response.headers.get("content-encoding"), null);
+  assert.equal(response.headers.get("content-type"), "application/json");
+  // The copy can be served on as it is.
+  await using proxy = serve(() => client.fetch(resource.resourceUrl));
+  const proxied = await fetchText(fetch, proxy.url);
+  assert.deepEqual([proxied.status, proxied.text], [400, json]);
+});
+
+Deno.test("Client.fetch() rejects with a TokenError for a status a Response cannot carry", async () => {
+  await using endpoint = rawServer((conn) =>
+    answer(conn, "600 Unknown", '{"error":"odd"}', "Content-Type: application/json\r\n")
+  );
+  await using resource = await startAuthServer();
+  await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+  await assert.rejects(client.fetch(resource.resourceUrl), (error) => {
+    assert.ok(error instanceof TokenError, String(error));
+    assert.match(error.message, /invalid status 600/);
+    assert.equal(error.status, 600);
+    return true;
+  });
+});
+
+Deno.test("Client dates expiresAt when the token response arrives, not when its body ends", async () => {
+  let time = 1_000_000;
+  await using resource = await startAuthServer();
+  await using client = clientFor(resource, {
+    now: () => time,
+    // A transport whose token body takes ten seconds (of the injected clock) to read.
+    fetch: async (input, init) => {
+      const request = new Request(input, init);
+      if (request.url !== resource.tokenEndpoint) return fetch(request);
+      await request.body?.cancel();
+      const body = new ReadableStream({
+        pull(controller) {
+          time += 10_000;
+          controller.enqueue(new TextEncoder().encode('{"access_token":"a","expires_in":60}'));
+          controller.close();
+        },
+      }, { highWaterMark: 0 }); // pulled only when the client reads it
+      return new Response(body, { headers: { "Content-Type": "application/json" } });
+    },
+  });
+  const token = await client.getToken();
+  assert.equal(token.issuedAt, 1_000_000);
+  assert.equal(token.expiresAt, 1_060_000);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MemoryTokenStorage, type Token, type TokenStorage } from "../mod.ts";
+import { MemoryTokenStorage, type Token, TokenError, type TokenStorage } from "../mod.ts";
 import { startAuthServer } from "../testing.ts";
 import { clientFor, fetchText, ManualClock, nextEvent } from "./_helpers.ts";
 
@@ -319,4 +319,97 @@ Deno.test("Client waits for another holder's renewal in short slices, reading be
   assert.deepEqual(results.map((r) => r.status), [200, 200]);
   assert.equal(server.tokenRequests.length, 1);
   assert.ok(waits.length > 0 && waits.every((ms) => ms <= 1_000), `waits: ${waits}`);
+});
+
+Deno.test("Client.fetch() stops waiting for a storage that hangs when its caller aborts", async () => {
+  await using server = await startAuthServer();
+  const release = Promise.withResolvers<undefined>();
+  const reading = Promise.withResolvers<void>();
+  const hanging: TokenStorage = {
+    get: () => {
+      reading.resolve();
+      return release.promise;
+    },
+    set: () => Promise.resolve(),
+    delete: () => Promise.resolve(),
+  };
+  await using client = clientFor(server, { storage: hanging });
+  const controller = new AbortController();
+  const pending = client.fetch(server.resourceUrl, { signal: controller.signal });
+  await reading.promise;
+  controller.abort();
+  await assert.rejects(pending, { name: "AbortError" });
+  assert.equal(server.tokenRequests.length, 0);
+  release.resolve(undefined); // lets close() finish the read it waits for
+});
+
+Deno.test("Client goes on without a storage that never answers, after a bound", async () => {
+  await using server = await startAuthServer();
+  const never: TokenStorage = {
+    get: () => new Promise(() => {}),
+    set: () => Promise.resolve(),
+    delete: () => Promise.resolve(),
+  };
+  await using client = clientFor(server, { storage: never, tokenTimeout: 100 });
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  const error = client.events.find((e) => e.type === "error");
+  assert.ok(error?.type === "error" && error.phase === "storage");
+  assert.match(String(error.error), /did not answer within 5000 ms/);
+});
+
+Deno.test("Client ignores a stored record that is not a valid token, and reports it", async () => {
+  for (
+    const bad of [
+      { accessToken: "", tokenType: "Bearer", issuedAt: 0 },
+      { accessToken: "has space", tokenType: "Bearer", issuedAt: 0 },
+      { accessToken: "a", tokenType: "DPoP", issuedAt: 0 },
+      { accessToken: "a", tokenType: "Bearer", issuedAt: "yesterday" },
+      { accessToken: "a", tokenType: "Bearer", issuedAt: 0, expiresAt: "never" },
+      "a string",
+    ]
+  ) {
+    await using server = await startAuthServer();
+    const storage: TokenStorage = {
+      get: () => Promise.resolve(bad as unknown as Token),
+      set: () => Promise.resolve(),
+      delete: () => Promise.resolve(),
+    };
+    await using client = clientFor(server, { storage });
+    assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+    assert.equal(server.resourceRequests[0].token, server.issuedTokens[0], JSON.stringify(bad));
+    assert.ok(client.events.some((e) => e.type === "error" && e.phase === "storage"));
+  }
+});
+
+Deno.test("Client keeps its newer token when a storage read returns an older one", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  const memory = new MemoryTokenStorage();
+  let older: Token | undefined;
+  const storage: TokenStorage = {
+    // A storage that lags: it returns a token issued before the client's own.
+    get: async (key) => older ?? await memory.get(key),
+    set: (key, token) => memory.set(key, token),
+    delete: (key, options) => memory.delete(key, options),
+  };
+  await using client = clientFor(server, { storage, now: clock.now });
+  const mine = await client.getToken();
+  older = { ...mine, accessToken: "older-token", issuedAt: mine.issuedAt - 1_000 };
+  clock.advance(3600_000 - 30_000); // inside the renewal window: the client reads the storage
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.resourceRequests[0].token, mine.accessToken);
+});
+
+Deno.test("Client bounds a grant that never settles with a TokenError", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server, {
+    tokenTimeout: 1,
+    grant: { name: "stuck", obtain: () => new Promise(() => {}) },
+  });
+  await assert.rejects(client.fetch(server.resourceUrl), (error) => {
+    assert.ok(error instanceof TokenError);
+    assert.match(error.message, /the grant did not finish within 5001 ms/);
+    return true;
+  });
+  assert.equal(server.resourceRequests.length, 0);
 });

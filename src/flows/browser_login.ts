@@ -6,6 +6,7 @@
  * @module
  */
 
+import { parseEndpointUrl } from "../_endpoint_url.ts";
 import type { GrantContext } from "../grant.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
@@ -136,8 +137,6 @@ export const SHARED_LISTENER: unique symbol = Symbol("alf.sharedListener");
 export interface InternalLoginOptions extends LoopbackLoginOptions {
   [SHARED_LISTENER]?: LoopbackListener;
 }
-
-const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
  * A browser login: sends the user to the authorization endpoint and waits on
@@ -279,19 +278,7 @@ function defaultEndpoint(tokenEndpoint: URL): URL {
 }
 
 function checkEndpoint(value: unknown, grant: string): URL {
-  let url: URL;
-  try {
-    if (typeof value !== "string" && !(value instanceof URL)) throw new TypeError();
-    url = new URL(value);
-  } catch {
-    throw new TypeError(`Cannot create the ${grant}: "authorizationEndpoint" is not a valid URL`);
-  }
-  // RFC 6749 §3.1 requires TLS; a loopback stand-in is the exception.
-  if (url.protocol === "https:") return url;
-  if (url.protocol === "http:" && LOOPBACK_HOSTS.test(url.hostname)) return url;
-  throw new TypeError(
-    `Cannot create the ${grant}: "authorizationEndpoint" must use https: (or http: on a loopback host), got ${url.protocol}`,
-  );
+  return parseEndpointUrl(value, grant, "authorizationEndpoint");
 }
 
 /**

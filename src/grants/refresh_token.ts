@@ -10,7 +10,54 @@ import type { Token } from "../token.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 
-/** Options of {@linkcode RefreshTokenGrant}. */
+/**
+ * Options of {@linkcode RefreshTokenGrant}: the refresh token to start with
+ * and the grant to fall back on.
+ *
+ * @example Without a fallback, a refused refresh token ends in the token endpoint's answer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   AuthorizationCodeGrant,
+ *   Client,
+ *   RefreshTokenGrant,
+ *   type RefreshTokenGrantOptions,
+ * } from "@alf/client";
+ * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * await using browser = new ScriptedBrowser(); // stands in for the user's browser
+ * // An earlier login, whose refresh token a script could keep.
+ * await using login = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new AuthorizationCodeGrant({
+ *     authorizationEndpoint: server.authorizationEndpoint,
+ *     openBrowser: browser.open,
+ *     portRange: [0, 0],
+ *   }),
+ * });
+ * const { refreshToken } = await login.getToken();
+ *
+ * const options: RefreshTokenGrantOptions = { refreshToken }; // no fallback: never the browser
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new RefreshTokenGrant(options),
+ * });
+ * const response = await client.fetch(server.resourceUrl);
+ * assert.equal(response.status, 200);
+ * await response.body?.cancel();
+ * assert.equal(server.tokenRequests[1].form.get("refresh_token"), refreshToken);
+ *
+ * server.revoke(); // the access token is refused: the client refreshes it...
+ * server.revokeRefreshTokens(); // ...but the refresh token is refused too
+ * const refused = await client.fetch(server.resourceUrl);
+ * assert.equal(refused.status, 400); // the token endpoint's answer, as it is
+ * assert.equal((await refused.json()).error, "invalid_grant");
+ * assert.equal(browser.opened.length, 1); // the earlier login only
+ * ```
+ */
 export interface RefreshTokenGrantOptions {
   /**
    * The refresh token to start with, e.g. one kept from an earlier login.
@@ -110,6 +157,16 @@ export class RefreshTokenGrant implements Grant {
     this.#fallback = fallback;
     this.name = fallback?.name ?? "refresh_token";
     if (fallback?.timeout !== undefined) this.timeout = fallback.timeout;
+  }
+
+  /**
+   * The refresh token this grant starts from, if any: two grants with
+   * different refresh tokens (two users) never share a token in a storage.
+   *
+   * @returns The initial refresh token (hashed into the storage key), or the fallback's identity.
+   */
+  identity(): string | undefined {
+    return this.#refreshToken ?? this.#fallback?.identity?.();
   }
 
   /**

@@ -4,6 +4,7 @@ import {
   Client,
   type Grant,
   type GrantContext,
+  MemoryTokenStorage,
   RefreshTokenGrant,
   type RefreshTokenGrantOptions,
   type Token,
@@ -170,4 +171,26 @@ Deno.test("RefreshTokenGrant never shows its refresh token", () => {
   const grant = new RefreshTokenGrant({ refreshToken: "rt-secret", fallback: recordingGrant() });
   assert.equal(Deno.inspect(grant), 'RefreshTokenGrant { name: "recorded", fallback: "recorded" }');
   assert.doesNotMatch(JSON.stringify(grant), /rt-secret/);
+});
+
+Deno.test("RefreshTokenGrant tokens of two users never mix in one storage", async () => {
+  // A token endpoint that names each token after the refresh token it was issued for.
+  const endpoint = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const form = new URLSearchParams(await req.text());
+    return Response.json({ access_token: `for-${form.get("refresh_token")}`, expires_in: 60 });
+  });
+  const storage = new MemoryTokenStorage();
+  const client = (refreshToken: string) =>
+    new Client({
+      tokenEndpoint: `http://127.0.0.1:${endpoint.addr.port}/token`,
+      clientId: "shared-client",
+      storage,
+      grant: new RefreshTokenGrant({ refreshToken }),
+    });
+  await using alice = client("alice-rt");
+  await using bob = client("bob-rt");
+  assert.equal((await alice.getToken()).accessToken, "for-alice-rt");
+  assert.equal((await bob.getToken()).accessToken, "for-bob-rt");
+  assert.equal(storage.size, 2);
+  await endpoint.shutdown();
 });
