@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   if (positionals[0] === "plain") {
     contender = await plainFetch(server);
   } else {
-    kv = await Deno.openKv(values.kv);
+    kv = await openKv(values.kv!);
     contender = alfClient(server, {
       storage: new KvTokenStorage(kv),
       onEvent: (event) => {
@@ -61,6 +61,18 @@ async function main(): Promise<void> {
   await contender.close();
   kv?.close();
   await lines.cancel();
+}
+
+/** Opens the KV file, retrying while the other processes hold its lock. */
+async function openKv(path: string): Promise<Deno.Kv> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await Deno.openKv(path);
+    } catch (error) {
+      if (attempt >= 100 || !/database is locked/i.test(String(error))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+    }
+  }
 }
 
 if (import.meta.main) await main();

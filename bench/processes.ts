@@ -146,10 +146,11 @@ async function runProcesses(
       stdout: "piped",
       stderr: "inherit",
     }).spawn());
+  const readers = children.map((child) =>
+    child.stdout.pipeThrough(new TextDecoderStream()).getReader()
+  );
+  let done = false;
   try {
-    const readers = children.map((child) =>
-      child.stdout.pipeThrough(new TextDecoderStream()).getReader()
-    );
     const outputs = children.map(() => "");
     const readLine = async (i: number) => {
       while (!outputs[i].includes("\n")) {
@@ -171,15 +172,27 @@ async function runProcesses(
     const wall = clock() - start;
     const after = await server.control();
     await Promise.all(writers.map((writer) => writer.close()));
-    await Promise.all(readers.map((reader) => reader.cancel()));
+    done = true;
     return {
       tokenRequests: after.tokenRequests - before.tokenRequests,
       results: lines.map((line) => JSON.parse(line)),
       wall,
     };
   } finally {
+    // A worker that failed leaves the others waiting for "go": end them.
+    if (!done) {
+      for (const child of children) {
+        try {
+          child.kill();
+        } catch {
+          // It had exited already.
+        }
+      }
+    }
+    await Promise.all(readers.map((reader) => reader.cancel().catch(() => {})));
     const statuses = await Promise.all(children.map((child) => child.status));
-    if (statuses.some((status) => !status.success)) {
+    await Promise.all(children.map((child) => child.stdin.close().catch(() => {})));
+    if (done && statuses.some((status) => !status.success)) {
       console.error(`Warning: ${mode} workers failed: ${statuses.map((s) => s.code).join(", ")}`);
     }
   }
