@@ -55,6 +55,8 @@ export class TokenProvider {
   #rejected: string | undefined;
   #inflight: Promise<TokenResult> | undefined;
   #reading: Promise<Token | undefined> | undefined;
+  /** The replacement of a rejected token under way, shared by the requests it failed. */
+  #rejection: { accessToken: string; result: Promise<TokenResult> } | undefined;
   #backgroundRetryAt = -Infinity;
   #key: Promise<string> | undefined;
   /** Storage calls under way, so that close() can wait for them. */
@@ -106,14 +108,29 @@ export class TokenProvider {
    * The token to replay with after a resource rejected `rejected` with 401:
    * the current one if another request already replaced it, else a new one.
    */
-  async tokenAfterRejection(rejected: Token, signal?: AbortSignal): Promise<TokenResult> {
+  tokenAfterRejection(rejected: Token, signal?: AbortSignal): Promise<TokenResult> {
     this.#rejected = rejected.accessToken;
     if (this.#cached?.accessToken === rejected.accessToken) this.#cached = undefined;
-    const current = await abortable(this.#read(), signal);
+    // Every request the same token failed shares one read, delete and renewal:
+    // a storm of N 401s costs one storage round trip of each, not N.
+    let rejection = this.#rejection;
+    if (rejection?.accessToken !== rejected.accessToken) {
+      const result = this.#replaceRejected(rejected.accessToken).finally(() => {
+        if (this.#rejection?.result === result) this.#rejection = undefined;
+      });
+      // Handled here too: the callers may all have stopped waiting for it.
+      result.catch(() => {});
+      this.#rejection = rejection = { accessToken: rejected.accessToken, result };
+    }
+    return abortable(rejection.result, signal);
+  }
+
+  async #replaceRejected(rejected: string): Promise<TokenResult> {
+    const current = await this.#read();
     if (current && isUsable(current, this.#o.now())) return { token: current };
     // Drop the rejected token from the storage, unless another holder replaced it.
-    await abortable(this.#delete(rejected.accessToken), signal);
-    return await abortable(this.#renew(rejected.accessToken, "rejected"), signal);
+    await this.#delete(rejected);
+    return await this.#renew(rejected, "rejected");
   }
 
   /** Stops background work and the token request in flight, and waits for them. */

@@ -1,5 +1,6 @@
-// Storage reads on the way to a token: requests that ask at the same moment
-// share one read, so a cold burst costs one storage round trip, not one each.
+// Storage round trips on the way to a token: requests that ask at the same
+// moment share one read, and requests failed by the same token share one
+// read, delete and renewal, so a burst costs one round trip, not one each.
 
 import assert from "node:assert/strict";
 import type { Token, TokenStorage } from "../mod.ts";
@@ -13,6 +14,7 @@ import { clientFor, fetchText, ManualClock } from "./_helpers.ts";
 class CountingStorage implements TokenStorage {
   readonly tokens = new Map<string, Token>();
   reads = 0;
+  deletes = 0;
   key = "";
   get(key: string): Promise<Token | undefined> {
     this.reads++;
@@ -24,6 +26,7 @@ class CountingStorage implements TokenStorage {
     return Promise.resolve();
   }
   delete(key: string): Promise<void> {
+    this.deletes++;
     this.tokens.delete(key);
     return Promise.resolve();
   }
@@ -53,4 +56,24 @@ Deno.test("Client reads the storage anew once the shared read is over", async ()
   clock.advance(61_000);
   assert.equal((await client.getToken()).accessToken, "newer");
   assert.equal(server.tokenRequests.length, 1);
+});
+
+Deno.test("Client makes one storage read, delete and renewal for a storm of 401s", async () => {
+  await using server = await startAuthServer();
+  const storage = new CountingStorage();
+  await using client = clientFor(server, { storage });
+  await fetchText(client.fetch, server.resourceUrl);
+  server.revoke();
+  // The renewal stays under way while the 401s come in.
+  server.tokenDelay = 100;
+  const reads = storage.reads;
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => fetchText(client.fetch, server.resourceUrl)),
+  );
+  assert.ok(results.every((result) => result.status === 200));
+  assert.equal(server.tokenRequests.length, 2);
+  // One shared read; a 401 that arrives after the renewal (on a slow machine)
+  // reads once more and finds the new token.
+  assert.ok(storage.reads - reads <= 3, `${storage.reads - reads} reads`);
+  assert.equal(storage.deletes, 1);
 });
