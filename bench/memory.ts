@@ -1,6 +1,6 @@
 /**
- * Memory: the peak resident set size of a 64 MiB streamed upload accepted on
- * the first try, and the resident set size after a long run of requests
+ * Memory: the peak resident set size of a 64 MiB upload accepted on the first
+ * try (streamed, and as one byte array), and the resident set size after a long run of requests
  * against the one after warm-up. Each measurement runs in a process of its
  * own (this file, started with `--child`), plain `fetch` and `@alf/client`
  * alternating.
@@ -53,6 +53,9 @@ interface SoakResult {
 }
 
 const CONTENDERS = { plain: PLAIN, alf: ALF_MEMORY } as const;
+/** Upload bodies: a stream (teed for a possible replay) and bytes (cloned without a copy). */
+const BODIES = ["stream", "bytes"] as const;
+type BodyKind = typeof BODIES[number];
 type ContenderKey = keyof typeof CONTENDERS;
 
 /** Runs the upload and the long run in child processes. */
@@ -67,12 +70,21 @@ export async function memoryUse(
   const { repeats = 3, megabytes = 64, requests = 1_000_000, warmup = 20_000 } = options;
   await server.control({ expiresIn: 3600, tokenDelay: 0 });
   const keys = Object.keys(CONTENDERS) as ContenderKey[];
-  const uploads: Record<string, UploadResult[]> = { plain: [], alf: [] };
-  for (let i = 0; i < repeats; i++) {
-    for (const key of i % 2 === 0 ? keys : [...keys].reverse()) {
-      uploads[key].push(
-        await child<UploadResult>(server, ["upload", key, "--megabytes", String(megabytes)]),
-      );
+  const uploads: Record<string, UploadResult[]> = {};
+  for (const body of BODIES) {
+    for (let i = 0; i < repeats; i++) {
+      for (const key of i % 2 === 0 ? keys : [...keys].reverse()) {
+        (uploads[`${body}:${key}`] ??= []).push(
+          await child<UploadResult>(server, [
+            "upload",
+            key,
+            "--body",
+            body,
+            "--megabytes",
+            String(megabytes),
+          ]),
+        );
+      }
     }
   }
   const soaks: Record<string, SoakResult> = {};
@@ -86,24 +98,31 @@ export async function memoryUse(
       String(warmup),
     ]);
   }
-  const growth = (key: ContenderKey) => median(uploads[key].map((run) => run.peak - run.before));
   const uploadTable = table(
     [
+      `${megabytes} MiB upload, body`,
       "contender",
-      `peak RSS, ${megabytes} MiB streamed upload`,
-      "peak above RSS before upload",
+      "peak RSS",
+      "peak above RSS before the upload",
       "peak vs plain fetch",
       "statuses",
     ],
-    keys.map((key) => [
-      CONTENDERS[key],
-      mib(median(uploads[key].map((run) => run.peak))),
-      mib(growth(key)),
-      key === "plain" ? "1 (baseline)" : ratio(
-        median(uploads.alf.map((run, i) => run.peak / uploads.plain[i].peak)),
-      ),
-      [...new Set(uploads[key].map((run) => run.status))].join(", "),
-    ]),
+    BODIES.flatMap((body) =>
+      keys.map((key) => {
+        const runs = uploads[`${body}:${key}`];
+        const plain = uploads[`${body}:plain`];
+        return [
+          body === "stream" ? "streamed, 64 KiB chunks" : "one Uint8Array",
+          CONTENDERS[key],
+          mib(median(runs.map((run) => run.peak))),
+          mib(median(runs.map((run) => run.peak - run.before))),
+          key === "plain"
+            ? "1 (baseline)"
+            : ratio(median(runs.map((run, i) => run.peak / plain[i].peak))),
+          [...new Set(runs.map((run) => run.status))].join(", "),
+        ];
+      })
+    ),
   );
   const soakTable = table(
     [
@@ -126,7 +145,7 @@ export async function memoryUse(
       ];
     }),
   );
-  const note = uploads.alf.every((run) => run.peakReset)
+  const note = Object.values(uploads).flat().every((run) => run.peakReset)
     ? "Peaks are measured from a reset just before the upload (Linux `clear_refs`)."
     : "Peaks include the process's start-up (the peak could not be reset).";
   return {
@@ -169,15 +188,23 @@ function resetPeak(): boolean {
   }
 }
 
-async function uploadChild(key: ContenderKey, server: BenchServer, megabytes: number) {
+async function uploadChild(
+  key: ContenderKey,
+  server: BenchServer,
+  kind: BodyKind,
+  megabytes: number,
+) {
   const contender = await contenderFor(key, server);
   await consume(await contender.fetch(server.resourceUrl)); // token and connection
+  const size = megabytes * 1024 * 1024;
+  // The bytes exist before the reading: they are the caller's, not the upload's.
+  const bytes = kind === "bytes" ? new Uint8Array(size).fill(97) : undefined;
   collectGarbage();
   const peakReset = resetPeak();
   const before = memory().rss;
   const chunkSize = 64 * 1024;
-  let left = megabytes * 1024 * 1024;
-  const body = new ReadableStream<Uint8Array>({
+  let left = size;
+  const body = bytes ?? new ReadableStream<Uint8Array>({
     pull(controller) {
       if (left <= 0) return controller.close();
       // A new chunk each time, as a file or socket reader hands them out.
@@ -239,6 +266,7 @@ if (import.meta.main) {
       origin: { type: "string" },
       repeats: { type: "string", default: "3" },
       megabytes: { type: "string", default: "64" },
+      body: { type: "string", default: "stream" },
       requests: { type: "string", default: "1000000" },
       warmup: { type: "string", default: "20000" },
     },
@@ -247,7 +275,7 @@ if (import.meta.main) {
     const [mode, key] = positionals as [string, ContenderKey];
     const server = connectBenchServer(values.origin!);
     const result = mode === "upload"
-      ? await uploadChild(key, server, Number(values.megabytes))
+      ? await uploadChild(key, server, values.body as BodyKind, Number(values.megabytes))
       : await soakChild(key, server, Number(values.warmup), Number(values.requests));
     console.log(JSON.stringify(result));
   } else {

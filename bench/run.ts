@@ -160,7 +160,7 @@ export async function runAll(
     log("memory…");
     const { uploads, soaks, markdown } = await memoryUse(server, size.memory);
     sections.push(`### Memory\n\n${markdown}`);
-    const peak = (key: string) => median(uploads[key].map((run) => run.peak));
+    const peak = (key: string) => median(uploads[`stream:${key}`].map((run) => run.peak));
     targets.push({
       measure: `memory, ${size.memory.megabytes} MiB streamed upload`,
       target: "peak RSS vs plain fetch",
