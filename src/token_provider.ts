@@ -136,6 +136,7 @@ export class TokenProvider {
   /** Stops background work and the token request in flight, and waits for them. */
   async close(): Promise<void> {
     this.#closed.abort(new DOMException("The client was closed", "AbortError"));
+    await this.#rejection?.result.catch(() => {});
     await this.#inflight?.catch(() => {});
     // Reads a caller stopped waiting for still finish: close() leaves nothing running.
     await Promise.allSettled([...this.#pending]);
