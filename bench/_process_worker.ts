@@ -2,7 +2,7 @@
  * One process of the processes benchmark: a cold client (no token yet) that
  * sends a burst of concurrent requests when the parent says "go".
  *
- * `deno run -A bench/_process_worker.ts <alf|plain> --origin URL [--kv PATH] [--requests 100]`
+ * `deno run -A bench/_process_worker.ts <alf|plain> --origin URL [--kv PATH] [--requests 100] [--poll-interval MS]`
  *
  * Prints `ready` once set up, waits for a line on standard input, then prints
  * the burst's figures as JSON.
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       origin: { type: "string" },
       kv: { type: "string" },
       requests: { type: "string", default: "100" },
+      "poll-interval": { type: "string" },
     },
   });
   const server = connectBenchServer(values.origin!);
@@ -42,7 +43,9 @@ async function main(): Promise<void> {
   } else {
     kv = await openKv(values.kv!);
     contender = alfClient(server, {
-      storage: new KvTokenStorage(kv),
+      storage: new KvTokenStorage(kv, {
+        pollInterval: values["poll-interval"] ? Number(values["poll-interval"]) : undefined,
+      }),
       onEvent: (event) => {
         if (event.type === "error") errors.push(`${event.phase}: ${String(event.error)}`);
       },

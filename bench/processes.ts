@@ -5,7 +5,9 @@
  * process's time to its last response, against the same processes using
  * plain `fetch` with a token they already have.
  *
- * `deno run -A bench/processes.ts [--trials 5] [--processes 8] [--requests 100]`
+ * `deno run -A bench/processes.ts [--trials 5] [--processes 8] [--requests 100] [--poll-interval 0]`
+ *
+ * `--poll-interval` sets `KvTokenStorage`'s poll interval; 0 (default) keeps its default.
  *
  * @module
  */
@@ -24,6 +26,8 @@ export interface ProcessesOptions {
   processes?: number;
   /** Concurrent requests per process. */
   requests?: number;
+  /** `KvTokenStorage`'s `pollInterval`, ms; 0 keeps its default. */
+  pollInterval?: number;
 }
 
 /** One mode's figures. */
@@ -49,7 +53,7 @@ export async function processes(
   server: BenchServer,
   options: ProcessesOptions = {},
 ): Promise<{ rows: ProcessesRow[]; markdown: string }> {
-  const { trials = 5, processes = 8, requests = 100 } = options;
+  const { trials = 5, processes = 8, requests = 100, pollInterval = 0 } = options;
   await server.control({ expiresIn: 3600, tokenDelay: 0 });
   const modes = [["plain", PLAIN], ["alf", ALF_KV]] as const;
   const results = new Map<
@@ -60,7 +64,11 @@ export async function processes(
     for (const [mode, name] of trial % 2 === 0 ? modes : [...modes].reverse()) {
       const dir = await Deno.makeTempDir({ prefix: "alf_bench_kv_" });
       try {
-        const run = await runProcesses(server, mode, `${dir}/tokens.kv`, processes, requests);
+        const run = await runProcesses(server, mode, `${dir}/tokens.kv`, processes, [
+          "--requests",
+          String(requests),
+          ...(pollInterval > 0 ? ["--poll-interval", String(pollInterval)] : []),
+        ]);
         const entry = results.get(name) ??
           { tokens: [], slowest: [], statuses: [], errors: [], times: [] };
         entry.times[trial] = run.results.map((result) => result.ms);
@@ -126,7 +134,7 @@ async function runProcesses(
   mode: "plain" | "alf",
   kvPath: string,
   count: number,
-  requests: number,
+  workerFlags: string[],
 ): Promise<{ tokenRequests: number; results: WorkerResult[]; wall: number }> {
   const children = Array.from({ length: count }, () =>
     new Deno.Command(Deno.execPath(), {
@@ -139,8 +147,7 @@ async function runProcesses(
         server.origin,
         "--kv",
         kvPath,
-        "--requests",
-        String(requests),
+        ...workerFlags,
       ],
       stdin: "piped",
       stdout: "piped",
@@ -198,4 +205,6 @@ async function runProcesses(
   }
 }
 
-if (import.meta.main) await benchMain({ trials: 5, processes: 8, requests: 100 }, processes);
+if (import.meta.main) {
+  await benchMain({ trials: 5, processes: 8, requests: 100, pollInterval: 0 }, processes);
+}
