@@ -385,16 +385,16 @@ Deno.test("Client keeps its newer token when a storage read returns an older one
   const clock = new ManualClock();
   await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
   const memory = new MemoryTokenStorage();
-  let older: Token | undefined;
+  const lag: { older?: Token } = {};
   const storage: TokenStorage = {
     // A storage that lags: it returns a token issued before the client's own.
-    get: async (key) => older ?? await memory.get(key),
+    get: async (key) => lag.older ?? await memory.get(key),
     set: (key, token) => memory.set(key, token),
     delete: (key, options) => memory.delete(key, options),
   };
   await using client = clientFor(server, { storage, now: clock.now });
   const mine = await client.getToken();
-  older = { ...mine, accessToken: "older-token", issuedAt: mine.issuedAt - 1_000 };
+  lag.older = { ...mine, accessToken: "older-token", issuedAt: mine.issuedAt - 1_000 };
   clock.advance(3600_000 - 30_000); // inside the renewal window: the client reads the storage
   await fetchText(client.fetch, server.resourceUrl);
   assert.equal(server.resourceRequests[0].token, mine.accessToken);
