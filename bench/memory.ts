@@ -52,7 +52,8 @@ interface SoakResult {
   seconds: number;
 }
 
-const CONTENDERS = { plain: PLAIN, alf: ALF_MEMORY } as const;
+const ALF_LIMITED = "@alf/client (maxReplayBytes: 1 MiB)";
+const CONTENDERS = { plain: PLAIN, alf: ALF_MEMORY, limited: ALF_LIMITED } as const;
 /** Upload bodies: a stream (teed for a possible replay) and bytes (cloned without a copy). */
 const BODIES = ["stream", "bytes"] as const;
 type BodyKind = typeof BODIES[number];
@@ -88,7 +89,9 @@ export async function memoryUse(
     }
   }
   const soaks: Record<string, SoakResult> = {};
-  for (const key of keys) {
+  // The replay limit changes nothing for bodiless requests: the long run compares two.
+  const soakKeys = keys.filter((key) => key !== "limited");
+  for (const key of soakKeys) {
     soaks[key] = await child<SoakResult>(server, [
       "soak",
       key,
@@ -133,7 +136,7 @@ export async function memoryUse(
       "V8 heap warm-up → end",
       "req/s",
     ],
-    keys.map((key) => {
+    soakKeys.map((key) => {
       const soak = soaks[key];
       return [
         CONTENDERS[key],
@@ -175,7 +178,9 @@ async function child<T>(server: BenchServer, args: string[]): Promise<T> {
 }
 
 async function contenderFor(key: ContenderKey, server: BenchServer): Promise<Contender> {
-  return key === "plain" ? await plainFetch(server) : alfClient(server);
+  if (key === "plain") return await plainFetch(server);
+  if (key === "limited") return alfClient(server, { maxReplayBytes: 1024 * 1024 }, ALF_LIMITED);
+  return alfClient(server);
 }
 
 /** Resets the peak RSS (VmHWM) of this process; false where that is not possible. */

@@ -87,6 +87,15 @@ export interface ClientOptions {
   tokenErrors?: "return" | "throw";
   /** Allow a plain `http:` token endpoint on a non-loopback host. Default: `false`. */
   allowHttp?: boolean;
+  /**
+   * The most bytes of a `ReadableStream` body kept for the replay after a
+   * 401. A longer stream stops being copied once it passes the limit (its
+   * memory is freed) and a 401 to it is returned as it is, while the token is
+   * renewed for the next requests. Default: `Infinity`, every stream is
+   * replayed. Bodies given as strings, bytes, `Blob`s or forms are always
+   * replayed: they cost no copy.
+   */
+  maxReplayBytes?: number;
   /** Receives token requests and background failures; see {@linkcode ClientEvent}. */
   onEvent?: (event: ClientEvent) => void;
 }
@@ -156,6 +165,7 @@ export class Client implements AsyncDisposable {
   readonly #provider: TokenProvider;
   readonly #transport: typeof fetch;
   readonly #throwTokenErrors: boolean;
+  readonly #maxReplayBytes: number;
   readonly #summary: Record<string, unknown>;
   #closed = false;
 
@@ -228,6 +238,12 @@ export class Client implements AsyncDisposable {
       0,
     );
     const timeout = checkDuration("tokenTimeout", options.tokenTimeout, DEFAULT_TOKEN_TIMEOUT, 1);
+    const maxReplayBytes = options.maxReplayBytes ?? Infinity;
+    if (typeof maxReplayBytes !== "number" || !(maxReplayBytes >= 0)) {
+      throw new RangeError(
+        'Cannot create the client: "maxReplayBytes" must be a number of bytes >= 0 (or Infinity)',
+      );
+    }
     const tokenErrors = options.tokenErrors ?? "return";
     if (tokenErrors !== "return" && tokenErrors !== "throw") {
       throw new TypeError('Cannot create the client: "tokenErrors" must be "return" or "throw"');
@@ -259,6 +275,7 @@ export class Client implements AsyncDisposable {
     const now = options.now ?? Date.now;
     this.#transport = transport;
     this.#throwTokenErrors = tokenErrors === "throw";
+    this.#maxReplayBytes = maxReplayBytes;
     this.#endpoint = new TokenEndpoint({
       url,
       clientId,
@@ -382,7 +399,25 @@ export class Client implements AsyncDisposable {
     // built into a Request whose body is cloned, before the first send, for a
     // possible replay. `request.body` is never read: that turns a static body
     // into a stream, sent chunked and teed by clone().
-    const body = init?.body;
+    let body = init?.body;
+    // A stream over the replay limit stops being copied as soon as it passes it.
+    let overflow: (() => void) | undefined;
+    let replayable = true;
+    let pinned = false;
+    if (body instanceof ReadableStream && this.#maxReplayBytes !== Infinity) {
+      let size = 0;
+      const limit = this.#maxReplayBytes;
+      body = body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            size += chunk?.byteLength ?? 0;
+            if (size > limit) overflow?.();
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+      init = { ...init, body };
+    }
     const request = !(input instanceof Request) &&
         (body == null || typeof body === "string" || body instanceof Blob)
       ? undefined
@@ -394,12 +429,27 @@ export class Client implements AsyncDisposable {
       : undefined;
     // Only a stream's clone holds a tee that must be cancelled.
     const streamed = body instanceof ReadableStream || (body === undefined && !!request);
+    overflow = () => {
+      if (!replayable || pinned) return;
+      replayable = false;
+      // Cancelling the tee's spare branch frees what it buffered.
+      if (spare) void discard(spare);
+      spare = undefined;
+    };
     const target = request ?? input as string | URL;
     try {
       const first = await this.#provider.token(signal);
       if ("errorResponse" in first) return this.#tokenFailure(first.errorResponse);
       const response = await this.#send(target, init, first.token);
       if (!isTokenRejected(response, target)) return response;
+      if (!replayable) {
+        // Nothing to replay: renew for the next requests, return this answer.
+        this.#provider.tokenAfterRejection(first.token).catch(() => {});
+        return response;
+      }
+      // From here the copy is needed whatever its size: an early 401 may come
+      // while the first upload still reads the stream.
+      pinned = true;
       await discard(response);
       const second = await this.#provider.tokenAfterRejection(first.token, signal);
       if ("errorResponse" in second) return this.#tokenFailure(second.errorResponse);

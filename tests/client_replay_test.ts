@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startAuthServer } from "../testing.ts";
-import { clientFor, fetchText } from "./_helpers.ts";
+import { clientFor, fetchText, serve } from "./_helpers.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const decode = (body: Uint8Array) => new TextDecoder().decode(body);
@@ -213,4 +213,68 @@ Deno.test("Client.fetch() replays a request whose token expired without expires_
   server.revoke();
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
   assert.equal(server.tokenRequests.length, 2);
+});
+
+Deno.test("Client.fetch() returns the 401 of a stream over maxReplayBytes and renews for the next request", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server, { maxReplayBytes: 64 * 1024 });
+  await fetchText(client.fetch, server.resourceUrl);
+  server.revoke();
+  const chunk = "y".repeat(32 * 1024);
+  const { status } = await fetchText(client.fetch, server.resourceUrl, {
+    method: "POST",
+    body: stream(Array.from({ length: 8 }, () => chunk)), // 256 KiB
+  });
+  assert.equal(status, 401);
+  assert.equal(server.resourceRequests.length, 2); // no replay
+  assert.equal(server.resourceRequests[1].body.byteLength, 256 * 1024);
+  const next = await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(next.status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.equal(server.resourceRequests[2].token, server.issuedTokens[1]);
+});
+
+Deno.test("Client.fetch() replays a stream within maxReplayBytes", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server, { maxReplayBytes: 64 * 1024 });
+  await fetchText(client.fetch, server.resourceUrl);
+  server.revoke();
+  const { status } = await fetchText(client.fetch, server.resourceUrl, {
+    method: "POST",
+    body: stream(["a".repeat(60 * 1024)]),
+  });
+  assert.equal(status, 200);
+  assert.deepEqual(server.resourceRequests[2].body, server.resourceRequests[1].body);
+});
+
+Deno.test("Client.fetch() replays a stream over maxReplayBytes whose 401 came before the limit", async () => {
+  await using server = await startAuthServer();
+  let calls = 0;
+  // A resource that answers 401 at once, without reading the body, then reads the replay.
+  await using resource = serve(async (request) => {
+    if (calls++ === 0) return new Response(null, { status: 401 });
+    return new Response(String((await request.arrayBuffer()).byteLength));
+  });
+  const answered = Promise.withResolvers<void>();
+  await using client = clientFor(server, {
+    maxReplayBytes: 1024,
+    fetch: async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.status === 401) answered.resolve();
+      return response;
+    },
+  });
+  // 512 bytes at once; the other 63.5 KiB only once the client has the 401.
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent > 0) await answered.promise;
+      if (sent >= 64 * 1024) return controller.close();
+      controller.enqueue(bytes("z".repeat(512)));
+      sent += 512;
+    },
+  }, { highWaterMark: 0 });
+  const { status, text } = await fetchText(client.fetch, resource.url, { method: "POST", body });
+  assert.deepEqual([status, text], [200, String(64 * 1024)]);
+  assert.equal(calls, 2);
 });

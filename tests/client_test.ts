@@ -204,6 +204,8 @@ for (
     ["a zero tokenTimeout", { tokenTimeout: 0 }, RangeError, /"tokenTimeout" must be/],
     ["an infinite tokenTimeout", { tokenTimeout: Infinity }, RangeError, /"tokenTimeout" must be/],
     ["an unknown tokenErrors", { tokenErrors: "log" }, TypeError, /"tokenErrors" must be/],
+    ["a negative maxReplayBytes", { maxReplayBytes: -1 }, RangeError, /"maxReplayBytes" must be/],
+    ["a NaN maxReplayBytes", { maxReplayBytes: NaN }, RangeError, /"maxReplayBytes" must be/],
     ["a fetch that is not a function", { fetch: "fetch" }, TypeError, /"fetch" must be a function/],
     ["a clock that is not a function", { now: 5 }, TypeError, /"now" must be a function/],
     ["a storage without get()", { storage: {} }, TypeError, /"storage" has no get\(\)/],
