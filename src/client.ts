@@ -88,8 +88,8 @@ export interface ClientOptions {
   /** Allow a plain `http:` token endpoint on a non-loopback host. Default: `false`. */
   allowHttp?: boolean;
   /**
-   * The most bytes of a `ReadableStream` body kept for the replay after a
-   * 401. A longer stream stops being copied once it passes the limit (its
+   * The most bytes of a `ReadableStream` given as `init.body` kept for the
+   * replay after a 401 (a `Request` input's stream is always copied whole). A longer stream stops being copied once it passes the limit (its
    * memory is freed) and a 401 to it is returned as it is, while the token is
    * renewed for the next requests. Default: `Infinity`, every stream is
    * replayed. Bodies given as strings, bytes, `Blob`s or forms are always
@@ -401,17 +401,17 @@ export class Client implements AsyncDisposable {
     // into a stream, sent chunked and teed by clone().
     let body = init?.body;
     // A stream over the replay limit stops being copied as soon as it passes it.
-    let overflow: (() => void) | undefined;
+    const limit = { overflow: () => {} };
     let replayable = true;
     let pinned = false;
     if (body instanceof ReadableStream && this.#maxReplayBytes !== Infinity) {
       let size = 0;
-      const limit = this.#maxReplayBytes;
+      const max = this.#maxReplayBytes;
       body = body.pipeThrough(
         new TransformStream<Uint8Array, Uint8Array>({
           transform(chunk, controller) {
             size += chunk?.byteLength ?? 0;
-            if (size > limit) overflow?.();
+            if (size > max) limit.overflow();
             controller.enqueue(chunk);
           },
         }),
@@ -422,6 +422,9 @@ export class Client implements AsyncDisposable {
         (body == null || typeof body === "string" || body instanceof Blob)
       ? undefined
       : new Request(input, init);
+    // Without a Request of our own, fetch's own checks come only at the send:
+    // make the cheap ones first, so bad input fails before any token request.
+    checkInput(request ? request.url : input as string | URL, request ? undefined : init);
     const signal = request ? request.signal : init?.signal ?? undefined;
     signal?.throwIfAborted();
     let spare = request && request.method !== "GET" && request.method !== "HEAD"
@@ -429,7 +432,7 @@ export class Client implements AsyncDisposable {
       : undefined;
     // Only a stream's clone holds a tee that must be cancelled.
     const streamed = body instanceof ReadableStream || (body === undefined && !!request);
-    overflow = () => {
+    limit.overflow = () => {
       if (!replayable || pinned) return;
       replayable = false;
       // Cancelling the tee's spare branch frees what it buffered.
@@ -450,7 +453,8 @@ export class Client implements AsyncDisposable {
       // From here the copy is needed whatever its size: an early 401 may come
       // while the first upload still reads the stream.
       pinned = true;
-      await discard(response);
+      // Not awaited: a body whose cancel never settles must not hold the request.
+      void discard(response);
       const second = await this.#provider.tokenAfterRejection(first.token, signal);
       if ("errorResponse" in second) return this.#tokenFailure(second.errorResponse);
       const replay = spare ?? target;
@@ -523,7 +527,31 @@ function isTokenRejected(response: Response, sent: Request | string | URL): bool
 }
 
 function origin(url: string | URL): string {
-  return new URL(url).origin;
+  return new URL(url, baseUrl()).origin;
+}
+
+/** The base of relative URLs, as fetch has it: `location` when Deno runs with `--location`. */
+function baseUrl(): string | undefined {
+  return (globalThis as { location?: { href: string } }).location?.href;
+}
+
+/** The checks fetch would make of a URL input and its init, made before any token request. */
+function checkInput(input: string | URL, init: RequestInit | undefined): void {
+  let url: URL;
+  try {
+    url = new URL(input, baseUrl());
+  } catch {
+    throw new TypeError("Cannot send the request: the URL is not valid");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new TypeError(
+      `Cannot send the request: a bearer token goes only to http: and https: URLs, not ${url.protocol}`,
+    );
+  }
+  const method = init?.method?.toUpperCase();
+  if (init?.body != null && (method === undefined || method === "GET" || method === "HEAD")) {
+    throw new TypeError(`Cannot send the request: a ${method ?? "GET"} request cannot have a body`);
+  }
 }
 
 function parseTokenEndpoint(value: unknown, allowHttp: boolean): URL {

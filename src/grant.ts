@@ -29,8 +29,15 @@ export interface GrantContext {
   params: URLSearchParams;
   /** The token being replaced, if any (a refresh token grant reads it). */
   previous?: Token;
-  /** Aborted when the client closes. */
+  /** Aborted when the client closes, or when the grant runs past its time. */
   signal: AbortSignal;
+  /**
+   * True for an early renewal in the background, while the current token is
+   * still valid: the grant must not start anything that needs the user (a
+   * browser login) and should return its failure instead; the login then
+   * happens when the token is really needed.
+   */
+  background?: boolean;
 }
 
 /**

@@ -33,6 +33,8 @@ export interface TokenProviderOptions {
 
 /** After a failed background renewal, wait this long before the next one. */
 const BACKGROUND_RETRY_DELAY = 5_000;
+/** How many rejected access tokens are remembered. */
+const REJECTED_KEPT = 8;
 /** The longest single wait for another holder's renewal before looking again. */
 const WAIT_SLICE = 1_000;
 /** The shortest bound on one storage call: KV retries a locked database for about 1.3 s. */
@@ -51,12 +53,12 @@ export class TokenProvider {
   #cached: Token | undefined;
   /** The newest token seen, even expired: a refresh grant needs its refresh token. */
   #lastKnown: Token | undefined;
-  /** The last access token a resource rejected: never adopted again from a storage. */
-  #rejected: string | undefined;
+  /** The last access tokens resources rejected: never adopted again from a storage. */
+  readonly #rejected = new Set<string>();
   #inflight: Promise<TokenResult> | undefined;
   #reading: Promise<Token | undefined> | undefined;
-  /** The replacement of a rejected token under way, shared by the requests it failed. */
-  #rejection: { accessToken: string; result: Promise<TokenResult> } | undefined;
+  /** The replacements of rejected tokens under way, each shared by the requests it failed. */
+  readonly #rejections = new Map<string, Promise<TokenResult>>();
   #backgroundRetryAt = -Infinity;
   #key: Promise<string> | undefined;
   /** Storage calls under way, so that close() can wait for them. */
@@ -80,12 +82,14 @@ export class TokenProvider {
    * background renewal runs.
    */
   async token(signal?: AbortSignal): Promise<TokenResult> {
+    this.#checkOpen();
     const now = this.#o.now();
     const cached = this.#cached;
     if (
       cached && isUsable(cached, now) &&
       (this.#inflight !== undefined || !isDueForRenewal(cached, now, this.#o.renewalMargin) ||
-        this.#o.grant.needsUser?.(cached))
+        // Backing off after a failed background renewal: no storage read per request.
+        now < this.#backgroundRetryAt || this.#o.grant.needsUser?.(cached))
     ) {
       return { token: cached };
     }
@@ -109,20 +113,26 @@ export class TokenProvider {
    * the current one if another request already replaced it, else a new one.
    */
   tokenAfterRejection(rejected: Token, signal?: AbortSignal): Promise<TokenResult> {
-    this.#rejected = rejected.accessToken;
+    this.#checkOpen();
+    this.#rejected.delete(rejected.accessToken);
+    this.#rejected.add(rejected.accessToken);
+    // A handful is enough: only tokens whose 401s may still be on their way matter.
+    if (this.#rejected.size > REJECTED_KEPT) {
+      this.#rejected.delete(this.#rejected.values().next().value!);
+    }
     if (this.#cached?.accessToken === rejected.accessToken) this.#cached = undefined;
     // Every request the same token failed shares one read, delete and renewal:
     // a storm of N 401s costs one storage round trip of each, not N.
-    let rejection = this.#rejection;
-    if (rejection?.accessToken !== rejected.accessToken) {
-      const result = this.#replaceRejected(rejected.accessToken).finally(() => {
-        if (this.#rejection?.result === result) this.#rejection = undefined;
+    let result = this.#rejections.get(rejected.accessToken);
+    if (!result) {
+      const replacing = this.#replaceRejected(rejected.accessToken).finally(() => {
+        this.#rejections.delete(rejected.accessToken);
       });
       // Handled here too: the callers may all have stopped waiting for it.
-      result.catch(() => {});
-      this.#rejection = rejection = { accessToken: rejected.accessToken, result };
+      replacing.catch(() => {});
+      this.#rejections.set(rejected.accessToken, result = replacing);
     }
-    return abortable(rejection.result, signal);
+    return abortable(result, signal);
   }
 
   async #replaceRejected(rejected: string): Promise<TokenResult> {
@@ -136,10 +146,17 @@ export class TokenProvider {
   /** Stops background work and the token request in flight, and waits for them. */
   async close(): Promise<void> {
     this.#closed.abort(new DOMException("The client was closed", "AbortError"));
-    await this.#rejection?.result.catch(() => {});
+    await Promise.allSettled([...this.#rejections.values()]);
     await this.#inflight?.catch(() => {});
     // Reads a caller stopped waiting for still finish: close() leaves nothing running.
     await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Requests that were under way when the client closed get no token afterwards. */
+  #checkOpen(): void {
+    if (this.#closed.signal.aborted) {
+      throw new Error("Cannot send the request: the client is closed");
+    }
   }
 
   #renew(stale: string | undefined, reason: TokenReason): Promise<TokenResult> {
@@ -247,6 +264,7 @@ export class TokenProvider {
           params: this.#o.params,
           previous: this.#lastKnown,
           signal: controller.signal,
+          background: reason === "expiring",
         }),
         expired.signal,
       );
@@ -313,7 +331,7 @@ export class TokenProvider {
       stored = undefined;
     }
     let token = stored as Token | undefined;
-    if (token?.accessToken === this.#rejected) token = undefined;
+    if (token && this.#rejected.has(token.accessToken)) token = undefined;
     // A read that started before a renewal must not bring an older token back.
     const cached = this.#cached;
     if (cached && (!token || token.issuedAt < cached.issuedAt)) token = cached;
@@ -345,7 +363,10 @@ export class TokenProvider {
   }
 
   async #bounded<T>(call: (key: string) => Promise<T>, extra: number): Promise<T> {
-    this.#key ??= this.#o.key();
+    this.#key ??= this.#o.key().catch((error) => {
+      this.#key = undefined; // try again on the next call
+      throw error;
+    });
     const key = await this.#key;
     const bound = Math.max(this.#o.timeout, MIN_STORAGE_BOUND) + extra;
     let timer: ReturnType<typeof setTimeout> | undefined;

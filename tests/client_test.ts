@@ -304,3 +304,42 @@ Deno.test("Client.getToken() returns a copy the caller cannot use to change the 
   await fetchText(client.fetch, server.resourceUrl);
   assert.equal(server.resourceRequests[0].token, server.issuedTokens[0]);
 });
+
+Deno.test("Client.fetch() rejects bad input like fetch, before any token request", async () => {
+  await using server = await startAuthServer();
+  server.failTokenRequests(10, { status: 503 });
+  await using client = clientFor(server);
+  await assert.rejects(client.fetch("not a url"), {
+    name: "TypeError",
+    message: "Cannot send the request: the URL is not valid",
+  });
+  await assert.rejects(client.fetch(server.resourceUrl, { body: "x" }), {
+    name: "TypeError",
+    message: "Cannot send the request: a GET request cannot have a body",
+  });
+  await assert.rejects(client.fetch(server.resourceUrl, { method: "HEAD", body: "x" }), TypeError);
+  await assert.rejects(
+    client.fetch(new URL("nope:/x"), { method: "PUT", body: new FormData() }),
+    /a bearer token goes only to http: and https: URLs, not nope:/,
+  );
+  await assert.rejects(client.fetch("data:text/plain,hi"), /not data:/);
+  assert.equal(server.tokenRequests.length, 0);
+});
+
+Deno.test("Client.fetch() does not wait for a 401 body whose cancel never settles", async () => {
+  await using server = await startAuthServer();
+  let first = true;
+  await using client = clientFor(server, {
+    fetch: async (input, init) => {
+      const response = await fetch(input, init);
+      if (new Request(input, init).url !== server.resourceUrl || !first) return response;
+      first = false;
+      await response.body?.cancel();
+      const stuck = new ReadableStream({ cancel: () => new Promise<void>(() => {}) });
+      return new Response(stuck, { status: 401 });
+    },
+  });
+  const { status } = await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+});

@@ -413,3 +413,97 @@ Deno.test("Client bounds a grant that never settles with a TokenError", async ()
   });
   assert.equal(server.resourceRequests.length, 0);
 });
+
+Deno.test("Client never brings back a rejected token when a late 401 for an older one arrives", async () => {
+  await using server = await startAuthServer();
+  const memory = new MemoryTokenStorage();
+  const gate = {
+    token: "",
+    open: Promise.withResolvers<void>(),
+    reached: Promise.withResolvers<void>(),
+  };
+  const storage: TokenStorage = {
+    get: (key) => memory.get(key),
+    set: (key, token) => memory.set(key, token),
+    // The delete of one chosen token is held: the storage still shows it meanwhile.
+    delete: async (key, options) => {
+      if (options?.accessToken === gate.token) {
+        gate.reached.resolve();
+        await gate.open.promise;
+      }
+      await memory.delete(key, options);
+    },
+  };
+  await using client = clientFor(server, { storage });
+  const t1 = (await client.getToken()).accessToken;
+  const heldA = Promise.withResolvers<void>();
+  const arrivedA = Promise.withResolvers<void>();
+  server.route("/a", async (_request, recorded) => {
+    if (recorded.token !== t1) return new Response("replayed");
+    arrivedA.resolve();
+    await heldA.promise;
+    return new Response(null, { status: 401 });
+  });
+  const a = fetchText(client.fetch, server.url("/a")); // sent with t1, answered late
+  await arrivedA.promise;
+  server.revoke(t1);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200); // t1 → t2
+  const t2 = (await client.getToken()).accessToken;
+  server.revoke(t2);
+  gate.token = t2;
+  const c = fetchText(client.fetch, server.resourceUrl); // 401 for t2: its delete is held
+  await gate.reached.promise;
+  heldA.resolve(); // now the late 401 for t1, while the storage still holds t2
+  const { status, text } = await a;
+  assert.deepEqual([status, text], [200, "replayed"]);
+  assert.notEqual(server.resourceRequests.at(-1)!.token, t2);
+  gate.open.resolve();
+  assert.equal((await c).status, 200);
+});
+
+Deno.test("Client.fetch() with a 401 after close() rejects with the closed error, without storage calls", async () => {
+  await using server = await startAuthServer();
+  let calls = 0;
+  const memory = new MemoryTokenStorage();
+  const storage: TokenStorage = {
+    get: (key) => (calls++, memory.get(key)),
+    set: (key, token) => (calls++, memory.set(key, token)),
+    delete: (key, options) => (calls++, memory.delete(key, options)),
+  };
+  const held = Promise.withResolvers<void>();
+  const arrived = Promise.withResolvers<void>();
+  server.route("/held", async () => {
+    arrived.resolve();
+    await held.promise;
+    return new Response(null, { status: 401 });
+  });
+  const client = clientFor(server, { storage });
+  const pending = client.fetch(server.url("/held"));
+  await arrived.promise;
+  await client.close();
+  const before = calls;
+  held.resolve();
+  await assert.rejects(pending, /^Error: Cannot send the request: the client is closed$/);
+  assert.equal(calls, before);
+});
+
+Deno.test("Client makes no storage read per request while a failed background renewal backs off", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  const memory = new MemoryTokenStorage();
+  let reads = 0;
+  const storage: TokenStorage = {
+    get: (key) => (reads++, memory.get(key)),
+    set: (key, token) => memory.set(key, token),
+    delete: (key, options) => memory.delete(key, options),
+  };
+  await using client = clientFor(server, { storage, now: clock.now });
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(3600_000 - 30_000);
+  server.failTokenRequests(1);
+  await fetchText(client.fetch, server.resourceUrl);
+  await nextEvent(client.events, (e) => e.type === "error");
+  const before = reads;
+  for (let i = 0; i < 20; i++) await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(reads, before);
+});

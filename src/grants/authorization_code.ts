@@ -118,7 +118,12 @@ export class AuthorizationCodeGrant implements Grant {
     this.#login = new BrowserLogin("AuthorizationCodeGrant", options as InternalLoginOptions);
     this.timeout = this.#login.grantTimeout;
     this.#refresh = new RefreshTokenGrant({
-      fallback: { name: this.name, timeout: this.timeout, obtain: (c) => this.#logIn(c) },
+      fallback: {
+        name: this.name,
+        timeout: this.timeout,
+        obtain: (c) => this.#logIn(c),
+        needsUser: () => true,
+      },
     });
   }
 

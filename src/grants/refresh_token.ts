@@ -206,7 +206,12 @@ export class RefreshTokenGrant implements Grant {
       if (result.token.refreshToken !== undefined) return result;
       return { token: { ...result.token, refreshToken } };
     }
-    if (this.#fallback && result.errorResponse.error.error === "invalid_grant") {
+    // A background renewal never opens the browser: the still-valid token goes
+    // on being used, and the login waits until a request needs a new token.
+    if (
+      this.#fallback && result.errorResponse.error.error === "invalid_grant" &&
+      !(context.background && this.#fallback.needsUser?.(undefined))
+    ) {
       // The dead refresh token must not reach a fallback that would try it again.
       return await this.#fallback.obtain({ ...context, previous: undefined });
     }

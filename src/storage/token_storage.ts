@@ -137,8 +137,11 @@ export interface DeleteTokenOptions {
  *     this.#map.set(key, token);
  *     return Promise.resolve();
  *   }
- *   delete(key: string) {
- *     this.#map.delete(key);
+ *   delete(key: string, options: { accessToken?: string } = {}) {
+ *     const current = this.#map.get(key);
+ *     if (options.accessToken === undefined || current?.accessToken === options.accessToken) {
+ *       this.#map.delete(key);
+ *     }
  *     return Promise.resolve();
  *   }
  * }

@@ -289,3 +289,25 @@ Deno.test("AuthorizationCodeGrant renews early in the background with its refres
     "refresh_token",
   ]);
 });
+
+Deno.test("AuthorizationCodeGrant does not open the browser for a background renewal whose refresh token is dead", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using browser = new ScriptedBrowser();
+  const failed = Promise.withResolvers<void>();
+  await using client = codeClient(server, { openBrowser: browser.open }, {
+    now: clock.now,
+    onEvent: (event) => {
+      if (event.type === "error" && event.phase === "renewal") failed.resolve();
+    },
+  });
+  await fetchText(client.fetch, server.resourceUrl);
+  server.revokeRefreshTokens();
+  clock.advance(3600_000 - 1_000); // inside the renewal window: a background refresh
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  await failed.promise; // invalid_grant, reported
+  assert.equal(browser.opened.length, 1);
+  clock.advance(1_000); // expired: now the login happens
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(browser.opened.length, 2);
+});
