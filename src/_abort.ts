@@ -41,3 +41,37 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** A time bound on an operation; see {@linkcode deadline}. */
+export interface Deadline extends Disposable {
+  /** Aborts when the parent signal does, or when the time is up. */
+  readonly signal: AbortSignal;
+  /** Aborts only when the time is up, with a `TimeoutError`. */
+  readonly expired: AbortSignal;
+}
+
+/**
+ * Bounds an operation to `ms` milliseconds: `signal` follows `parent` and
+ * aborts with a `TimeoutError` named by `message` when the time is up.
+ * Disposing clears the timer and the listener, so nothing outlives the bound.
+ */
+export function deadline(parent: AbortSignal | undefined, ms: number, message: string): Deadline {
+  const controller = new AbortController();
+  const expired = new AbortController();
+  const onAbort = () => controller.abort(parent?.reason);
+  if (parent?.aborted) onAbort();
+  parent?.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => {
+    const reason = new DOMException(message, "TimeoutError");
+    controller.abort(reason);
+    expired.abort(reason);
+  }, ms);
+  return {
+    signal: controller.signal,
+    expired: expired.signal,
+    [Symbol.dispose]() {
+      clearTimeout(timer);
+      parent?.removeEventListener("abort", onAbort);
+    },
+  };
+}

@@ -8,6 +8,7 @@
 import { discard } from "./_body.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
 import { redactInspect } from "./_redact.ts";
+import { sha256Hex } from "./_sha256.ts";
 import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from "./client_auth.ts";
 import type { ClientEvent } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
@@ -424,7 +425,7 @@ export class Client implements AsyncDisposable {
       : new Request(input, init);
     // Without a Request of our own, fetch's own checks come only at the send:
     // make the cheap ones first, so bad input fails before any token request.
-    checkInput(request ? request.url : input as string | URL, request ? undefined : init);
+    checkInput(request ?? input as string | URL, init);
     const signal = request ? request.signal : init?.signal ?? undefined;
     signal?.throwIfAborted();
     let spare = request && request.method !== "GET" && request.method !== "HEAD"
@@ -535,22 +536,32 @@ function baseUrl(): string | undefined {
   return (globalThis as { location?: { href: string } }).location?.href;
 }
 
-/** The checks fetch would make of a URL input and its init, made before any token request. */
-function checkInput(input: string | URL, init: RequestInit | undefined): void {
-  let url: URL;
-  try {
-    url = new URL(input, baseUrl());
-  } catch {
-    throw new TypeError("Cannot send the request: the URL is not valid");
+/**
+ * The checks fetch would make of the input, made before any token request.
+ * A Request was parsed and checked by its constructor: only the scheme is
+ * left; a URL input gets fetch's URL and body checks as well.
+ */
+function checkInput(target: Request | string | URL, init: RequestInit | undefined): void {
+  let protocol: string;
+  if (target instanceof Request) {
+    protocol = target.url.slice(0, target.url.indexOf(":") + 1);
+  } else {
+    try {
+      protocol = new URL(target, baseUrl()).protocol;
+    } catch {
+      throw new TypeError("Cannot send the request: the URL is not valid");
+    }
+    const method = init?.method?.toUpperCase();
+    if (init?.body != null && (method === undefined || method === "GET" || method === "HEAD")) {
+      throw new TypeError(
+        `Cannot send the request: a ${method ?? "GET"} request cannot have a body`,
+      );
+    }
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
+  if (protocol !== "https:" && protocol !== "http:") {
     throw new TypeError(
-      `Cannot send the request: a bearer token goes only to http: and https: URLs, not ${url.protocol}`,
+      `Cannot send the request: a bearer token goes only to http: and https: URLs, not ${protocol}`,
     );
-  }
-  const method = init?.method?.toUpperCase();
-  if (init?.body != null && (method === undefined || method === "GET" || method === "HEAD")) {
-    throw new TypeError(`Cannot send the request: a ${method ?? "GET"} request cannot have a body`);
   }
 }
 
@@ -617,7 +628,5 @@ async function storageKey(
   );
   const identity = grant.identity?.() ?? null;
   const material = JSON.stringify(["alf/1", url.href, clientId, grant.name, identity, sorted]);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(material));
-  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-  return `alf1:${hex}`;
+  return `alf1:${await sha256Hex(material)}`;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { deadline } from "./_abort.ts";
 import { BodyTooLargeError, readBounded } from "./_body.ts";
 import { authenticate, type ClientAuthMethod } from "./client_auth.ts";
 import type { Token } from "./token.ts";
@@ -170,61 +171,49 @@ export class TokenEndpoint {
     });
     authenticate(clientAuth, clientId, clientSecret, headers, form);
 
-    const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new DOMException("The token request timed out", "TimeoutError")),
-      timeout,
-    );
-    const onAbort = () => controller.abort(signal?.reason);
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    using bound = deadline(signal, timeout, "The token request timed out");
+    let response: Response;
+    let body: Uint8Array;
     try {
-      let response: Response;
-      let body: Uint8Array;
-      try {
-        // Credentials are never re-posted to wherever a redirect points.
-        response = await this.#options.fetch(url, {
-          method: "POST",
-          headers,
-          body: form,
-          redirect: "manual",
-          signal: controller.signal,
-        });
-      } catch (cause) {
-        throw this.#failure(cause, controller.signal, "Cannot reach the token endpoint");
-      }
-      // RFC 6749 §5.1: expires_in counts from the response, not from the end of its body.
-      const receivedAt = now();
-      try {
-        body = await readBounded(response, MAX_TOKEN_RESPONSE_BYTES);
-      } catch (cause) {
-        throw this.#failure(cause, controller.signal, "Cannot read the token response");
-      }
-      const text = new TextDecoder().decode(body);
-      if (response.status > 599) {
-        // A Response cannot carry such a status: there is nothing to return.
-        throw new TokenError(
-          `Cannot obtain a token: the token endpoint answered an invalid status ${response.status}`,
-          { status: response.status },
-        );
-      }
-      if (response.status >= 200 && response.status < 300) {
-        return { token: parseTokenResponse(text, receivedAt, response.status) };
-      }
-      return {
-        errorResponse: {
-          status: response.status,
-          statusText: response.statusText,
-          // The body is kept decoded and whole: its framing headers no longer apply.
-          headers: [...response.headers].filter(([name]) => !FRAMING_HEADERS.has(name)),
-          body,
-          error: parseErrorResponse(text, response.status),
-        },
-      };
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      // Credentials are never re-posted to wherever a redirect points.
+      response = await this.#options.fetch(url, {
+        method: "POST",
+        headers,
+        body: form,
+        redirect: "manual",
+        signal: bound.signal,
+      });
+    } catch (cause) {
+      throw this.#failure(cause, bound.signal, "Cannot reach the token endpoint");
     }
+    // RFC 6749 §5.1: expires_in counts from the response, not from the end of its body.
+    const receivedAt = now();
+    try {
+      body = await readBounded(response, MAX_TOKEN_RESPONSE_BYTES);
+    } catch (cause) {
+      throw this.#failure(cause, bound.signal, "Cannot read the token response");
+    }
+    const text = new TextDecoder().decode(body);
+    if (response.status > 599) {
+      // A Response cannot carry such a status: there is nothing to return.
+      throw new TokenError(
+        `Cannot obtain a token: the token endpoint answered an invalid status ${response.status}`,
+        { status: response.status },
+      );
+    }
+    if (response.status >= 200 && response.status < 300) {
+      return { token: parseTokenResponse(text, receivedAt, response.status) };
+    }
+    return {
+      errorResponse: {
+        status: response.status,
+        statusText: response.statusText,
+        // The body is kept decoded and whole: its framing headers no longer apply.
+        headers: [...response.headers].filter(([name]) => !FRAMING_HEADERS.has(name)),
+        body,
+        error: parseErrorResponse(text, response.status),
+      },
+    };
   }
 
   #failure(cause: unknown, signal: AbortSignal, what: string): TokenError {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { abortable } from "./_abort.ts";
+import { abortable, deadline } from "./_abort.ts";
 import type { ClientEvent, TokenReason } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
@@ -245,17 +245,8 @@ export class TokenProvider {
     const bound = this.#grantBound + LEASE_SLACK;
     // The grant sees the client's close and the time bound; only the bound is
     // raced here, so a grant's own close error reaches the caller unchanged.
-    const controller = new AbortController();
-    const expired = new AbortController();
-    const closed = this.#closed.signal;
-    const onClose = () => controller.abort(closed.reason);
-    closed.addEventListener("abort", onClose, { once: true });
     // A grant that never settles must not hang every waiter.
-    const timer = setTimeout(() => {
-      const reason = new DOMException("The grant timed out", "TimeoutError");
-      controller.abort(reason);
-      expired.abort(reason);
-    }, bound);
+    using limit = deadline(this.#closed.signal, bound, "The grant timed out");
     let result: TokenResult;
     try {
       result = await abortable(
@@ -263,21 +254,18 @@ export class TokenProvider {
           endpoint: this.#o.endpoint,
           params: this.#o.params,
           previous: this.#lastKnown,
-          signal: controller.signal,
+          signal: limit.signal,
           background: reason === "expiring",
         }),
-        expired.signal,
+        limit.expired,
       );
     } catch (error) {
-      if (expired.signal.aborted) {
+      if (limit.expired.aborted) {
         throw new TokenError(`Cannot obtain a token: the grant did not finish within ${bound} ms`, {
           cause: error,
         });
       }
       throw error;
-    } finally {
-      clearTimeout(timer);
-      closed.removeEventListener("abort", onClose);
     }
     if ("token" in result) {
       const { token } = result;
@@ -369,21 +357,8 @@ export class TokenProvider {
     });
     const key = await this.#key;
     const bound = Math.max(this.#o.timeout, MIN_STORAGE_BOUND) + extra;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new DOMException(`The token storage did not answer within ${bound} ms`, "TimeoutError"),
-          ),
-        bound,
-      );
-    });
-    try {
-      return await Promise.race([call(key), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    using limit = deadline(undefined, bound, `The token storage did not answer within ${bound} ms`);
+    return await abortable(call(key), limit.expired);
   }
 
   #emit(event: ClientEvent): void {

@@ -6,6 +6,7 @@
  */
 
 import { delay } from "../_abort.ts";
+import { sha256Hex } from "../_sha256.ts";
 import { redactInspect } from "../_redact.ts";
 import type { Token } from "../token.ts";
 import { retryTransient } from "./_kv_retry.ts";
@@ -429,9 +430,4 @@ function isToken(value: unknown): value is Token {
 function isKeyPart(part: unknown): boolean {
   return ["string", "number", "bigint", "boolean"].includes(typeof part) ||
     part instanceof Uint8Array;
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
