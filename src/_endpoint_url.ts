@@ -1,7 +1,12 @@
 // One check for every endpoint URL the client is given (token, authorization).
 
-/** Hosts where plain http: is allowed: this machine (RFC 8252 §8.3). */
+/** Hosts that name this machine ([RFC 8252 §8.3](https://www.rfc-editor.org/rfc/rfc8252#section-8.3)). */
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** Whether a URL's `hostname` names this machine: `localhost`, `127.x.x.x` or `[::1]`. */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.test(hostname);
+}
 
 /**
  * Parses an endpoint option: a valid URL without credentials, `https:` or
@@ -34,7 +39,7 @@ export function parseEndpointUrl(
     );
   }
   if (url.protocol === "https:") return url;
-  if (url.protocol === "http:" && (allowHttp || LOOPBACK_HOSTS.test(url.hostname))) return url;
+  if (url.protocol === "http:" && (allowHttp || isLoopbackHost(url.hostname))) return url;
   const escape = allowHttp ? "" : ', or set "allowHttp"';
   throw new TypeError(
     `Cannot create the ${context}: "${option}" must use https: (or http: on a loopback host${escape}), got ${url.protocol}`,

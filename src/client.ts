@@ -11,11 +11,11 @@ import { redactInspect } from "./_redact.ts";
 import { sha256Hex } from "./_sha256.ts";
 import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from "./client_auth.ts";
 import type { ClientEvent } from "./client_event.ts";
-import type { Grant } from "./grant.ts";
+import { checkGrant, type Grant } from "./grant.ts";
 import { installedFlow } from "./flows/installed.ts";
 import { ClientCredentialsGrant } from "./grants/client_credentials.ts";
 import { MemoryTokenStorage } from "./storage/memory.ts";
-import type { TokenStorage } from "./storage/token_storage.ts";
+import { checkTokenStorage, type TokenStorage } from "./storage/token_storage.ts";
 import { authorizationValue, type Token } from "./token.ts";
 import { type ErrorResponse, TokenEndpoint, toResponse } from "./token_endpoint.ts";
 import { TokenProvider } from "./token_provider.ts";
@@ -257,17 +257,12 @@ export class Client implements AsyncDisposable {
     // A client without a grant of its own uses the installed browser login flow, if any.
     const flow = options.grant === undefined ? installedFlow() : undefined;
     const storage = options.storage ?? flow?.storage ?? new MemoryTokenStorage();
-    for (const method of ["get", "set", "delete"] as const) {
-      if (typeof storage?.[method] !== "function") {
-        throw new TypeError(`Cannot create the client: "storage" has no ${method}() method`);
-      }
-    }
-    const grant = options.grant ?? flow?.grant ?? new ClientCredentialsGrant();
-    if (typeof grant?.obtain !== "function" || typeof grant.name !== "string") {
-      throw new TypeError(
-        'Cannot create the client: "grant" must have a name and an obtain() method',
-      );
-    }
+    checkTokenStorage(storage, "create the client");
+    const grant = checkGrant(
+      options.grant ?? flow?.grant ?? new ClientCredentialsGrant(),
+      "create the client",
+      "grant",
+    );
     const scope = parseScope(options.scope);
     const params = parseParams(options.tokenParams);
     if (scope !== undefined) params.append("scope", scope);

@@ -107,3 +107,20 @@ export interface Grant {
    */
   obtain(context: GrantContext): Promise<TokenResult>;
 }
+
+/**
+ * Checks that a value can serve as a {@linkcode Grant}: it has a `name` and
+ * an `obtain()` method.
+ *
+ * @param grant The value given as a grant.
+ * @param context What is being created, for the message: `create the client`, ...
+ * @param option The option's name, for the message: `grant`, `fallback`.
+ * @throws {TypeError} when it is not a grant.
+ */
+export function checkGrant(grant: unknown, context: string, option: string): Grant {
+  const candidate = grant as Partial<Grant> | null;
+  if (typeof candidate?.obtain !== "function" || typeof candidate.name !== "string") {
+    throw new TypeError(`Cannot ${context}: "${option}" must have a name and an obtain() method`);
+  }
+  return candidate as Grant;
+}

@@ -10,6 +10,7 @@ import {
   type PortRange,
   type TokenStorage,
 } from "../../mod.ts";
+import { CLIENT_AUTH_METHODS } from "../client_auth.ts";
 import { flagOption, listOption, type OptionSpec, type ParsedArgs, stringOption } from "./_args.ts";
 import type { Io } from "./_io.ts";
 import { CliError, EXIT_CODE, oneLine, usageError } from "./exit_code.ts";
@@ -58,12 +59,6 @@ can set the variables):
       where --login sends the browser; default: the token endpoint with /authorize
   --login-ports FROM-TO (ALF_LOGIN_PORTS)
       the loopback ports --login may listen on; default: 32000-32009`;
-
-const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = [
-  "client_secret_basic",
-  "client_secret_post",
-  "none",
-];
 
 /** A configured client and what it holds open (a KV file). */
 export interface CliClient extends AsyncDisposable {

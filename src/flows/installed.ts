@@ -6,7 +6,7 @@
  */
 
 import type { Grant } from "../grant.ts";
-import type { TokenStorage } from "../storage/token_storage.ts";
+import { checkTokenStorage, type TokenStorage } from "../storage/token_storage.ts";
 import { checkPortRange, LoopbackListener, type PortRange } from "./_loopback.ts";
 import { type InternalLoginOptions, type LoginOptions, SHARED_LISTENER } from "./browser_login.ts";
 
@@ -76,11 +76,7 @@ export async function installFlow(
   make: (options: InternalLoginOptions) => Grant,
 ): Promise<BrowserFlow> {
   await Promise.resolve(); // every failure below is a rejection
-  for (const method of ["get", "set", "delete"] as const) {
-    if (typeof storage?.[method] !== "function") {
-      throw new TypeError(`Cannot use the ${what}: "storage" has no ${method}() method`);
-    }
-  }
+  checkTokenStorage(storage, `use the ${what}`);
   const range = checkPortRange(portRange, `use the ${what}`);
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`Cannot use the ${what}: options must be an object`);

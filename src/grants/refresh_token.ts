@@ -5,7 +5,7 @@
  */
 
 import { redactInspect } from "../_redact.ts";
-import type { Grant, GrantContext } from "../grant.ts";
+import { checkGrant, type Grant, type GrantContext } from "../grant.ts";
 import type { Token } from "../token.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
@@ -145,14 +145,7 @@ export class RefreshTokenGrant implements Grant {
         'Cannot create the RefreshTokenGrant: "refreshToken" must be a non-empty string',
       );
     }
-    if (
-      fallback !== undefined &&
-      (typeof fallback?.obtain !== "function" || typeof fallback.name !== "string")
-    ) {
-      throw new TypeError(
-        'Cannot create the RefreshTokenGrant: "fallback" must have a name and an obtain() method',
-      );
-    }
+    if (fallback !== undefined) checkGrant(fallback, "create the RefreshTokenGrant", "fallback");
     this.#refreshToken = refreshToken;
     this.#fallback = fallback;
     this.name = fallback?.name ?? "refresh_token";

@@ -8,7 +8,7 @@
 import { delay } from "../_abort.ts";
 import { sha256Hex } from "../_sha256.ts";
 import { redactInspect } from "../_redact.ts";
-import type { Token } from "../token.ts";
+import { isValidToken, type Token } from "../token.ts";
 import { retryTransient } from "./_kv_retry.ts";
 import type {
   AcquireLeaseOptions,
@@ -173,7 +173,7 @@ export class KvTokenStorage implements TokenStorage {
     const entry = await retryTransient(() => this.#kv.get<unknown>(keys.token));
     this.#see(key).token = entry.versionstamp;
     if (entry.value === null) return undefined;
-    if (!isToken(entry.value)) {
+    if (!isValidToken(entry.value)) {
       throw new TypeError("Cannot read the stored token: the KV value is not a token record");
     }
     return entry.value;
@@ -219,7 +219,7 @@ export class KvTokenStorage implements TokenStorage {
     }
     await retryTransient(async () => {
       const stored = await this.#kv.get<unknown>(keys.token);
-      if (!isToken(stored.value) || stored.value.accessToken !== accessToken) return;
+      if (!isValidToken(stored.value) || stored.value.accessToken !== accessToken) return;
       // A failed check means a new token was written meanwhile: keep it.
       const result = await this.#kv.atomic().check(stored).delete(keys.token).commit();
       if (result.ok) this.#see(key).token = null;
@@ -417,14 +417,6 @@ function isLeaseRecord(value: unknown): value is LeaseRecord {
   const record = value as LeaseRecord | null;
   return typeof record === "object" && record !== null && typeof record.id === "string" &&
     typeof record.expiresAt === "number";
-}
-
-function isToken(value: unknown): value is Token {
-  const token = value as Token | null;
-  return typeof token === "object" && token !== null &&
-    typeof token.accessToken === "string" && typeof token.tokenType === "string" &&
-    typeof token.issuedAt === "number" &&
-    (token.expiresAt === undefined || typeof token.expiresAt === "number");
 }
 
 function isKeyPart(part: unknown): boolean {

@@ -193,3 +193,20 @@ export interface TokenStorage {
    */
   waitForChange?(key: string, options: WaitForChangeOptions): Promise<void>;
 }
+
+/**
+ * Checks that a value can serve as a {@linkcode TokenStorage}: it has
+ * `get`, `set` and `delete` methods.
+ *
+ * @param storage The value given as a storage.
+ * @param context What is being created, for the message: `the client`, ...
+ * @throws {TypeError} naming the first missing method.
+ */
+export function checkTokenStorage(storage: unknown, context: string): TokenStorage {
+  for (const method of ["get", "set", "delete"] as const) {
+    if (typeof (storage as Partial<TokenStorage> | null)?.[method] !== "function") {
+      throw new TypeError(`Cannot ${context}: "storage" has no ${method}() method`);
+    }
+  }
+  return storage as TokenStorage;
+}

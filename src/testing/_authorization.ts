@@ -1,6 +1,8 @@
 // The stand-in server's browser login side: the authorization endpoint
 // (RFC 6749 §3.1), authorization codes with PKCE (RFC 7636) and refresh tokens.
 
+import { isLoopbackHost } from "../_endpoint_url.ts";
+
 /**
  * A scripted error redirect of the authorization endpoint (RFC 6749 §4.1.2.1),
  * for `AuthServer.failAuthorizations`.
@@ -78,8 +80,6 @@ export interface LoginDeskOptions {
 
 /** How long an authorization code may be exchanged: one minute (RFC 6749 §4.1.2). */
 const CODE_LIFETIME = 60_000;
-
-const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /** The authorization endpoint and the grants that follow a browser login. */
 export class LoginDesk {
@@ -215,7 +215,7 @@ export class LoginDesk {
 function isLoopback(value: string): boolean {
   try {
     const url = new URL(value);
-    return url.protocol === "http:" && LOOPBACK_HOSTS.test(url.hostname) && url.hash === "";
+    return url.protocol === "http:" && isLoopbackHost(url.hostname) && url.hash === "";
   } catch {
     return false;
   }

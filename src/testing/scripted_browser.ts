@@ -6,6 +6,8 @@
  * @module
  */
 
+import { isLoopbackHost } from "../_endpoint_url.ts";
+
 /**
  * The last page a {@linkcode ScriptedBrowser} visit ended on: what the user
  * would see after a login.
@@ -84,8 +86,6 @@ export interface ScriptedBrowserOptions {
   maxRedirects?: number;
 }
 
-const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
-
 /**
  * Stands in for the user's browser in tests: pass its `open` as the
  * `openBrowser` option of a browser login.
@@ -162,7 +162,7 @@ export class ScriptedBrowser implements AsyncDisposable {
   async #visit(start: string): Promise<void> {
     let url = new URL(start);
     for (let hops = 0;; hops++) {
-      if (!LOOPBACK_HOSTS.test(url.hostname)) {
+      if (!isLoopbackHost(url.hostname)) {
         throw new TypeError(
           `Cannot visit ${url.origin}: the scripted browser only visits loopback addresses`,
         );
