@@ -25,7 +25,9 @@
  * let body = "";
  * const code = await main(["request", server.resourceUrl], {
  *   env: { ALF_TOKEN_ENDPOINT: server.tokenEndpoint, ALF_CLIENT_ID: "id" },
- *   stdout: new WritableStream({ write: (chunk) => void (body += new TextDecoder().decode(chunk)) }),
+ *   stdout: new WritableStream({
+ *     write: (chunk) => void (body += new TextDecoder().decode(chunk)),
+ *   }),
  * });
  * assert.equal(code, EXIT_CODE.OK);
  * assert.equal(JSON.parse(body).path, "/resource");
@@ -36,7 +38,8 @@
 
 import { main } from "./src/cli/main.ts";
 
-export { type CliOptions, main } from "./src/cli/main.ts";
+export type { CliOptions } from "./src/cli/cli_options.ts";
+export { main } from "./src/cli/main.ts";
 export { EXIT_CODE, type ExitCode } from "./src/cli/exit_code.ts";
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

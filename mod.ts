@@ -29,19 +29,23 @@ export type { ClientAuthMethod } from "./src/client_auth.ts";
 export type { ClientEvent, TokenReason } from "./src/client_event.ts";
 export type { Grant, GrantContext } from "./src/grant.ts";
 export { ClientCredentialsGrant } from "./src/grants/client_credentials.ts";
-export {
-  AuthorizationCodeGrant,
-  type AuthorizationCodeGrantOptions,
-} from "./src/grants/authorization_code.ts";
-export { ImplicitGrant, type ImplicitGrantOptions } from "./src/grants/implicit.ts";
 export { RefreshTokenGrant, type RefreshTokenGrantOptions } from "./src/grants/refresh_token.ts";
-export type { LoginOptions, LoopbackLoginOptions, PortRange } from "./src/flows/browser_login.ts";
-export type { BrowserFlow } from "./src/flows/installed.ts";
-export { type ImplicitFlowOptions, useImplicitFlow } from "./src/flows/implicit.ts";
+export { AuthorizationCodeGrant } from "./src/login/authorization_code_grant.ts";
 export {
-  type AuthorizationCodeFlowOptions,
+  type BrowserFlow,
   useAuthorizationCodeFlow,
-} from "./src/flows/authorization_code.ts";
+  useImplicitFlow,
+} from "./src/login/browser_flow.ts";
+export { ImplicitGrant } from "./src/login/implicit_grant.ts";
+export type {
+  AuthorizationCodeFlowOptions,
+  AuthorizationCodeGrantOptions,
+  ImplicitFlowOptions,
+  ImplicitGrantOptions,
+  LoginOptions,
+  LoopbackLoginOptions,
+  PortRange,
+} from "./src/login/login_options.ts";
 export { KvTokenStorage, type KvTokenStorageOptions } from "./src/storage/kv.ts";
 export { MemoryTokenStorage } from "./src/storage/memory.ts";
 export type {

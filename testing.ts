@@ -1,6 +1,7 @@
 /**
  * Test helpers for code that uses `@alf/client`: a stand-in authorization
- * server and protected resource on 127.0.0.1.
+ * server and protected resource on 127.0.0.1, and the cases every token
+ * storage must pass.
  *
  * @example Testing your API client without a real authorization server
  * ```ts
@@ -24,17 +25,19 @@
  * @module
  */
 
-export {
-  type AuthorizationFailure,
-  AuthServer,
-  type AuthServerOptions,
-  type RecordedRequest,
-  type RouteHandler,
-  startAuthServer,
-  type TokenFailure,
-} from "./src/testing/auth_server.ts";
+export { AuthServer, startAuthServer } from "./src/testing/auth_server.ts";
+export type {
+  AuthorizationFailure,
+  AuthServerOptions,
+  TokenFailure,
+} from "./src/testing/auth_server_options.ts";
+export type { RecordedRequest, RouteHandler } from "./src/testing/recorded_request.ts";
 export {
   type BrowserPage,
   ScriptedBrowser,
   type ScriptedBrowserOptions,
 } from "./src/testing/scripted_browser.ts";
+export {
+  testTokenStorage,
+  type TestTokenStorageOptions,
+} from "./src/testing/test_token_storage.ts";

@@ -15,10 +15,11 @@ import {
   oauth2Fetch,
   PLAIN,
   plainFetch,
+  rotated,
   statusText,
 } from "./_clients.ts";
 import type { BenchServer } from "./_servers.ts";
-import { fixed, median, ratio, spread, table } from "./_stats.ts";
+import { fixed, median, ratio, ratios, spread, table } from "./_stats.ts";
 
 /** One contender's figures over the trials. */
 export interface BurstRow {
@@ -60,8 +61,7 @@ export async function burstTrials(
   const results = new Map<string, { tokens: number[]; ms: number[]; statuses: string[] }>();
   // Trial -1 warms up connections and JIT.
   for (let trial = -1; trial < trials; trial++) {
-    const order = FACTORIES.map((_, i) => FACTORIES[(i + trial + 1) % FACTORIES.length]);
-    for (const factory of order) {
+    for (const factory of rotated(FACTORIES, trial + 1)) {
       await beforeEach?.();
       const contender = await factory(server);
       try {
@@ -80,12 +80,13 @@ export async function burstTrials(
       }
     }
   }
-  const plain = results.get(PLAIN)!;
+  // Plain fetch runs in every trial: without it, no trial ran and there are no rows.
+  const baseline = results.get(PLAIN)?.ms ?? [];
   return [...results].sort(byTableOrder).map(([contender, entry]) => ({
     contender,
     tokenRequests: entry.tokens,
     ms: median(entry.ms),
-    ratios: entry.ms.map((ms, i) => ms / plain.ms[i]),
+    ratios: ratios(entry.ms, baseline),
     statuses: [...new Set(entry.statuses)].join("; "),
   }));
 }

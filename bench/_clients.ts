@@ -135,6 +135,15 @@ export function statusText(statuses: Record<number, number>): string {
   return Object.entries(statuses).map(([code, n]) => `${code}×${n}`).join(", ");
 }
 
+/**
+ * `list` rotated left by `by` places (`by` ≥ 0): run `n` of a benchmark uses
+ * rotation `n`, so that no contender always runs first.
+ */
+export function rotated<T>(list: readonly T[], by: number): T[] {
+  const start = by % list.length;
+  return [...list.slice(start), ...list.slice(0, start)];
+}
+
 const ORDER = [PLAIN, ALF_MEMORY, ALF_KV, OAUTH2_FETCH];
 
 /** Sorts `[name, value]` entries into the tables' contender order. */

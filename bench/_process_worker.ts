@@ -34,14 +34,15 @@ async function main(): Promise<void> {
       "poll-interval": { type: "string" },
     },
   });
-  const server = connectBenchServer(values.origin!);
+  const server = connectBenchServer(values.origin);
   let kv: Deno.Kv | undefined;
   let contender: Contender;
   const errors: string[] = [];
   if (positionals[0] === "plain") {
     contender = await plainFetch(server);
   } else {
-    kv = await openKv(values.kv!);
+    if (values.kv === undefined) throw new TypeError("Cannot run the KV worker: no --kv was given");
+    kv = await openKv(values.kv);
     contender = alfClient(server, {
       storage: new KvTokenStorage(kv, {
         pollInterval: values["poll-interval"] ? Number(values["poll-interval"]) : undefined,

@@ -75,8 +75,13 @@ export async function startBenchServer(): Promise<BenchServer> {
 /**
  * A handle on a bench server another process started, for child processes
  * of a benchmark; `close()` leaves the server running.
+ *
+ * @param origin The server's origin, as the child's `--origin` flag gives it.
  */
-export function connectBenchServer(origin: string): BenchServer {
+export function connectBenchServer(origin: string | undefined): BenchServer {
+  if (origin === undefined) {
+    throw new TypeError("Cannot connect to the bench server: no --origin was given");
+  }
   const tokenEndpoint = `${origin}/token`;
   const control = async (change: Control = {}): Promise<ServerStats> => {
     const response = await fetch(`${origin}${CONTROL_PATH}`, {

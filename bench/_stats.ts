@@ -17,7 +17,21 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+  // The index is clamped into a non-empty array: the value is there.
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+/**
+ * Each of `values` divided by the `baseline` value of the same run (trial,
+ * round): both series must have one value per run.
+ */
+export function ratios(values: number[], baseline: number[]): number[] {
+  if (values.length !== baseline.length) {
+    throw new RangeError(
+      `Cannot compare runs: ${values.length} values against ${baseline.length} of the baseline`,
+    );
+  }
+  return values.map((value, i) => value / baseline[i]!);
 }
 
 /** `value` with `digits` decimals. */

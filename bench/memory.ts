@@ -13,7 +13,17 @@
 import { parseArgs } from "node:util";
 import { ALF_MEMORY, alfClient, consume, type Contender, PLAIN, plainFetch } from "./_clients.ts";
 import { type BenchServer, connectBenchServer, startBenchServer } from "./_servers.ts";
-import { clock, collectGarbage, fixed, median, memory, mib, ratio, table } from "./_stats.ts";
+import {
+  clock,
+  collectGarbage,
+  fixed,
+  median,
+  memory,
+  mib,
+  ratio,
+  ratios,
+  table,
+} from "./_stats.ts";
 
 /** Settings of {@linkcode memoryUse}. */
 export interface MemoryOptions {
@@ -58,24 +68,29 @@ const CONTENDERS = { plain: PLAIN, alf: ALF_MEMORY, limited: ALF_LIMITED } as co
 const BODIES = ["stream", "bytes"] as const;
 type BodyKind = typeof BODIES[number];
 type ContenderKey = keyof typeof CONTENDERS;
+/** The contenders of the long run: the replay limit changes nothing for bodiless requests. */
+const SOAK_KEYS = ["plain", "alf"] as const;
+type SoakKey = typeof SOAK_KEYS[number];
 
 /** Runs the upload and the long run in child processes. */
 export async function memoryUse(
   server: BenchServer,
   options: MemoryOptions = {},
 ): Promise<{
-  uploads: Record<string, UploadResult[]>;
-  soaks: Record<string, SoakResult>;
+  /** Each upload's runs, by body and contender. */
+  uploads: Record<BodyKind, Record<ContenderKey, UploadResult[]>>;
+  soaks: Record<SoakKey, SoakResult>;
   markdown: string;
 }> {
   const { repeats = 3, megabytes = 64, requests = 1_000_000, warmup = 20_000 } = options;
   await server.control({ expiresIn: 3600, tokenDelay: 0 });
   const keys = Object.keys(CONTENDERS) as ContenderKey[];
-  const uploads: Record<string, UploadResult[]> = {};
+  const noRuns = (): Record<ContenderKey, UploadResult[]> => ({ plain: [], alf: [], limited: [] });
+  const uploads = { stream: noRuns(), bytes: noRuns() };
   for (const body of BODIES) {
     for (let i = 0; i < repeats; i++) {
       for (const key of i % 2 === 0 ? keys : [...keys].reverse()) {
-        (uploads[`${body}:${key}`] ??= []).push(
+        uploads[body][key].push(
           await child<UploadResult>(server, [
             "upload",
             key,
@@ -88,11 +103,8 @@ export async function memoryUse(
       }
     }
   }
-  const soaks: Record<string, SoakResult> = {};
-  // The replay limit changes nothing for bodiless requests: the long run compares two.
-  const soakKeys = keys.filter((key) => key !== "limited");
-  for (const key of soakKeys) {
-    soaks[key] = await child<SoakResult>(server, [
+  const soakRun = (key: SoakKey) =>
+    child<SoakResult>(server, [
       "soak",
       key,
       "--requests",
@@ -100,7 +112,7 @@ export async function memoryUse(
       "--warmup",
       String(warmup),
     ]);
-  }
+  const soaks = { plain: await soakRun("plain"), alf: await soakRun("alf") };
   const uploadTable = table(
     [
       `${megabytes} MiB upload, body`,
@@ -112,16 +124,16 @@ export async function memoryUse(
     ],
     BODIES.flatMap((body) =>
       keys.map((key) => {
-        const runs = uploads[`${body}:${key}`];
-        const plain = uploads[`${body}:plain`];
+        const runs = uploads[body][key];
+        const peaks = runs.map((run) => run.peak);
         return [
           body === "stream" ? "streamed, 64 KiB chunks" : "one Uint8Array",
           CONTENDERS[key],
-          mib(median(runs.map((run) => run.peak))),
+          mib(median(peaks)),
           mib(median(runs.map((run) => run.peak - run.before))),
           key === "plain"
             ? "1 (baseline)"
-            : ratio(median(runs.map((run, i) => run.peak / plain[i].peak))),
+            : ratio(median(ratios(peaks, uploads[body].plain.map((run) => run.peak)))),
           [...new Set(runs.map((run) => run.status))].join(", "),
         ];
       })
@@ -136,7 +148,7 @@ export async function memoryUse(
       "V8 heap warm-up → end",
       "req/s",
     ],
-    soakKeys.map((key) => {
+    SOAK_KEYS.map((key) => {
       const soak = soaks[key];
       return [
         CONTENDERS[key],
@@ -148,7 +160,8 @@ export async function memoryUse(
       ];
     }),
   );
-  const note = Object.values(uploads).flat().every((run) => run.peakReset)
+  const note = Object.values(uploads).flatMap((runs) => Object.values(runs).flat())
+      .every((run) => run.peakReset)
     ? "Peaks are measured from a reset just before the upload (Linux `clear_refs`)."
     : "Peaks include the process's start-up (the peak could not be reset).";
   return {
@@ -175,6 +188,10 @@ async function child<T>(server: BenchServer, args: string[]): Promise<T> {
   }).output();
   if (!output.success) throw new Error(`Cannot run the memory child ${args.join(" ")}`);
   return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+function isContenderKey(key: string | undefined): key is ContenderKey {
+  return key !== undefined && Object.hasOwn(CONTENDERS, key);
 }
 
 async function contenderFor(key: ContenderKey, server: BenchServer): Promise<Contender> {
@@ -277,8 +294,11 @@ if (import.meta.main) {
     },
   });
   if (values.child) {
-    const [mode, key] = positionals as [string, ContenderKey];
-    const server = connectBenchServer(values.origin!);
+    const [mode, key] = positionals;
+    if (!isContenderKey(key)) {
+      throw new TypeError(`Cannot run the memory child: unknown contender ${key}`);
+    }
+    const server = connectBenchServer(values.origin);
     const result = mode === "upload"
       ? await uploadChild(key, server, values.body as BodyKind, Number(values.megabytes))
       : await soakChild(key, server, Number(values.warmup), Number(values.requests));

@@ -18,6 +18,7 @@ import {
   oauth2Fetch,
   PLAIN,
   plainFetch,
+  rotated,
 } from "./_clients.ts";
 import { benchMain } from "./_main.ts";
 import type { BenchServer } from "./_servers.ts";
@@ -74,12 +75,9 @@ export async function overhead(
   options: OverheadOptions = {},
 ): Promise<{ rows: OverheadRow[]; markdown: string }> {
   const { rounds = 20, seconds = 0.5, concurrency = 16 } = options;
-  const contenders: Contender[] = [
-    await plainFetch(server),
-    alfClient(server),
-    await alfKvClient(server),
-    oauth2Fetch(server),
-  ];
+  const plain = await plainFetch(server);
+  const others: Contender[] = [alfClient(server), await alfKvClient(server), oauth2Fetch(server)];
+  const contenders = [plain, ...others];
   const rows: OverheadRow[] = [];
   try {
     for (const workload of WORKLOADS) {
@@ -89,20 +87,22 @@ export async function overhead(
       }
       // Plain fetch runs between every two other runs (P A P B P C P ...),
       // and each run is compared with the mean of the plain runs around it.
-      const [plain, ...others] = contenders;
       const run = (contender: Contender) =>
         closedLoop(contender, server.resourceUrl, workload, concurrency, seconds * 1000);
-      const plainRuns: Run[] = [await run(plain)];
-      const runs = new Map(others.map((c) => [c.name, [] as { run: Run; base: Run }[]]));
+      let before = await run(plain);
+      const plainRuns: Run[] = [before];
+      const runs = others.map((contender) => ({
+        contender,
+        measured: [] as { run: Run; base: Run }[],
+      }));
       for (let round = 0; round < rounds; round++) {
-        for (let i = 0; i < others.length; i++) {
-          const contender = others[(i + round) % others.length];
+        for (const { contender, measured } of rotated(runs, round)) {
           const own = await run(contender);
-          const before = plainRuns.at(-1)!;
           const after = await run(plain);
           plainRuns.push(after);
           const base = { rate: (before.rate + after.rate) / 2, cpu: (before.cpu + after.cpu) / 2 };
-          runs.get(contender.name)!.push({ run: own, base });
+          measured.push({ run: own, base });
+          before = after;
         }
       }
       rows.push({
@@ -114,17 +114,16 @@ export async function overhead(
         cpu: median(plainRuns.map((r) => r.cpu)),
         cpuRatio: 1,
       });
-      for (const contender of others) {
-        const own = runs.get(contender.name)!;
-        const ratios = own.map(({ run, base }) => run.rate / base.rate);
+      for (const { contender, measured } of runs) {
+        const ratios = measured.map(({ run, base }) => run.rate / base.rate);
         rows.push({
           workload: workload.name,
           contender: contender.name,
-          rate: median(own.map(({ run }) => run.rate)),
+          rate: median(measured.map(({ run }) => run.rate)),
           ratio: median(ratios),
           ratios,
-          cpu: median(own.map(({ run }) => run.cpu)),
-          cpuRatio: median(own.map(({ run, base }) => run.cpu / base.cpu)),
+          cpu: median(measured.map(({ run }) => run.cpu)),
+          cpuRatio: median(measured.map(({ run, base }) => run.cpu / base.cpu)),
         });
       }
     }

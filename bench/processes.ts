@@ -16,7 +16,7 @@ import { ALF_KV, PLAIN, statusText } from "./_clients.ts";
 import type { WorkerResult } from "./_process_worker.ts";
 import { benchMain } from "./_main.ts";
 import type { BenchServer } from "./_servers.ts";
-import { clock, fixed, median, ratio, spread, table } from "./_stats.ts";
+import { clock, fixed, median, ratio, ratios, spread, table } from "./_stats.ts";
 
 /** Settings of {@linkcode processes}. */
 export interface ProcessesOptions {
@@ -56,12 +56,16 @@ export async function processes(
   const { trials = 5, processes = 8, requests = 100, pollInterval = 0 } = options;
   await server.control({ expiresIn: 3600, tokenDelay: 0 });
   const modes = [["plain", PLAIN], ["alf", ALF_KV]] as const;
-  const results = new Map<
-    string,
-    { tokens: number[]; slowest: number[]; statuses: string[]; errors: string[]; times: number[][] }
-  >();
+  const emptyEntry = () => ({
+    tokens: [] as number[],
+    slowest: [] as number[],
+    statuses: [] as string[],
+    errors: [] as string[],
+    times: [] as number[][],
+  });
+  const results = { plain: emptyEntry(), alf: emptyEntry() };
   for (let trial = 0; trial < trials; trial++) {
-    for (const [mode, name] of trial % 2 === 0 ? modes : [...modes].reverse()) {
+    for (const [mode] of trial % 2 === 0 ? modes : [...modes].reverse()) {
       const dir = await Deno.makeTempDir({ prefix: "alf_bench_kv_" });
       try {
         const run = await runProcesses(server, mode, `${dir}/tokens.kv`, processes, [
@@ -69,8 +73,7 @@ export async function processes(
           String(requests),
           ...(pollInterval > 0 ? ["--poll-interval", String(pollInterval)] : []),
         ]);
-        const entry = results.get(name) ??
-          { tokens: [], slowest: [], statuses: [], errors: [], times: [] };
+        const entry = results[mode];
         entry.times[trial] = run.results.map((result) => result.ms);
         entry.errors.push(...run.results.flatMap((result) => result.errors));
         entry.tokens[trial] = run.tokenRequests;
@@ -82,20 +85,18 @@ export async function processes(
           }
         }
         entry.statuses[trial] = statusText(all);
-        results.set(name, entry);
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
     }
   }
-  const plain = results.get(PLAIN)!;
-  const rows = [PLAIN, ALF_KV].map((contender) => {
-    const entry = results.get(contender)!;
+  const rows = modes.map(([mode, contender]) => {
+    const entry = results[mode];
     return {
       contender,
       tokenRequests: entry.tokens,
       slowest: median(entry.slowest),
-      ratios: entry.slowest.map((ms, i) => ms / plain.slowest[i]),
+      ratios: ratios(entry.slowest, results.plain.slowest),
       statuses: [...new Set(entry.statuses)].join("; "),
       errors: entry.errors.length,
       times: entry.times,
@@ -121,7 +122,7 @@ export async function processes(
       String(row.errors),
     ]),
   );
-  const messages = [...new Set([...results.values()].flatMap((entry) => entry.errors))];
+  const messages = [...new Set(Object.values(results).flatMap((entry) => entry.errors))];
   const note = messages.length === 0
     ? ""
     : `\n\nClient error events: ${messages.slice(0, 3).map((m) => `\`${m}\``).join("; ")}.`;
@@ -158,24 +159,14 @@ async function runProcesses(
   );
   let done = false;
   try {
-    const outputs = children.map(() => "");
-    const readLine = async (i: number) => {
-      while (!outputs[i].includes("\n")) {
-        const { value, done } = await readers[i].read();
-        if (done) throw new Error(`Cannot run the processes benchmark: worker ${i} exited early`);
-        outputs[i] += value;
-      }
-      const line = outputs[i].slice(0, outputs[i].indexOf("\n"));
-      outputs[i] = outputs[i].slice(line.length + 1);
-      return line;
-    };
-    await Promise.all(children.map((_, i) => readLine(i))); // "ready"
+    const nextLines = readers.map((reader, i) => lineReader(reader, i));
+    await Promise.all(nextLines.map((nextLine) => nextLine())); // "ready"
     const before = await server.control();
     const go = new TextEncoder().encode("go\n");
     const start = clock();
     const writers = children.map((child) => child.stdin.getWriter());
     await Promise.all(writers.map((writer) => writer.write(go)));
-    const lines = await Promise.all(children.map((_, i) => readLine(i)));
+    const lines = await Promise.all(nextLines.map((nextLine) => nextLine()));
     const wall = clock() - start;
     const after = await server.control();
     await Promise.all(writers.map((writer) => writer.close()));
@@ -203,6 +194,26 @@ async function runProcesses(
       console.error(`Warning: ${mode} workers failed: ${statuses.map((s) => s.code).join(", ")}`);
     }
   }
+}
+
+/** Reads worker `worker`'s output a line at a time. */
+function lineReader(
+  reader: ReadableStreamDefaultReader<string>,
+  worker: number,
+): () => Promise<string> {
+  let output = "";
+  return async () => {
+    while (!output.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) {
+        throw new Error(`Cannot run the processes benchmark: worker ${worker} exited early`);
+      }
+      output += value;
+    }
+    const line = output.slice(0, output.indexOf("\n"));
+    output = output.slice(line.length + 1);
+    return line;
+  };
 }
 
 if (import.meta.main) {

@@ -99,6 +99,13 @@ export async function renewal(
     samples.set(name, entry);
     return instrumented(entry);
   };
+  const samplesOf = (name: string) => {
+    const entry = samples.get(name);
+    if (entry === undefined) {
+      throw new Error(`Cannot run the renewal benchmark: ${name} has no sampler`);
+    }
+    return entry;
+  };
   // Plain fetch's token is long-lived; the clients' tokens live `lifetime` s.
   const plain = await plainFetch(server, sampler(PLAIN));
   await server.control({ expiresIn: lifetime, tokenDelay: delay });
@@ -113,7 +120,7 @@ export async function renewal(
 
     const pending: Promise<void>[] = [];
     const send = (contender: Contender) => {
-      const entry = samples.get(contender.name)!;
+      const entry = samplesOf(contender.name);
       const start = clock();
       pending.push((async () => {
         const response = await contender.fetch(server.resourceUrl, {
@@ -139,7 +146,7 @@ export async function renewal(
     for (const contender of contenders) await contender.close();
     await server.control({ expiresIn: 3600, tokenDelay: 0 });
   }
-  const plainP99 = percentile(samples.get(PLAIN)!.latencies, 99);
+  const plainP99 = percentile(samplesOf(PLAIN).latencies, 99);
   const rows = [...samples].map(([contender, entry]) => {
     const p99 = percentile(entry.latencies, 99);
     return {

@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { ALF_KV, ALF_MEMORY, OAUTH2_FETCH, PLAIN } from "./_clients.ts";
 import { startBenchServer } from "./_servers.ts";
-import { fixed, loadText, machine, median, mib, ratio, table } from "./_stats.ts";
+import { fixed, loadText, machine, median, mib, ratio, ratios, table } from "./_stats.ts";
 import { coldStart } from "./cold_start.ts";
 import { memoryUse } from "./memory.ts";
 import { overhead } from "./overhead.ts";
@@ -53,6 +53,13 @@ interface Target {
   met: boolean | undefined;
 }
 
+/** The row of `contender`, which a benchmark's targets are about. */
+function rowOf<T extends { contender: string }>(rows: T[], contender: string): T {
+  const row = rows.find((row) => row.contender === contender);
+  if (row === undefined) throw new Error(`Cannot report the targets: no row for ${contender}`);
+  return row;
+}
+
 /** Runs the selected benchmarks; returns the markdown and the targets. */
 export async function runAll(
   options: { quick?: boolean; only?: string[]; requests?: number; log?: (line: string) => void },
@@ -69,19 +76,18 @@ export async function runAll(
     log("overhead…");
     const { rows, markdown } = await overhead(server, size.overhead);
     sections.push(`### Overhead: requests per second with a cached token\n\n${markdown}`);
-    const get = (name: string, workload = "GET") =>
-      rows.find((row) => row.contender === name && row.workload === workload);
     for (const workload of ["GET", "POST 80 B JSON"]) {
-      const alf = get(ALF_MEMORY, workload)!;
-      const oauth = get(OAUTH2_FETCH, workload)!;
-      const kv = get(ALF_KV, workload);
+      const ofWorkload = rows.filter((row) => row.workload === workload);
+      const alf = rowOf(ofWorkload, ALF_MEMORY);
+      const oauth = rowOf(ofWorkload, OAUTH2_FETCH);
+      const kv = ofWorkload.find((row) => row.contender === ALF_KV);
       targets.push({
         measure: `overhead, ${workload}`,
         target: "@alf/client ≥ 0.97× plain fetch (req/s)",
         measured: `${ratio(alf.ratio)} (client CPU per request ${ratio(alf.cpuRatio)})`,
         met: alf.ratio >= 0.97,
       });
-      const vsOauth = median(alf.ratios.map((r, i) => r / oauth.ratios[i]));
+      const vsOauth = median(ratios(alf.ratios, oauth.ratios));
       targets.push({
         measure: `overhead, ${workload}`,
         target: "@alf/client not slower than OAuth2Fetch",
@@ -89,7 +95,7 @@ export async function runAll(
         met: vsOauth >= 0.97,
       });
       if (kv) {
-        const vsMemory = median(kv.ratios.map((r, i) => r / alf.ratios[i]));
+        const vsMemory = median(ratios(kv.ratios, alf.ratios));
         targets.push({
           measure: `overhead, ${workload}`,
           target: "KV ≥ 0.9× memory",
@@ -140,7 +146,7 @@ export async function runAll(
     log(`renewal (${size.renewal.seconds} s)…`);
     const { rows, markdown } = await renewal(server, size.renewal);
     sections.push(`### Renewal without stalls\n\n${markdown}`);
-    const alf = rows.find((row) => row.contender === ALF_MEMORY)!;
+    const alf = rowOf(rows, ALF_MEMORY);
     targets.push({
       measure: "renewal, requests that waited for a token",
       target: "0",
@@ -160,7 +166,7 @@ export async function runAll(
     log("memory…");
     const { uploads, soaks, markdown } = await memoryUse(server, size.memory);
     sections.push(`### Memory\n\n${markdown}`);
-    const peak = (key: string) => median(uploads[`stream:${key}`].map((run) => run.peak));
+    const peak = (key: "alf" | "plain") => median(uploads.stream[key].map((run) => run.peak));
     targets.push({
       measure: `memory, ${size.memory.megabytes} MiB streamed upload`,
       target: "peak RSS vs plain fetch",
@@ -187,7 +193,7 @@ export async function runAll(
     const { processes: count, requests } = size.processes;
     const title = `### Processes: ${count} processes × ${requests} cold requests on one KV file`;
     sections.push(`${title}\n\n${result.markdown}`);
-    const alf = result.rows.find((row) => row.contender === ALF_KV)!;
+    const alf = rowOf(result.rows, ALF_KV);
     const most = Math.max(...alf.tokenRequests);
     targets.push({
       measure: `processes, ${count} × ${requests} on one KV file`,

@@ -70,6 +70,7 @@ const body = new ReadableStream({
 const posted = await client.request("POST", server.resourceUrl, { body });
 show("response", `${posted.status} ${JSON.stringify(await posted.json())}`);
 const [rejected, replayed] = server.resourceRequests.slice(-2);
+if (!rejected || !replayed) throw new Error("Cannot show the replay: the resource saw no replay");
 show("first attempt", `401 with the revoked token (${rejected.body.byteLength} bytes sent)`);
 show("replay", `${replayed.body.byteLength} bytes, same body, new token`);
 show("token requests", `${server.tokenRequests.length} (one renewal after the 401)`);

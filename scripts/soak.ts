@@ -101,7 +101,10 @@ const resourceUrl = `http://127.0.0.1:${resourceServer.addr.port}/resource`;
 // What the client was told about each token: when it expires on its clock.
 const expiresAt = new Map<string, number>();
 
-/** The transport: records token responses as the client reads them, checks every resource request as it goes out. */
+/**
+ * The transport: records token responses as the client reads them, checks every resource
+ * request as it goes out.
+ */
 const transport: typeof fetch = async (input, init) => {
   const request = new Request(input, init);
   if (request.url === tokenEndpoint) {
@@ -132,14 +135,16 @@ const client = new Client({
 
 type Sample = { done: number; rssMiB: number; heapUsedMiB: number };
 const samples: Sample[] = [];
-function sample(done: number): void {
+function sample(done: number): Sample {
   (globalThis as { gc?: () => void }).gc?.();
   const { rss, heapUsed } = Deno.memoryUsage();
-  samples.push({
+  const taken = {
     done,
     rssMiB: Math.round(rss / 2 ** 20 * 10) / 10,
     heapUsedMiB: Math.round(heapUsed / 2 ** 20 * 10) / 10,
-  });
+  };
+  samples.push(taken);
+  return taken;
 }
 
 let started = 0;
@@ -176,7 +181,7 @@ async function worker(id: number): Promise<void> {
 
 const startedAt = performance.now();
 const clockStart = clockTime;
-sample(0);
+const first = sample(0);
 await Promise.all(Array.from({ length: CONCURRENCY }, (_, id) => worker(id)));
 const seconds = (performance.now() - startedAt) / 1000;
 await client.close();
@@ -185,8 +190,8 @@ await tokenServer.shutdown();
 await resourceServer.shutdown();
 
 // Warm-up: the first tenth of the run.
-const warm = samples.find((s) => s.done >= sampleEvery) ?? samples[0];
-const end = samples.at(-1)!;
+const warm = samples.find((s) => s.done >= sampleEvery) ?? first;
+const end = samples.at(-1) ?? first;
 const mustBeZero = {
   sentEmpty: counts.sentEmpty,
   sentExpired: counts.sentExpired,

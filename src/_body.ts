@@ -38,7 +38,8 @@ export async function readBounded(response: Response, limit: number): Promise<Ui
   } finally {
     reader.releaseLock();
   }
-  if (chunks.length === 1) return chunks[0];
+  const [only] = chunks;
+  if (chunks.length === 1 && only) return only;
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {

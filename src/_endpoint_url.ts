@@ -1,6 +1,9 @@
 // One check for every endpoint URL the client is given (token, authorization).
 
-/** Hosts that name this machine ([RFC 8252 §8.3](https://www.rfc-editor.org/rfc/rfc8252#section-8.3)). */
+/**
+ * Hosts that name this machine
+ * ([RFC 8252 §8.3](https://www.rfc-editor.org/rfc/rfc8252#section-8.3)).
+ */
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /** Whether a URL's `hostname` names this machine: `localhost`, `127.x.x.x` or `[::1]`. */
@@ -10,8 +13,8 @@ export function isLoopbackHost(hostname: string): boolean {
 
 /**
  * Parses an endpoint option: a valid URL without credentials, `https:` or
- * `http:` on a loopback host (RFC 6749 §3.1 requires TLS), or any `http:`
- * with `allowHttp`.
+ * `http:` on a loopback host ([RFC 6749 §3.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.1)
+ * requires TLS), or any `http:` with `allowHttp`.
  *
  * @param value The option's value.
  * @param context What is being created, for messages: `client`, `ImplicitGrant`, ...

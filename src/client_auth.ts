@@ -1,5 +1,6 @@
 /**
- * Client authentication at the token endpoint (RFC 6749 §2.3).
+ * Client authentication at the token endpoint
+ * ([RFC 6749 §2.3](https://www.rfc-editor.org/rfc/rfc6749#section-2.3)).
  *
  * @module
  */
@@ -21,10 +22,10 @@
  * ```
  *
  * - `"client_secret_basic"`: HTTP Basic with the id and secret each
- *   form-encoded first (RFC 6749 §2.3.1).
+ *   form-encoded first ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)).
  * - `"client_secret_post"`: `client_id` and `client_secret` in the form body.
- * - `"none"`: a public client; only `client_id` in the form body (RFC 6749
- *   §3.2.1).
+ * - `"none"`: a public client; only `client_id` in the form body
+ *   ([RFC 6749 §3.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.2.1)).
  */
 export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
 

@@ -1,5 +1,6 @@
 /**
- * A grant: one way of obtaining a token (RFC 6749 §1.3).
+ * A grant: one way of obtaining a token
+ * ([RFC 6749 §1.3](https://www.rfc-editor.org/rfc/rfc6749#section-1.3)).
  *
  * @module
  */

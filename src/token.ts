@@ -9,8 +9,9 @@
  *
  * A plain, structured-cloneable record, so that any {@linkcode TokenStorage}
  * can persist it. Times are absolute epoch milliseconds taken from the
- * client's clock when the token response arrived (RFC 6749 §5.1 gives only a
- * relative `expires_in`).
+ * client's clock when the token response arrived
+ * ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1) gives only a relative
+ * `expires_in`).
  *
  * @example Reading a token's remaining lifetime
  * ```ts
@@ -28,7 +29,10 @@
 export interface Token {
   /** The access token sent to resources. */
   accessToken: string;
-  /** The token type, normalized: always `"Bearer"` today (RFC 6750). */
+  /**
+   * The token type, normalized: always `"Bearer"` today
+   * ([RFC 6750](https://www.rfc-editor.org/rfc/rfc6750)).
+   */
   tokenType: string;
   /** When the token response arrived, in epoch milliseconds. */
   issuedAt: number;
@@ -37,9 +41,15 @@ export interface Token {
    * sent no `expires_in` (the token is then kept until a resource rejects it).
    */
   expiresAt?: number;
-  /** The refresh token, when the server issued one (RFC 6749 §6). */
+  /**
+   * The refresh token, when the server issued one
+   * ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)).
+   */
   refreshToken?: string;
-  /** The granted scope, when the server said it (RFC 6749 §3.3). */
+  /**
+   * The granted scope, when the server said it
+   * ([RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)).
+   */
   scope?: string;
   /** Members of the token response that this client does not interpret. */
   extra?: Record<string, unknown>;
@@ -76,16 +86,38 @@ export function authorizationValue(token: Token): string {
 }
 
 /**
+ * Whether an access token can be carried by an `Authorization` header: one or
+ * more visible ASCII characters
+ * ([RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)).
+ * The one rule for token responses and stored records alike.
+ */
+export function isSendableAccessToken(value: unknown): value is string {
+  return typeof value === "string" && /^[!-~]+$/.test(value);
+}
+
+/** The token types this client can send, by their lower-cased name. */
+const SENDABLE_TYPES = new Map([["bearer", "Bearer"]]);
+
+/**
+ * The token type as this client sends it (`"Bearer"`), or `undefined` when it
+ * cannot send tokens of that type. Token types are case-insensitive
+ * ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)).
+ */
+export function sendableTokenType(value: unknown): string | undefined {
+  return typeof value === "string" ? SENDABLE_TYPES.get(value.toLowerCase()) : undefined;
+}
+
+/**
  * Whether a value read from a storage is a token this client can send: a
- * non-empty access token a header can carry, the Bearer type, numeric times.
- * A storage is outside the client's control, so its records are checked as
- * strictly as a token response (RFC 6750 §2.1).
+ * non-empty access token a header can carry, the Bearer type as a token
+ * response gives it, numeric times. A storage is outside the client's
+ * control, so its records are checked as strictly as a token response.
  */
 export function isValidToken(value: unknown): value is Token {
   if (typeof value !== "object" || value === null) return false;
   const token = value as Record<string, unknown>;
-  return typeof token.accessToken === "string" && /^[!-~]+$/.test(token.accessToken) &&
-    token.tokenType === "Bearer" &&
+  return isSendableAccessToken(token.accessToken) &&
+    typeof token.tokenType === "string" && sendableTokenType(token.tokenType) === token.tokenType &&
     typeof token.issuedAt === "number" && Number.isFinite(token.issuedAt) &&
     (token.expiresAt === undefined ||
       (typeof token.expiresAt === "number" && !Number.isNaN(token.expiresAt))) &&

@@ -1,6 +1,7 @@
 /**
  * One token request: the form POST, its timeout, its bounded read, and the
- * outcome every grant shares (RFC 6749 §3.2, §5).
+ * outcome every grant shares ([RFC 6749 §3.2](https://www.rfc-editor.org/rfc/rfc6749#section-3.2),
+ * [§5](https://www.rfc-editor.org/rfc/rfc6749#section-5)).
  *
  * @module
  */
@@ -186,7 +187,8 @@ export class TokenEndpoint {
     } catch (cause) {
       throw this.#failure(cause, bound.signal, "Cannot reach the token endpoint");
     }
-    // RFC 6749 §5.1: expires_in counts from the response, not from the end of its body.
+    // expires_in counts from the response, not from the end of its body:
+    // [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1).
     const receivedAt = now();
     try {
       body = await readBounded(response, MAX_TOKEN_RESPONSE_BYTES);

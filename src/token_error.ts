@@ -12,15 +12,24 @@
  * import { TokenError, type TokenErrorOptions } from "@alf/client";
  *
  * const options: TokenErrorOptions = { cause: new DOMException("timed out", "TimeoutError") };
- * const error = new TokenError("Cannot obtain a token: the token endpoint did not answer", options);
+ * const error = new TokenError(
+ *   "Cannot obtain a token: the token endpoint did not answer",
+ *   options,
+ * );
  * ```
  */
 export interface TokenErrorOptions {
-  /** The RFC 6749 §5.2 `error` code, when the token endpoint sent one. */
+  /**
+   * The [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) `error` code, when
+   * the token endpoint sent one.
+   */
   error?: string;
-  /** The RFC 6749 §5.2 `error_description`. */
+  /**
+   * The [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)
+   * `error_description`.
+   */
   errorDescription?: string;
-  /** The RFC 6749 §5.2 `error_uri`. */
+  /** The [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) `error_uri`. */
   errorUri?: string;
   /** The HTTP status of the token response, when there was one. */
   status?: number;
@@ -31,9 +40,9 @@ export interface TokenErrorOptions {
 /**
  * A token could not be obtained.
  *
- * Carries the RFC 6749 §5.2 error fields and the HTTP status when the token
- * endpoint answered, or the `cause` when it did not (network error, timeout).
- * Never carries a token or a client secret.
+ * Carries the [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) error fields
+ * and the HTTP status when the token endpoint answered, or the `cause` when it did not (network
+ * error, timeout). Never carries a token or a client secret.
  *
  * @example Catching a token error
  * ```ts
@@ -50,11 +59,17 @@ export interface TokenErrorOptions {
  * ```
  */
 export class TokenError extends Error {
-  /** The RFC 6749 §5.2 `error` code, when the token endpoint sent one. */
+  /**
+   * The [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) `error` code, when
+   * the token endpoint sent one.
+   */
   readonly error?: string;
-  /** The RFC 6749 §5.2 `error_description`. */
+  /**
+   * The [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)
+   * `error_description`.
+   */
   readonly errorDescription?: string;
-  /** The RFC 6749 §5.2 `error_uri`. */
+  /** The [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) `error_uri`. */
   readonly errorUri?: string;
   /** The HTTP status of the token response, when there was one. */
   readonly status?: number;
@@ -63,7 +78,8 @@ export class TokenError extends Error {
    * Creates a token error.
    *
    * @param message What could not be done and why.
-   * @param options The RFC 6749 fields, the HTTP status and the cause.
+   * @param options The [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) fields,
+   * the HTTP status and the cause.
    */
   constructor(message: string, options: TokenErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

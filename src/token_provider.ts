@@ -8,6 +8,7 @@
 import { abortable, deadline } from "./_abort.ts";
 import type { ClientEvent, TokenReason } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
+import { storageKey } from "./storage/storage_key.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
 import { isDueForRenewal, isReusable, isUsable, isValidToken, type Token } from "./token.ts";
 import type { TokenEndpoint, TokenResult } from "./token_endpoint.ts";
@@ -20,8 +21,6 @@ export interface TokenProviderOptions {
   /** Parameters every token request carries (`scope`, `audience`, ...). */
   params: URLSearchParams;
   storage: TokenStorage;
-  /** Computes the token's storage key (a hash: asynchronous, done once, on first use). */
-  key: () => Promise<string>;
   /** The clock for token expiry, epoch milliseconds. */
   now: () => number;
   /** How long before `expiresAt` to renew, in milliseconds. */
@@ -47,30 +46,33 @@ const LEASE_SLACK = 5_000;
  * through its grant at most once at a time.
  */
 export class TokenProvider {
-  readonly #o: TokenProviderOptions;
+  readonly #options: TokenProviderOptions;
   readonly #closed = new AbortController();
   /** This process's copy of the stored token, so a fresh one costs no storage read. */
-  #cached: Token | undefined;
+  #current: Token | undefined;
   /** The newest token seen, even expired: a refresh grant needs its refresh token. */
-  #lastKnown: Token | undefined;
+  #newestSeen: Token | undefined;
   /** The last access tokens resources rejected: never adopted again from a storage. */
-  readonly #rejected = new Set<string>();
-  #inflight: Promise<TokenResult> | undefined;
-  #reading: Promise<Token | undefined> | undefined;
+  readonly #rejectedTokens = new Set<string>();
+  /** The renewal under way, shared by every caller that needs a new token meanwhile. */
+  #sharedRenewal: Promise<TokenResult> | undefined;
+  /** The storage read under way, shared by every caller that asks meanwhile. */
+  #sharedRead: Promise<Token | undefined> | undefined;
   /** The replacements of rejected tokens under way, each shared by the requests it failed. */
-  readonly #rejections = new Map<string, Promise<TokenResult>>();
+  readonly #replacements = new Map<string, Promise<TokenResult>>();
   #backgroundRetryAt = -Infinity;
-  #key: Promise<string> | undefined;
+  /** The token's key in the storage: a hash, so computed once, on first use. */
+  #storageKey: Promise<string> | undefined;
   /** Storage calls under way, so that close() can wait for them. */
-  readonly #pending = new Set<Promise<unknown>>();
+  readonly #storageCalls = new Set<Promise<unknown>>();
 
   constructor(options: TokenProviderOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** The longest one `grant.obtain()` may run: a login is longer than a token request. */
   get #grantBound(): number {
-    const { grant, timeout } = this.#o;
+    const { grant, timeout } = this.#options;
     // A login grant may refresh, log in and exchange the code: two token requests around it.
     return grant.timeout === undefined ? timeout : grant.timeout + 2 * timeout;
   }
@@ -83,29 +85,30 @@ export class TokenProvider {
    */
   async token(signal?: AbortSignal): Promise<TokenResult> {
     this.#checkOpen();
-    const now = this.#o.now();
-    const cached = this.#cached;
+    const now = this.#options.now();
+    const cached = this.#current;
     if (
       cached && isUsable(cached, now) &&
-      (this.#inflight !== undefined || !isDueForRenewal(cached, now, this.#o.renewalMargin) ||
+      (this.#sharedRenewal !== undefined ||
+        !isDueForRenewal(cached, now, this.#options.renewalMargin) ||
         // Backing off after a failed background renewal: no storage read per request.
-        now < this.#backgroundRetryAt || this.#o.grant.needsUser?.(cached))
+        now < this.#backgroundRetryAt || this.#options.grant.needsUser?.(cached))
     ) {
       return { token: cached };
     }
-    const current = await abortable(this.#readShared(), signal);
-    const later = this.#o.now();
+    const current = await abortable(this.#readStorageShared(), signal);
+    const later = this.#options.now();
     if (current && isUsable(current, later)) {
       if (
-        isDueForRenewal(current, later, this.#o.renewalMargin) &&
-        !this.#o.grant.needsUser?.(current)
+        isDueForRenewal(current, later, this.#options.renewalMargin) &&
+        !this.#options.grant.needsUser?.(current)
       ) {
         this.#renewInBackground(current);
       }
       return { token: current };
     }
     const reason: TokenReason = current ? "expired" : "missing";
-    return await abortable(this.#renew(current?.accessToken, reason), signal);
+    return await abortable(this.#renewShared(current?.accessToken, reason), signal);
   }
 
   /**
@@ -114,42 +117,43 @@ export class TokenProvider {
    */
   tokenAfterRejection(rejected: Token, signal?: AbortSignal): Promise<TokenResult> {
     this.#checkOpen();
-    this.#rejected.delete(rejected.accessToken);
-    this.#rejected.add(rejected.accessToken);
+    this.#rejectedTokens.delete(rejected.accessToken);
+    this.#rejectedTokens.add(rejected.accessToken);
     // A handful is enough: only tokens whose 401s may still be on their way matter.
-    if (this.#rejected.size > REJECTED_KEPT) {
-      this.#rejected.delete(this.#rejected.values().next().value!);
+    if (this.#rejectedTokens.size > REJECTED_KEPT) {
+      const oldest = this.#rejectedTokens.values().next();
+      if (!oldest.done) this.#rejectedTokens.delete(oldest.value);
     }
-    if (this.#cached?.accessToken === rejected.accessToken) this.#cached = undefined;
+    if (this.#current?.accessToken === rejected.accessToken) this.#current = undefined;
     // Every request the same token failed shares one read, delete and renewal:
     // a storm of N 401s costs one storage round trip of each, not N.
-    let result = this.#rejections.get(rejected.accessToken);
+    let result = this.#replacements.get(rejected.accessToken);
     if (!result) {
       const replacing = this.#replaceRejected(rejected.accessToken).finally(() => {
-        this.#rejections.delete(rejected.accessToken);
+        this.#replacements.delete(rejected.accessToken);
       });
       // Handled here too: the callers may all have stopped waiting for it.
       replacing.catch(() => {});
-      this.#rejections.set(rejected.accessToken, result = replacing);
+      this.#replacements.set(rejected.accessToken, result = replacing);
     }
     return abortable(result, signal);
   }
 
   async #replaceRejected(rejected: string): Promise<TokenResult> {
-    const current = await this.#read();
-    if (current && isUsable(current, this.#o.now())) return { token: current };
+    const current = await this.#readStorage();
+    if (current && isUsable(current, this.#options.now())) return { token: current };
     // Drop the rejected token from the storage, unless another holder replaced it.
-    await this.#delete(rejected);
-    return await this.#renew(rejected, "rejected");
+    await this.#deleteFromStorage(rejected);
+    return await this.#renewShared(rejected, "rejected");
   }
 
   /** Stops background work and the token request in flight, and waits for them. */
   async close(): Promise<void> {
     this.#closed.abort(new DOMException("The client was closed", "AbortError"));
-    await Promise.allSettled([...this.#rejections.values()]);
-    await this.#inflight?.catch(() => {});
+    await Promise.allSettled([...this.#replacements.values()]);
+    await this.#sharedRenewal?.catch(() => {});
     // Reads a caller stopped waiting for still finish: close() leaves nothing running.
-    await Promise.allSettled([...this.#pending]);
+    await Promise.allSettled([...this.#storageCalls]);
   }
 
   /** Requests that were under way when the client closed get no token afterwards. */
@@ -159,19 +163,20 @@ export class TokenProvider {
     }
   }
 
-  #renew(stale: string | undefined, reason: TokenReason): Promise<TokenResult> {
-    if (this.#inflight) return this.#inflight;
-    const flight = this.#obtain(stale, reason).finally(() => {
-      if (this.#inflight === flight) this.#inflight = undefined;
+  /** Single flight: one renewal at a time, whose result every caller meanwhile shares. */
+  #renewShared(stale: string | undefined, reason: TokenReason): Promise<TokenResult> {
+    if (this.#sharedRenewal) return this.#sharedRenewal;
+    const flight = this.#renewUnderLease(stale, reason).finally(() => {
+      if (this.#sharedRenewal === flight) this.#sharedRenewal = undefined;
     });
-    this.#inflight = flight;
+    this.#sharedRenewal = flight;
     return flight;
   }
 
   #renewInBackground(current: Token): void {
-    if (this.#inflight || this.#closed.signal.aborted) return;
-    if (this.#o.now() < this.#backgroundRetryAt) return;
-    this.#renew(current.accessToken, "expiring").then(
+    if (this.#sharedRenewal || this.#closed.signal.aborted) return;
+    if (this.#options.now() < this.#backgroundRetryAt) return;
+    this.#renewShared(current.accessToken, "expiring").then(
       (result) => {
         if ("errorResponse" in result) this.#failedInBackground(result.errorResponse.error);
       },
@@ -180,43 +185,43 @@ export class TokenProvider {
   }
 
   #failedInBackground(error: unknown): void {
-    this.#backgroundRetryAt = this.#o.now() + BACKGROUND_RETRY_DELAY;
+    this.#backgroundRetryAt = this.#options.now() + BACKGROUND_RETRY_DELAY;
     if (!this.#closed.signal.aborted) this.#emit({ type: "error", phase: "renewal", error });
   }
 
   /** One renewal: under the storage's lease when it has one. */
-  async #obtain(stale: string | undefined, reason: TokenReason): Promise<TokenResult> {
-    const { storage } = this.#o;
+  async #renewUnderLease(stale: string | undefined, reason: TokenReason): Promise<TokenResult> {
+    const { storage } = this.#options;
     const signal = this.#closed.signal;
     signal.throwIfAborted();
-    if (!storage.acquireLease || !storage.waitForChange) return await this.#fetch(reason);
+    if (!canLease(storage)) return await this.#runGrant(reason);
     const ttl = this.#grantBound + LEASE_SLACK;
     const deadline = Date.now() + 2 * ttl;
     while (true) {
       let lease: TokenLease | undefined;
       try {
-        lease = await this.#storage((key) => storage.acquireLease!(key, { ttl, signal }));
+        lease = await this.#callStorage((key) => storage.acquireLease(key, { ttl, signal }));
       } catch (error) {
         signal.throwIfAborted();
         // A storage that cannot coordinate must not stop requests.
         this.#emit({ type: "error", phase: "storage", error });
-        return await this.#fetch(reason);
+        return await this.#runGrant(reason);
       }
       if (lease) {
         try {
           // Another holder may have renewed while we waited for the lease.
-          const current = await this.#read();
-          if (this.#replaces(current, stale)) return { token: current! };
-          return await this.#fetch(reason, lease);
+          const current = await this.#readStorage();
+          if (this.#replacesStale(current, stale)) return { token: current };
+          return await this.#runGrant(reason, lease);
         } finally {
-          await this.#storage(() => lease.release()).catch((error) =>
+          await this.#callStorage(() => lease.release()).catch((error) =>
             this.#emit({ type: "error", phase: "storage", error })
           );
         }
       }
       // The holder may have finished between our read and the failed lease.
-      const renewed = await this.#read();
-      if (this.#replaces(renewed, stale)) return { token: renewed! };
+      const renewed = await this.#readStorage();
+      if (this.#replacesStale(renewed, stale)) return { token: renewed };
       if (Date.now() > deadline) {
         throw new TokenError(
           "Cannot obtain a token: the holder of the storage's renewal lease did not finish in time",
@@ -226,22 +231,23 @@ export class TokenProvider {
         // A short slice: a change that happened before the wait began is not
         // missed for long, whatever the storage's notifications do.
         const timeout = Math.min(ttl, WAIT_SLICE);
-        await this.#storage((key) => storage.waitForChange!(key, { timeout, signal }), timeout);
+        await this.#callStorage((key) => storage.waitForChange(key, { timeout, signal }), timeout);
       } catch (error) {
         signal.throwIfAborted();
         this.#emit({ type: "error", phase: "storage", error });
-        return await this.#fetch(reason);
+        return await this.#runGrant(reason);
       }
     }
   }
 
-  #replaces(current: Token | undefined, stale: string | undefined): boolean {
+  /** Whether `current` is a usable token other than `stale`: another holder's renewal. */
+  #replacesStale(current: Token | undefined, stale: string | undefined): current is Token {
     return current !== undefined && current.accessToken !== stale &&
-      isUsable(current, this.#o.now());
+      isUsable(current, this.#options.now());
   }
 
   /** Runs the grant, bounded in time, and keeps what it returns. */
-  async #fetch(reason: TokenReason, lease?: TokenLease): Promise<TokenResult> {
+  async #runGrant(reason: TokenReason, lease?: TokenLease): Promise<TokenResult> {
     const bound = this.#grantBound + LEASE_SLACK;
     // The grant sees the client's close and the time bound; only the bound is
     // raced here, so a grant's own close error reaches the caller unchanged.
@@ -250,10 +256,10 @@ export class TokenProvider {
     let result: TokenResult;
     try {
       result = await abortable(
-        this.#o.grant.obtain({
-          endpoint: this.#o.endpoint,
-          params: this.#o.params,
-          previous: this.#lastKnown,
+        this.#options.grant.obtain({
+          endpoint: this.#options.endpoint,
+          params: this.#options.params,
+          previous: this.#newestSeen,
           signal: limit.signal,
           background: reason === "expiring",
         }),
@@ -270,11 +276,11 @@ export class TokenProvider {
     if ("token" in result) {
       const { token } = result;
       this.#emit({ type: "token", reason, expiresAt: token.expiresAt });
-      this.#lastKnown = token;
+      this.#newestSeen = token;
       if (isReusable(token)) {
-        this.#cached = token;
+        this.#current = token;
         try {
-          await this.#storage((key) => this.#o.storage.set(key, token, { lease }));
+          await this.#callStorage((key) => this.#options.storage.set(key, token, { lease }));
         } catch (error) {
           this.#emit({ type: "error", phase: "storage", error });
         }
@@ -287,12 +293,12 @@ export class TokenProvider {
    * One storage read for all the requests that ask for a token while it is
    * under way: a cold burst of N requests reads the storage once, not N times.
    */
-  #readShared(): Promise<Token | undefined> {
-    if (this.#reading) return this.#reading;
-    const reading = this.#read().finally(() => {
-      if (this.#reading === reading) this.#reading = undefined;
+  #readStorageShared(): Promise<Token | undefined> {
+    if (this.#sharedRead) return this.#sharedRead;
+    const reading = this.#readStorage().finally(() => {
+      if (this.#sharedRead === reading) this.#sharedRead = undefined;
     });
-    this.#reading = reading;
+    this.#sharedRead = reading;
     return reading;
   }
 
@@ -302,13 +308,13 @@ export class TokenProvider {
    * hanging storage, or a record that is not a valid token, reads as empty
    * (and is reported).
    */
-  async #read(): Promise<Token | undefined> {
+  async #readStorage(): Promise<Token | undefined> {
     let stored: unknown;
     try {
-      stored = await this.#storage((key) => this.#o.storage.get(key));
+      stored = await this.#callStorage((key) => this.#options.storage.get(key));
     } catch (error) {
       this.#emit({ type: "error", phase: "storage", error });
-      return this.#cached;
+      return this.#current;
     }
     if (stored !== undefined && !isValidToken(stored)) {
       this.#emit({
@@ -319,20 +325,20 @@ export class TokenProvider {
       stored = undefined;
     }
     let token = stored as Token | undefined;
-    if (token && this.#rejected.has(token.accessToken)) token = undefined;
+    if (token && this.#rejectedTokens.has(token.accessToken)) token = undefined;
     // A read that started before a renewal must not bring an older token back.
-    const cached = this.#cached;
+    const cached = this.#current;
     if (cached && (!token || token.issuedAt < cached.issuedAt)) token = cached;
-    this.#cached = token;
-    if (token && (!this.#lastKnown || token.issuedAt >= this.#lastKnown.issuedAt)) {
-      this.#lastKnown = token;
+    this.#current = token;
+    if (token && (!this.#newestSeen || token.issuedAt >= this.#newestSeen.issuedAt)) {
+      this.#newestSeen = token;
     }
     return token;
   }
 
-  async #delete(accessToken: string): Promise<void> {
+  async #deleteFromStorage(accessToken: string): Promise<void> {
     try {
-      await this.#storage((key) => this.#o.storage.delete(key, { accessToken }));
+      await this.#callStorage((key) => this.#options.storage.delete(key, { accessToken }));
     } catch (error) {
       this.#emit({ type: "error", phase: "storage", error });
     }
@@ -342,30 +348,38 @@ export class TokenProvider {
    * Calls the storage with the token's key, bounded by the token timeout: a
    * storage that hangs fails like one that throws.
    */
-  #storage<T>(call: (key: string) => Promise<T>, extra = 0): Promise<T> {
-    const pending = this.#bounded(call, extra);
-    this.#pending.add(pending);
-    const forget = () => this.#pending.delete(pending);
+  #callStorage<T>(call: (key: string) => Promise<T>, extra = 0): Promise<T> {
+    const pending = this.#boundedStorageCall(call, extra);
+    this.#storageCalls.add(pending);
+    const forget = () => this.#storageCalls.delete(pending);
     pending.then(forget, forget);
     return pending;
   }
 
-  async #bounded<T>(call: (key: string) => Promise<T>, extra: number): Promise<T> {
-    this.#key ??= this.#o.key().catch((error) => {
-      this.#key = undefined; // try again on the next call
+  async #boundedStorageCall<T>(call: (key: string) => Promise<T>, extra: number): Promise<T> {
+    const { endpoint: { url, clientId }, grant, params } = this.#options;
+    this.#storageKey ??= storageKey({ url, clientId, grant, params }).catch((error) => {
+      this.#storageKey = undefined; // try again on the next call
       throw error;
     });
-    const key = await this.#key;
-    const bound = Math.max(this.#o.timeout, MIN_STORAGE_BOUND) + extra;
+    const key = await this.#storageKey;
+    const bound = Math.max(this.#options.timeout, MIN_STORAGE_BOUND) + extra;
     using limit = deadline(undefined, bound, `The token storage did not answer within ${bound} ms`);
     return await abortable(call(key), limit.expired);
   }
 
   #emit(event: ClientEvent): void {
     try {
-      this.#o.onEvent?.(event);
+      this.#options.onEvent?.(event);
     } catch {
       // A listener's failure is not the request's.
     }
   }
+}
+
+/** A storage through which holders agree on who renews (it has a renewal lease). */
+type LeasingStorage = TokenStorage & Required<Pick<TokenStorage, "acquireLease" | "waitForChange">>;
+
+function canLease(storage: TokenStorage): storage is LeasingStorage {
+  return !!storage.acquireLease && !!storage.waitForChange;
 }

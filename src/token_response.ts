@@ -5,14 +5,11 @@
  * @module
  */
 
-import type { Token } from "./token.ts";
+import { isSendableAccessToken, sendableTokenType, type Token } from "./token.ts";
 import { TokenError } from "./token_error.ts";
 
 /** Members of RFC 6749 §5.1 that become fields of {@linkcode Token}. */
 const KNOWN = new Set(["access_token", "token_type", "expires_in", "refresh_token", "scope"]);
-
-/** The token types this client can send. */
-const SENDABLE_TYPES = new Map([["bearer", "Bearer"]]);
 
 /** Longest lifetime we keep: ten years, so `expiresAt` stays a safe integer. */
 const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600;
@@ -31,9 +28,8 @@ export function parseTokenResponse(text: string, receivedAt: number, status: num
     throw new TokenError("Cannot parse token response: the body is not a JSON object", { status });
   }
   // Some servers answer 200 with an error object (RFC 6749 §5.2 says 400).
-  if (typeof json.error === "string") {
-    throw errorFromBody(json, status);
-  }
+  const fields = parseErrorFields(json);
+  if (fields !== undefined) throw endpointError(fields, status);
   const accessToken = json.access_token;
   if (typeof accessToken !== "string" || accessToken === "") {
     throw new TokenError(
@@ -41,16 +37,14 @@ export function parseTokenResponse(text: string, receivedAt: number, status: num
       { status },
     );
   }
-  if (!/^[!-~]+$/.test(accessToken)) {
+  if (!isSendableAccessToken(accessToken)) {
     throw new TokenError(
       'Cannot parse token response: "access_token" contains characters a header cannot carry',
       { status },
     );
   }
   const rawType = json.token_type ?? "Bearer";
-  const tokenType = typeof rawType === "string"
-    ? SENDABLE_TYPES.get(rawType.toLowerCase())
-    : undefined;
+  const tokenType = sendableTokenType(rawType);
   if (tokenType === undefined) {
     throw new TokenError(
       `Cannot use token response: token type ${JSON.stringify(rawType)} is not supported`,
@@ -78,20 +72,55 @@ export function parseTokenResponse(text: string, receivedAt: number, status: num
  */
 export function parseErrorResponse(text: string, status: number): TokenError {
   const json = parseObject(text, status);
-  if (json !== undefined && typeof json.error === "string") return errorFromBody(json, status);
+  const fields = json === undefined ? undefined : parseErrorFields(json);
+  if (fields !== undefined) return endpointError(fields, status);
   return new TokenError(`Cannot obtain a token: the token endpoint answered ${status}`, { status });
 }
 
-function errorFromBody(json: Record<string, unknown>, status: number): TokenError {
-  const error = String(json.error);
-  const errorDescription = typeof json.error_description === "string"
-    ? json.error_description
-    : undefined;
-  const errorUri = typeof json.error_uri === "string" ? json.error_uri : undefined;
-  const detail = errorDescription ? `${error}: ${errorDescription}` : error;
+/**
+ * The error fields of an error response
+ * ([RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)), as
+ * {@linkcode TokenError} carries them.
+ */
+export interface ErrorFields {
+  /** The `error` code. */
+  error: string;
+  /** The `error_description`, when it is a string. */
+  errorDescription?: string;
+  /** The `error_uri`, when it is a string. */
+  errorUri?: string;
+}
+
+/**
+ * Reads the error fields of a token endpoint's error response (RFC 6749 §5.2),
+ * or of an authorization server's error redirect, which has the same members
+ * ([§4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1),
+ * [§4.2.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.2.2.1)).
+ *
+ * @param members The JSON body's members, or the redirect's parameters.
+ * @returns The fields, or `undefined` when `error` is not a string: no error.
+ */
+export function parseErrorFields(
+  members: Record<string, unknown> | URLSearchParams,
+): ErrorFields | undefined {
+  const read = (name: string): string | undefined => {
+    const value = members instanceof URLSearchParams ? members.get(name) : members[name];
+    return typeof value === "string" ? value : undefined;
+  };
+  const error = read("error");
+  if (error === undefined) return undefined;
+  return { error, errorDescription: read("error_description"), errorUri: read("error_uri") };
+}
+
+/** How a message shows error fields: `error: description`, or `error` alone. */
+export function errorDetail(fields: ErrorFields): string {
+  return fields.errorDescription ? `${fields.error}: ${fields.errorDescription}` : fields.error;
+}
+
+function endpointError(fields: ErrorFields, status: number): TokenError {
   return new TokenError(
-    `Cannot obtain a token: the token endpoint answered ${status} (${detail})`,
-    { error, errorDescription, errorUri, status },
+    `Cannot obtain a token: the token endpoint answered ${status} (${errorDetail(fields)})`,
+    { ...fields, status },
   );
 }
 

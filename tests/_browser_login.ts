@@ -93,18 +93,22 @@ export class NoBrowser {
 
   /** Resolves with the `count`-th URL opened (1-based). */
   nth(count: number): Promise<string> {
-    if (this.opened.length >= count) return Promise.resolve(this.opened[count - 1]);
     return new Promise((resolve) => {
       const check = () => {
-        if (this.opened.length >= count) resolve(this.opened[count - 1]);
+        const url = this.opened[count - 1];
+        if (url !== undefined) resolve(url);
         else this.#waiters.push(check);
       };
-      this.#waiters.push(check);
+      check();
     });
   }
 }
 
-/** The parameters of an authorization URL. */
-export function paramsOf(url: string): URLSearchParams {
+/**
+ * The parameters of an authorization URL; `undefined` (a browser that opened
+ * fewer URLs than the test expects) fails the test.
+ */
+export function paramsOf(url: string | undefined): URLSearchParams {
+  if (url === undefined) throw new Error("Cannot read the authorization URL: none was opened");
   return new URL(url).searchParams;
 }

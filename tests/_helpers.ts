@@ -1,7 +1,11 @@
-// Shared test helpers: a manual clock and a client wired to a stand-in server.
+// Shared test helpers: a manual clock, a client wired to a token endpoint, and
+// bare servers for what the stand-in server does not script.
 
+import assert from "node:assert/strict";
 import { Client, type ClientEvent, type ClientOptions } from "../mod.ts";
 import type { AuthServer } from "../testing.ts";
+
+type Handler = (request: Request) => Response | Promise<Response>;
 
 /** A clock tests move by hand. */
 export class ManualClock {
@@ -12,9 +16,9 @@ export class ManualClock {
   }
 }
 
-/** A client for `server` with an injected clock and its events recorded. */
+/** A client of `server`'s token endpoint (a stand-in server or any other), its events recorded. */
 export function clientFor(
-  server: AuthServer,
+  server: Pick<AuthServer, "tokenEndpoint">,
   options: Partial<ClientOptions> = {},
 ): Client & { events: ClientEvent[] } {
   const events: ClientEvent[] = [];
@@ -53,9 +57,44 @@ export async function nextEvent(
 
 /** A bare loopback server for responses the stand-in server does not script. */
 export function serve(
-  handler: (request: Request) => Response | Promise<Response>,
+  handler: Handler,
 ): { url: string; close(): Promise<void>; [Symbol.asyncDispose](): Promise<void> } {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   const close = () => server.shutdown();
   return { url: `http://127.0.0.1:${server.addr.port}`, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * A token endpoint that answers its first `times` requests with `hostile`,
+ * then recovers: it passes requests on to the stand-in server `upstream`.
+ */
+export function flakyEndpoint(upstream: AuthServer, hostile: Handler, times = 1) {
+  let hits = 0;
+  const endpoint = serve(async (request) => {
+    if (hits++ < times) return hostile(request);
+    return await fetch(upstream.tokenEndpoint, {
+      method: "POST",
+      headers: request.headers,
+      body: await request.arrayBuffer(),
+    });
+  });
+  return Object.assign(endpoint, { tokenEndpoint: `${endpoint.url}/token` });
+}
+
+/** The next call gets a token from the recovered endpoint and reaches the resource with it. */
+export async function assertRecovers(client: Client, resource: AuthServer): Promise<void> {
+  const { status } = await fetchText(client.fetch, resource.resourceUrl);
+  assert.equal(status, 200);
+  assert.equal(resource.resourceRequests.length, 1);
+  assert.equal(resource.resourceRequests[0]?.token, resource.issuedTokens.at(-1));
+}
+
+/** A resource that accepts any token and records the ones it got. */
+export function recordingResource() {
+  const tokens: (string | null)[] = [];
+  const resource = serve((request) => {
+    tokens.push(request.headers.get("authorization"));
+    return new Response("ok");
+  });
+  return Object.assign(resource, { tokens });
 }

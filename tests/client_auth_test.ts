@@ -10,7 +10,9 @@ function run(method: Parameters<typeof authenticate>[0], id: string, secret?: st
 
 Deno.test("authenticate() form-encodes id and secret before Basic (RFC 6749 §2.3.1)", () => {
   const { headers, form } = run("client_secret_basic", "glBQ3nYU/8/kaVi/bIgXGA==", "s3cr:t é+");
-  const encoded = headers.get("authorization")!.slice("Basic ".length);
+  const authorization = headers.get("authorization");
+  assert.ok(authorization !== null, "an Authorization header");
+  const encoded = authorization.slice("Basic ".length);
   const decoded = new TextDecoder().decode(Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0)));
   assert.equal(decoded, "glBQ3nYU%2F8%2FkaVi%2FbIgXGA%3D%3D:s3cr%3At+%C3%A9%2B");
   assert.equal(form.toString(), "");

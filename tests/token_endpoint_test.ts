@@ -1,15 +1,22 @@
+// The token endpoint (src/token_endpoint.ts) as the client meets it: error
+// responses kept whole, timeouts, bounded reads, redirects and broken
+// connections. The hostile cases check the outcome, that the resource was not
+// called with a bad token, and that the next call works once the endpoint
+// recovers; the sanitizers catch any timer, socket or promise left behind.
+
 import assert from "node:assert/strict";
 import { TokenError } from "../mod.ts";
 import { startAuthServer } from "../testing.ts";
 import { MAX_TOKEN_RESPONSE_BYTES } from "../src/token_endpoint.ts";
-import { clientFor, fetchText, serve } from "./_helpers.ts";
-import { answer, rawServer } from "./_raw_server.ts";
-
-/** A client whose token endpoint is a bare server answering with `handler`. */
-function hostileEndpoint(handler: (request: Request) => Response | Promise<Response>) {
-  const endpoint = serve(handler);
-  return endpoint;
-}
+import {
+  assertRecovers,
+  clientFor,
+  fetchText,
+  flakyEndpoint,
+  recordingResource,
+  serve,
+} from "./_helpers.ts";
+import { answer, rawServer, readRequest, write } from "./_raw_server.ts";
 
 Deno.test("Client.fetch() returns the token endpoint's error response and skips the resource", async () => {
   await using server = await startAuthServer();
@@ -68,38 +75,6 @@ Deno.test("Client.fetch() throws the token endpoint's error with tokenErrors: th
   assert.equal(server.resourceRequests.length, 0);
 });
 
-for (
-  const [name, handler, message] of [
-    ["200 with an error member", () => Response.json({ error: "access_denied" }), /access_denied/],
-    ["200 without access_token", () => Response.json({ token_type: "Bearer" }), /"access_token"/],
-    ["200 with a body that is not JSON", () => new Response("<html>"), /not a JSON object/],
-    ["200 with a JSON array", () => Response.json([]), /not a JSON object/],
-    [
-      "200 with an unsupported token type",
-      () => Response.json({ access_token: "a", token_type: "DPoP" }),
-      /"DPoP" is not supported/,
-    ],
-    [
-      "200 with a garbage expires_in",
-      () => Response.json({ access_token: "a", expires_in: "tomorrow" }),
-      /"expires_in" is not a number/,
-    ],
-  ] as const
-) {
-  Deno.test(`Client.fetch() rejects with a TokenError for ${name}`, async () => {
-    await using endpoint = hostileEndpoint(handler);
-    await using resource = await startAuthServer();
-    await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
-    await assert.rejects(client.fetch(resource.resourceUrl), (error) => {
-      assert.ok(error instanceof TokenError, String(error));
-      assert.match(error.message, message);
-      assert.equal(error.status, 200);
-      return true;
-    });
-    assert.equal(resource.resourceRequests.length, 0);
-  });
-}
-
 Deno.test("Client.fetch() rejects with a TokenError when the token endpoint is unreachable", async () => {
   const endpoint = serve(() => new Response());
   await endpoint.close();
@@ -116,7 +91,7 @@ Deno.test("Client.fetch() rejects with a TokenError when the token endpoint is u
 
 Deno.test("Client.fetch() times out a token endpoint that never answers", async () => {
   const controller = new AbortController();
-  await using endpoint = hostileEndpoint(
+  await using endpoint = serve(
     () =>
       new Promise<Response>((resolve) => {
         controller.signal.addEventListener("abort", () => resolve(new Response()));
@@ -133,7 +108,7 @@ Deno.test("Client.fetch() times out a token endpoint that never answers", async 
 
 Deno.test("Client.fetch() times out a token body that trickles forever", async () => {
   let timer: ReturnType<typeof setInterval> | undefined;
-  await using endpoint = hostileEndpoint(() =>
+  await using endpoint = serve(() =>
     new Response(
       new ReadableStream({
         start(controller) {
@@ -156,7 +131,7 @@ Deno.test("Client.fetch() times out a token body that trickles forever", async (
 for (const status of [200, 500]) {
   Deno.test(`Client.fetch() bounds the read of a huge token response (${status})`, async () => {
     let sent = 0;
-    await using endpoint = hostileEndpoint(() =>
+    await using endpoint = serve(() =>
       new Response(
         new ReadableStream({
           pull(controller) {
@@ -179,7 +154,7 @@ for (const status of [200, 500]) {
 }
 
 Deno.test("Client.fetch() refuses a declared Content-Length above the bound", async () => {
-  await using endpoint = hostileEndpoint(() =>
+  await using endpoint = serve(() =>
     new Response("x".repeat(MAX_TOKEN_RESPONSE_BYTES + 1), { status: 400 })
   );
   await using resource = await startAuthServer();
@@ -189,7 +164,7 @@ Deno.test("Client.fetch() refuses a declared Content-Length above the bound", as
 
 Deno.test("Client.fetch() does not follow a redirect from the token endpoint", async () => {
   await using elsewhere = await startAuthServer();
-  await using endpoint = hostileEndpoint(() => Response.redirect(elsewhere.tokenEndpoint, 307));
+  await using endpoint = serve(() => Response.redirect(elsewhere.tokenEndpoint, 307));
   await using resource = await startAuthServer();
   await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
   const { status, response } = await fetchText(client.fetch, resource.resourceUrl);
@@ -200,19 +175,14 @@ Deno.test("Client.fetch() does not follow a redirect from the token endpoint", a
 });
 
 Deno.test("Client.fetch() works again when the token endpoint recovers", async () => {
-  let broken = true;
   await using resource = await startAuthServer();
-  await using endpoint = hostileEndpoint((request) =>
-    broken ? new Response("<h1>oops</h1>", { status: 502 }) : fetch(resource.tokenEndpoint, {
-      method: "POST",
-      headers: request.headers,
-      body: request.body,
-    })
+  await using endpoint = flakyEndpoint(
+    resource,
+    () => new Response("<h1>oops</h1>", { status: 502 }),
   );
-  await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+  await using client = clientFor(resource, { tokenEndpoint: endpoint.tokenEndpoint });
   const first = await fetchText(client.fetch, resource.resourceUrl);
   assert.deepEqual([first.status, first.text], [502, "<h1>oops</h1>"]);
-  broken = false;
   assert.equal((await fetchText(client.fetch, resource.resourceUrl)).status, 200);
 });
 
@@ -223,7 +193,7 @@ Deno.test("Client.fetch() returns a compressed error response without its stale 
       new Blob([json]).stream().pipeThrough(new CompressionStream("gzip")),
     ).arrayBuffer(),
   );
-  await using endpoint = hostileEndpoint(() =>
+  await using endpoint = serve(() =>
     new Response(gzipped, {
       status: 400,
       headers: { "Content-Encoding": "gzip", "Content-Type": "application/json" },
@@ -280,3 +250,148 @@ Deno.test("Client dates expiresAt when the token response arrives, not when its 
   assert.equal(token.issuedAt, 1_000_000);
   assert.equal(token.expiresAt, 1_060_000);
 });
+
+const json = (body: unknown, status: number, headers: Record<string, string> = {}) =>
+  Response.json(body, { status, headers });
+
+// HTTP errors: the response is returned whole (or thrown as a TokenError).
+const httpErrors: {
+  name: string;
+  respond: () => Response;
+  status: number;
+  text: string;
+  header?: [string, string];
+  error?: string;
+}[] = [
+  {
+    name: "500 with an HTML body",
+    respond: () =>
+      new Response("<html><body>Internal Server Error</body></html>", {
+        status: 500,
+        headers: { "Content-Type": "text/html" },
+      }),
+    status: 500,
+    text: "<html><body>Internal Server Error</body></html>",
+    header: ["content-type", "text/html"],
+  },
+  {
+    name: "400 invalid_client",
+    respond: () => json({ error: "invalid_client", error_description: "unknown client" }, 400),
+    status: 400,
+    text: '{"error":"invalid_client","error_description":"unknown client"}',
+    error: "invalid_client",
+  },
+  {
+    name: "401 with a Basic challenge",
+    respond: () =>
+      json({ error: "invalid_client" }, 401, { "WWW-Authenticate": 'Basic realm="token"' }),
+    status: 401,
+    text: '{"error":"invalid_client"}',
+    header: ["www-authenticate", 'Basic realm="token"'],
+    error: "invalid_client",
+  },
+  {
+    name: "429 with Retry-After",
+    respond: () => json({ error: "slow_down" }, 429, { "Retry-After": "120" }),
+    status: 429,
+    text: '{"error":"slow_down"}',
+    header: ["retry-after", "120"],
+    error: "slow_down",
+  },
+];
+
+for (const { name, respond, status, text, header, error } of httpErrors) {
+  Deno.test(`Client.fetch() returns a token endpoint's ${name} and the next call works`, async () => {
+    await using resource = await startAuthServer();
+    await using endpoint = flakyEndpoint(resource, respond);
+    await using client = clientFor(resource, { tokenEndpoint: endpoint.tokenEndpoint });
+    const first = await fetchText(client.fetch, resource.resourceUrl);
+    assert.deepEqual([first.status, first.text], [status, text]);
+    if (header) assert.equal(first.response.headers.get(header[0]), header[1]);
+    assert.equal(resource.resourceRequests.length, 0);
+    // Not retried by the client: one hostile answer, one call. A 401 from the
+    // token endpoint is not a resource's 401, and Retry-After is the caller's
+    // to honour: the next call asks again at once.
+    assert.equal(resource.tokenRequests.length, 0);
+    await assertRecovers(client, resource);
+    assert.equal(resource.tokenRequests.length, 1);
+  });
+
+  Deno.test(`Client.fetch() throws a token endpoint's ${name} with tokenErrors: throw`, async () => {
+    await using resource = await startAuthServer();
+    await using endpoint = flakyEndpoint(resource, respond);
+    await using client = clientFor(resource, {
+      tokenEndpoint: endpoint.tokenEndpoint,
+      tokenErrors: "throw",
+    });
+    await assert.rejects(client.fetch(resource.resourceUrl), (thrown) => {
+      assert.ok(thrown instanceof TokenError, String(thrown));
+      assert.equal(thrown.status, status);
+      assert.equal(thrown.error, error);
+      assert.match(thrown.message, new RegExp(`^Cannot obtain a token: .* answered ${status}`));
+      return true;
+    });
+    assert.equal(resource.resourceRequests.length, 0);
+    await assertRecovers(client, resource);
+  });
+}
+
+const broken: [string, RegExp, (conn: Deno.Conn) => Promise<void>][] = [
+  ["closes the connection mid-body", /^Cannot read the token response: /, async (conn) => {
+    await readRequest(conn);
+    await write(
+      conn,
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n" +
+        '{"access_token":"trunc',
+    );
+  }],
+  ["closes the connection mid-body of a 500", /^Cannot read the token response: /, async (conn) => {
+    await readRequest(conn);
+    await write(conn, "HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n<html>");
+  }],
+  [
+    "resets the connection mid-body",
+    /^Cannot (read the token response|reach the token endpoint): /,
+    async (conn) => {
+      // Closing with the request unread makes the kernel send a RST.
+      await write(conn, 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"access_token":"reset');
+    },
+  ],
+  ["closes the connection before answering", /^Cannot reach the token endpoint: /, async (conn) => {
+    await readRequest(conn);
+  }],
+  [
+    "answers with something that is not HTTP",
+    /^Cannot reach the token endpoint: /,
+    async (conn) => {
+      await readRequest(conn);
+      await write(conn, "SSH-2.0-OpenSSH_9.6\r\n\r\n");
+    },
+  ],
+];
+
+for (const [name, message, hostile] of broken) {
+  Deno.test(`Client.fetch() rejects with a TokenError when the token endpoint ${name}`, async () => {
+    // The first connection is hostile; the next ones get a valid token.
+    await using endpoint = rawServer((conn, n) =>
+      n === 0 ? hostile(conn) : answer(
+        conn,
+        "200 OK",
+        JSON.stringify({ access_token: `raw-${n}`, expires_in: 60 }),
+        "Content-Type: application/json\r\n",
+      )
+    );
+    await using resource = recordingResource();
+    await using client = clientFor({ tokenEndpoint: `${endpoint.url}/token` });
+    await assert.rejects(client.fetch(resource.url), (error) => {
+      assert.ok(error instanceof TokenError, String(error));
+      assert.match(error.message, message);
+      assert.ok(error.cause !== undefined);
+      return true;
+    });
+    assert.deepEqual(resource.tokens, []);
+    // Recovered: the next connection gets a valid token.
+    assert.equal((await fetchText(client.fetch, resource.url)).status, 200);
+    assert.deepEqual(resource.tokens, ["Bearer raw-1"]);
+  });
+}

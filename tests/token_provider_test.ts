@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
-import { MemoryTokenStorage, type Token, TokenError, type TokenStorage } from "../mod.ts";
+import fc from "fast-check";
+import {
+  Client,
+  type ClientEvent,
+  MemoryTokenStorage,
+  type Token,
+  TokenError,
+  type TokenStorage,
+} from "../mod.ts";
 import { startAuthServer } from "../testing.ts";
-import { clientFor, fetchText, ManualClock, nextEvent } from "./_helpers.ts";
+import { RUNS } from "./_arbitraries.ts";
+import { clientFor, fetchText, ManualClock, nextEvent, serve } from "./_helpers.ts";
 
 Deno.test("Client reuses a token until its renewal window", async () => {
   const clock = new ManualClock();
@@ -21,7 +30,9 @@ Deno.test("Client renews in the background inside the renewal window, sending th
   await fetchText(client.fetch, server.resourceUrl);
   clock.advance(3600_000 - 60_000); // exactly at the margin
   await fetchText(client.fetch, server.resourceUrl);
-  assert.equal(server.resourceRequests[1].token, server.issuedTokens[0]);
+  const [, second] = server.resourceRequests;
+  assert.ok(second);
+  assert.equal(second.token, server.issuedTokens[0]);
   const event = await nextEvent(
     client.events,
     (e) => e.type === "token" && e.reason === "expiring",
@@ -29,7 +40,9 @@ Deno.test("Client renews in the background inside the renewal window, sending th
   assert.equal(event.type, "token");
   assert.equal(server.tokenRequests.length, 2);
   await fetchText(client.fetch, server.resourceUrl);
-  assert.equal(server.resourceRequests[2].token, server.issuedTokens[1]);
+  const [, , third] = server.resourceRequests;
+  assert.ok(third);
+  assert.equal(third.token, server.issuedTokens[1]);
 });
 
 Deno.test("Client never sends a cached token at or after its expiresAt", async () => {
@@ -40,11 +53,15 @@ Deno.test("Client never sends a cached token at or after its expiresAt", async (
   await fetchText(client.fetch, server.resourceUrl);
   clock.advance(3600_000 - 1);
   await fetchText(client.fetch, server.resourceUrl);
-  assert.equal(server.resourceRequests[1].token, server.issuedTokens[0]);
+  const [, lastMillisecond] = server.resourceRequests;
+  assert.ok(lastMillisecond);
+  assert.equal(lastMillisecond.token, server.issuedTokens[0]);
   clock.advance(1);
   await fetchText(client.fetch, server.resourceUrl);
   assert.equal(server.tokenRequests.length, 2);
-  assert.equal(server.resourceRequests[2].token, server.issuedTokens[1]);
+  const [, , expired] = server.resourceRequests;
+  assert.ok(expired);
+  assert.equal(expired.token, server.issuedTokens[1]);
   assert.deepEqual(client.events.map((e) => e.type === "token" && e.reason), [
     "missing",
     "expired",
@@ -96,6 +113,17 @@ Deno.test("Client keeps a token without expires_in until a resource rejects it",
   assert.equal(server.tokenRequests.length, 1);
 });
 
+Deno.test("Client.fetch() replays a request whose token expired without expires_in", async () => {
+  await using server = await startAuthServer({ expiresIn: null });
+  await using client = clientFor(server);
+  await fetchText(client.fetch, server.resourceUrl);
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.tokenRequests.length, 1); // kept while the resource accepts it
+  server.revoke();
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+});
+
 Deno.test("Client makes one token request for 100 concurrent cold requests", async () => {
   await using server = await startAuthServer();
   server.tokenDelay = 20;
@@ -119,27 +147,6 @@ Deno.test("Client shares a failure with every waiter and tries again afterwards"
   assert.equal(server.tokenRequests.length, 1);
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
   assert.equal(server.tokenRequests.length, 2);
-});
-
-Deno.test("Client keys tokens by endpoint, client id, scope and parameters", async () => {
-  await using server = await startAuthServer();
-  const storage = new MemoryTokenStorage();
-  const variants = [
-    {},
-    {}, // same as the first: shares its token
-    { clientId: "other-client" },
-    { scope: "read" },
-    { scope: ["read"] }, // same scope as the previous one
-    { scope: "write" },
-    { tokenParams: { audience: "a" } },
-    { tokenParams: { audience: "b" } },
-  ];
-  for (const options of variants) {
-    await using client = clientFor(server, { storage, ...options });
-    await fetchText(client.fetch, server.resourceUrl);
-  }
-  assert.equal(server.tokenRequests.length, 6);
-  assert.equal(storage.size, 6);
 });
 
 Deno.test("Clients sharing a MemoryTokenStorage make one token request between them", async () => {
@@ -285,7 +292,9 @@ Deno.test("Client ignores an expired token found in storage", async () => {
   await using b = clientFor(server, { storage, now: clock.now });
   await fetchText(b.fetch, server.resourceUrl);
   assert.equal(server.tokenRequests.length, 2);
-  assert.equal(server.resourceRequests[1].token, server.issuedTokens[1]);
+  const [, second] = server.resourceRequests;
+  assert.ok(second);
+  assert.equal(second.token, server.issuedTokens[1]);
 });
 
 Deno.test("Client waits for another holder's renewal in short slices, reading before each", async () => {
@@ -376,7 +385,9 @@ Deno.test("Client ignores a stored record that is not a valid token, and reports
     };
     await using client = clientFor(server, { storage });
     assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
-    assert.equal(server.resourceRequests[0].token, server.issuedTokens[0], JSON.stringify(bad));
+    const [recorded] = server.resourceRequests;
+    assert.ok(recorded);
+    assert.equal(recorded.token, server.issuedTokens[0], JSON.stringify(bad));
     assert.ok(client.events.some((e) => e.type === "error" && e.phase === "storage"));
   }
 });
@@ -397,7 +408,9 @@ Deno.test("Client keeps its newer token when a storage read returns an older one
   lag.older = { ...mine, accessToken: "older-token", issuedAt: mine.issuedAt - 1_000 };
   clock.advance(3600_000 - 30_000); // inside the renewal window: the client reads the storage
   await fetchText(client.fetch, server.resourceUrl);
-  assert.equal(server.resourceRequests[0].token, mine.accessToken);
+  const [recorded] = server.resourceRequests;
+  assert.ok(recorded);
+  assert.equal(recorded.token, mine.accessToken);
 });
 
 Deno.test("Client bounds a grant that never settles with a TokenError", async () => {
@@ -461,6 +474,28 @@ Deno.test("Client never brings back a rejected token when a late 401 for an olde
   assert.equal((await c).status, 200);
 });
 
+Deno.test("Client.fetch() uses a token another request already renewed, without a token request", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server);
+  await fetchText(client.fetch, server.resourceUrl);
+  const first = server.issuedTokens[0];
+  // The resource rejects the first token only once, after the client renewed it.
+  let rejectOnce = true;
+  server.route("/slow", async (_request, recorded) => {
+    if (recorded.token === first && rejectOnce) {
+      rejectOnce = false;
+      server.revoke(first);
+      await fetchText(client.fetch, server.resourceUrl); // renews: 401 then new token
+      return new Response(null, { status: 401 });
+    }
+    return new Response("ok");
+  });
+  const { status } = await fetchText(client.fetch, server.url("/slow"));
+  assert.equal(status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.equal(server.resourceRequests.at(-1)!.token, server.issuedTokens[1]);
+});
+
 Deno.test("Client.fetch() with a 401 after close() rejects with the closed error, without storage calls", async () => {
   await using server = await startAuthServer();
   let calls = 0;
@@ -506,4 +541,183 @@ Deno.test("Client makes no storage read per request while a failed background re
   const before = reads;
   for (let i = 0; i < 20; i++) await fetchText(client.fetch, server.resourceUrl);
   assert.equal(reads, before);
+});
+
+Deno.test("Client.fetch() costs one renewal for 50 concurrent requests to a resource that rejects every token", async () => {
+  await using server = await startAuthServer();
+  server.route("/never", () =>
+    new Response("rejected", {
+      status: 401,
+      headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' },
+    }));
+  await using client = clientFor(server);
+  await fetchText(client.fetch, server.resourceUrl);
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => fetchText(client.fetch, server.url("/never"))),
+  );
+  assert.ok(results.every((r) => r.status === 401 && r.text === "rejected"));
+  assert.equal(server.tokenRequests.length, 2);
+  assert.equal(server.resourceRequests.length, 1 + 100);
+});
+
+// Storage round trips on the way to a token: requests that ask at the same
+// moment share one read, and requests failed by the same token share one
+// read, delete and renewal, so a burst costs one round trip, not one each.
+
+/**
+ * A storage without a renewal lease (so no read happens under one) that
+ * counts its reads and remembers the key read.
+ */
+class CountingStorage implements TokenStorage {
+  readonly tokens = new Map<string, Token>();
+  reads = 0;
+  deletes = 0;
+  key = "";
+  get(key: string): Promise<Token | undefined> {
+    this.reads++;
+    this.key = key;
+    return Promise.resolve(this.tokens.get(key));
+  }
+  set(key: string, token: Token): Promise<void> {
+    this.tokens.set(key, token);
+    return Promise.resolve();
+  }
+  delete(key: string): Promise<void> {
+    this.deletes++;
+    this.tokens.delete(key);
+    return Promise.resolve();
+  }
+}
+
+Deno.test("Client reads the storage once for a cold burst of concurrent requests", async () => {
+  await using server = await startAuthServer();
+  const storage = new CountingStorage();
+  await using client = clientFor(server, { storage });
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => fetchText(client.fetch, server.resourceUrl)),
+  );
+  assert.ok(results.every((result) => result.status === 200));
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(storage.reads, 1);
+});
+
+Deno.test("Client reads the storage anew once the shared read is over", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 60, now: clock.now });
+  const storage = new CountingStorage();
+  await using client = clientFor(server, { storage, now: clock.now });
+  const first = await client.getToken();
+  // Another holder stores a newer token; the client's own then expires.
+  const newer: Token = { ...first, accessToken: "newer", expiresAt: clock.time + 3600_000 };
+  await storage.set(storage.key, newer);
+  clock.advance(61_000);
+  assert.equal((await client.getToken()).accessToken, "newer");
+  assert.equal(server.tokenRequests.length, 1);
+});
+
+Deno.test("Client makes one storage read, delete and renewal for a storm of 401s", async () => {
+  await using server = await startAuthServer();
+  const storage = new CountingStorage();
+  await using client = clientFor(server, { storage });
+  await fetchText(client.fetch, server.resourceUrl);
+  server.revoke();
+  // The renewal stays under way while the 401s come in.
+  server.tokenDelay = 100;
+  const reads = storage.reads;
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => fetchText(client.fetch, server.resourceUrl)),
+  );
+  assert.ok(results.every((result) => result.status === 200));
+  assert.equal(server.tokenRequests.length, 2);
+  // One shared read; a 401 that arrives after the renewal (on a slow machine)
+  // reads once more and finds the new token.
+  assert.ok(storage.reads - reads <= 3, `${storage.reads - reads} reads`);
+  assert.equal(storage.deletes, 1);
+});
+
+// Property: across any clock jumps, lifetimes and margins, no token is sent expired.
+
+type ClockAction =
+  | { type: "advance"; ms: number }
+  | { type: "fetch"; count: number }
+  | { type: "lifetime"; seconds: number | null };
+
+const clockAction: fc.Arbitrary<ClockAction> = fc.oneof(
+  fc.record({
+    type: fc.constant("advance" as const),
+    ms: fc.oneof(
+      fc.integer({ min: -7_200_000, max: 7_200_000 }),
+      fc.integer({ min: -120_000, max: 120_000 }),
+    ),
+  }),
+  fc.record({ type: fc.constant("fetch" as const), count: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({
+    type: fc.constant("lifetime" as const),
+    seconds: fc.option(fc.integer({ min: 1, max: 7200 }), { nil: null }),
+  }),
+);
+
+/** Waits until the client has taken in every token the endpoint issued. */
+async function settle(events: ClientEvent[], issued: () => number): Promise<void> {
+  while (events.filter((e) => e.type === "token").length < issued()) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+Deno.test("Client.fetch() never sends an expired token across clock jumps forwards and backwards", async () => {
+  const clock = new ManualClock();
+  let lifetime: number | null = 60;
+  let issued = 0;
+  await using endpoint = serve(() => {
+    // The token says when it was issued and for how long, so the resource can tell.
+    const body: Record<string, unknown> = {
+      access_token: `t${++issued}.${clock.time}.${lifetime ?? "none"}`,
+    };
+    if (lifetime !== null) body.expires_in = lifetime;
+    return Response.json(body);
+  });
+  const stale: string[] = [];
+  await using resource = serve((request) => {
+    const value = request.headers.get("authorization") ?? "";
+    const match = /^Bearer t\d+\.(\d+)\.(\d+|none)$/.exec(value);
+    if (!match) stale.push(`malformed: ${value}`);
+    else if (match[2] !== "none" && clock.time >= Number(match[1]) + Number(match[2]) * 1000) {
+      stale.push(`${value} sent at ${clock.time}`);
+    }
+    return new Response("ok");
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(clockAction, { minLength: 1, maxLength: 16 }),
+      fc.integer({ min: 0, max: 120_000 }),
+      async (actions, renewalMargin) => {
+        stale.length = 0;
+        const events: ClientEvent[] = [];
+        await using client = new Client({
+          tokenEndpoint: `${endpoint.url}/token`,
+          clientId: "id",
+          now: clock.now,
+          renewalMargin,
+          onEvent: (event) => events.push(event),
+        });
+        const start = issued;
+        for (const action of actions) {
+          if (action.type === "fetch") {
+            const responses = await Promise.all(
+              Array.from({ length: action.count }, () => client.fetch(resource.url)),
+            );
+            await Promise.all(responses.map((r) => r.body?.cancel()));
+            continue;
+          }
+          // Nothing dates a token while the clock moves: let renewals land first.
+          await settle(events, () => issued - start);
+          if (action.type === "advance") clock.advance(action.ms);
+          else lifetime = action.seconds;
+        }
+        await settle(events, () => issued - start);
+        assert.deepEqual(stale, []);
+      },
+    ),
+    { numRuns: RUNS },
+  );
 });

@@ -1,6 +1,22 @@
+// The token response parser (src/token_response.ts): responses of
+// [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1) and
+// [§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) on their own, then through a client
+// whose token endpoint sends responses that carry no usable token.
+
 import assert from "node:assert/strict";
-import { TokenError } from "../mod.ts";
+import fc from "fast-check";
+import { Client, TokenError } from "../mod.ts";
+import { startAuthServer } from "../testing.ts";
 import { parseErrorResponse, parseTokenResponse } from "../src/token_response.ts";
+import {
+  assertRecovers,
+  clientFor,
+  fetchText,
+  flakyEndpoint,
+  recordingResource,
+  serve,
+} from "./_helpers.ts";
+import { RUNS } from "./_arbitraries.ts";
 
 const AT = 1_000_000;
 
@@ -117,4 +133,228 @@ Deno.test("parseTokenResponse() caps an expires_in beyond a double (1e400) like 
   assert.equal(token.expiresAt, AT + 10 * 365 * 24 * 3600 * 1000);
   const past = parseTokenResponse('{"access_token":"a","expires_in":-1e400}', AT, 200);
   assert.equal(past.expiresAt, AT - 10 * 365 * 24 * 3600 * 1000);
+});
+
+// Through a client: a 2xx response without a usable token is a TokenError, and
+// the resource is never called.
+for (
+  const [name, handler, message] of [
+    ["200 with an error member", () => Response.json({ error: "access_denied" }), /access_denied/],
+    ["200 without access_token", () => Response.json({ token_type: "Bearer" }), /"access_token"/],
+    ["200 with a body that is not JSON", () => new Response("<html>"), /not a JSON object/],
+    ["200 with a JSON array", () => Response.json([]), /not a JSON object/],
+    [
+      "200 with an unsupported token type",
+      () => Response.json({ access_token: "a", token_type: "DPoP" }),
+      /"DPoP" is not supported/,
+    ],
+    [
+      "200 with a garbage expires_in",
+      () => Response.json({ access_token: "a", expires_in: "tomorrow" }),
+      /"expires_in" is not a number/,
+    ],
+  ] as const
+) {
+  Deno.test(`Client.fetch() rejects with a TokenError for ${name}`, async () => {
+    await using endpoint = serve(handler);
+    await using resource = await startAuthServer();
+    await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
+    await assert.rejects(client.fetch(resource.resourceUrl), (error) => {
+      assert.ok(error instanceof TokenError, String(error));
+      assert.match(error.message, message);
+      assert.equal(error.status, 200);
+      return true;
+    });
+    assert.equal(resource.resourceRequests.length, 0);
+  });
+}
+
+// 2xx responses that carry no usable token: a TokenError, and no request goes out.
+const unusable: [string, string, RegExp][] = [
+  ["access_token as a number", '{"access_token":12345}', /"access_token" is missing/],
+  ["access_token as an object", '{"access_token":{"v":"a"}}', /"access_token" is missing/],
+  ["access_token as a list", '{"access_token":["a"]}', /"access_token" is missing/],
+  ["access_token as null", '{"access_token":null}', /"access_token" is missing/],
+  ["access_token as true", '{"access_token":true}', /"access_token" is missing/],
+  ["an empty access_token", '{"access_token":""}', /"access_token" is missing/],
+  ["expires_in NaN", '{"access_token":"a","expires_in":"NaN"}', /"expires_in" is not a number/],
+  ["expires_in in exponent text", '{"access_token":"a","expires_in":"1e3"}', /"expires_in"/],
+];
+
+for (const [name, body, message] of unusable) {
+  Deno.test(`Client.fetch() rejects a 200 with ${name} and the next call works`, async () => {
+    await using resource = await startAuthServer();
+    await using endpoint = flakyEndpoint(
+      resource,
+      () => new Response(body, { headers: { "Content-Type": "application/json" } }),
+    );
+    await using client = clientFor(resource, { tokenEndpoint: endpoint.tokenEndpoint });
+    await assert.rejects(client.fetch(resource.resourceUrl), {
+      name: "TokenError",
+      message,
+      status: 200,
+    });
+    assert.equal(resource.resourceRequests.length, 0);
+    await assertRecovers(client, resource);
+  });
+}
+
+Deno.test("Client.fetch() uses a token with a negative expires_in for the waiting call only", async () => {
+  let count = 0;
+  await using endpoint = serve(() =>
+    Response.json({ access_token: `neg-${++count}`, expires_in: -30 })
+  );
+  await using resource = recordingResource();
+  await using client = clientFor({ tokenEndpoint: `${endpoint.url}/t` });
+  await fetchText(client.fetch, resource.url);
+  await fetchText(client.fetch, resource.url);
+  // Never cached: each call obtains its own, and none is sent twice.
+  assert.deepEqual(resource.tokens, ["Bearer neg-1", "Bearer neg-2"]);
+});
+
+Deno.test("Client.fetch() caps a huge expires_in and keeps the token", async () => {
+  let count = 0;
+  await using endpoint = serve(() =>
+    Response.json({ access_token: `huge-${++count}`, expires_in: 1e300 })
+  );
+  await using resource = recordingResource();
+  const now = 1_700_000_000_000;
+  await using client = clientFor({ tokenEndpoint: `${endpoint.url}/t` }, { now: () => now });
+  await fetchText(client.fetch, resource.url);
+  await fetchText(client.fetch, resource.url);
+  assert.deepEqual(resource.tokens, ["Bearer huge-1", "Bearer huge-1"]);
+  assert.equal((await client.getToken()).expiresAt, now + 10 * 365 * 24 * 3600 * 1000);
+});
+
+// Property: whatever the token endpoint answers, only a well-formed response's token is sent.
+
+/** Characters an access token may carry in a header (VSCHAR without space). */
+const TOKEN_CHARS = Array.from(
+  { length: 0x7e - 0x21 + 1 },
+  (_, i) => String.fromCharCode(0x21 + i),
+);
+const goodToken = fc.string({ unit: fc.constantFrom(...TOKEN_CHARS), minLength: 1, maxLength: 40 });
+const anyText = fc.string({ unit: "binary", maxLength: 30 });
+const anyJson = fc.jsonValue({ maxDepth: 2 });
+
+/** A header value any server could send: Latin-1 without controls. */
+const headerValue = fc.string({
+  unit: fc.integer({ min: 0x20, max: 0xff }).filter((c) => c !== 0x7f).map((c) =>
+    String.fromCharCode(c)
+  ),
+  maxLength: 30,
+});
+const HEADER_NAMES = [
+  "content-type",
+  "cache-control",
+  "www-authenticate",
+  "retry-after",
+  "set-cookie",
+  "location",
+  "content-language",
+  "pragma",
+  "x-custom",
+];
+const headers = (names: string[]) =>
+  fc.array(fc.tuple(fc.constantFrom(...names), headerValue), { maxLength: 4 });
+
+interface Scripted {
+  status: number;
+  headers: [string, string][];
+  body: string;
+  /** A well-formed token response: the request must go out with its token. */
+  valid: boolean;
+}
+
+const tokenObject = fc.record({
+  access_token: fc.oneof(goodToken, anyText, anyJson),
+  token_type: fc.oneof(fc.constantFrom("Bearer", "bearer", "BEARER", "mac", "DPoP", ""), anyJson),
+  expires_in: fc.oneof(fc.integer(), fc.double(), fc.integer().map(String), anyText, anyJson),
+  refresh_token: fc.oneof(goodToken, anyJson),
+  scope: fc.oneof(anyText, anyJson),
+  error: fc.oneof(fc.constantFrom("invalid_client", "server_error"), anyJson),
+  id_token: anyJson,
+}, { requiredKeys: [] });
+
+const validResponse: fc.Arbitrary<Scripted> = fc.record({
+  status: fc.integer({ min: 200, max: 299 }).filter((s) => s !== 204 && s !== 205),
+  headers: headers(HEADER_NAMES),
+  body: fc.record({
+    access_token: goodToken,
+    token_type: fc.constantFrom("Bearer", "bearer", "BEARER", undefined),
+    expires_in: fc.option(fc.integer({ min: 1, max: 10 ** 9 }), { nil: undefined }),
+    scope: fc.option(anyText, { nil: undefined }),
+    refresh_token: fc.option(goodToken, { nil: undefined }),
+  }).map((body) => JSON.stringify(body)),
+  valid: fc.constant(true),
+});
+
+const anyResponse: fc.Arbitrary<Scripted> = fc.record({
+  status: fc.oneof(
+    fc.constant(200),
+    fc.integer({ min: 200, max: 599 }).filter((s) => ![204, 205, 304].includes(s)),
+  ),
+  // A Content-Encoding the body does not have breaks the read, not the client.
+  headers: headers([...HEADER_NAMES, "content-encoding"]),
+  body: fc.oneof(
+    tokenObject.map((body) => JSON.stringify(body)),
+    anyJson.map((body) => JSON.stringify(body)),
+    anyText,
+    fc.constant(""),
+  ),
+  valid: fc.constant(false),
+});
+
+Deno.test("Client.fetch() sends only the token of a well-formed response, whatever the token endpoint answers", async () => {
+  let scripted: Scripted | undefined;
+  await using endpoint = serve(() =>
+    new Response(scripted!.body, { status: scripted!.status, headers: scripted!.headers })
+  );
+  const sent: (string | null)[] = [];
+  await using resource = serve((request) => {
+    sent.push(request.headers.get("authorization"));
+    return new Response("ok");
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(validResponse, anyResponse),
+      fc.constantFrom("return" as const, "throw" as const),
+      async (response, tokenErrors) => {
+        scripted = response;
+        sent.length = 0;
+        await using client = new Client({
+          tokenEndpoint: `${endpoint.url}/token`,
+          clientId: "id",
+          clientSecret: "secret",
+          tokenErrors,
+        });
+        let outcome: { status: number; text: string } | { error: unknown };
+        try {
+          const answer = await client.fetch(resource.url);
+          outcome = { status: answer.status, text: await answer.text() };
+        } catch (error) {
+          outcome = { error };
+        }
+        if ("error" in outcome) {
+          assert.ok(outcome.error instanceof TokenError, String(outcome.error));
+        }
+        assert.ok(sent.length <= 1);
+        if (sent.length === 1) {
+          const token = JSON.parse(response.body).access_token;
+          assert.equal(typeof token, "string");
+          assert.notEqual(token, "");
+          assert.equal(sent[0], `Bearer ${token}`);
+          assert.ok(response.status >= 200 && response.status < 300);
+          assert.deepEqual(outcome, { status: 200, text: "ok" });
+        } else if ("status" in outcome) {
+          // Not sent: the caller got the token endpoint's own error response.
+          assert.equal(outcome.status, response.status);
+          assert.ok(response.status >= 300);
+          assert.equal(tokenErrors, "return");
+        }
+        if (response.valid) assert.equal(sent.length, 1);
+      },
+    ),
+    { numRuns: RUNS },
+  );
 });

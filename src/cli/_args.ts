@@ -34,10 +34,11 @@ export interface ParsedArgs {
 export function parseArgs(args: readonly string[], specs: readonly OptionSpec[]): ParsedArgs {
   const options = new Map<string, string | true | string[]>();
   const positionals: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
+  // One iterator for the loop and for the values options take from the next argument.
+  const rest = args.values();
+  for (const arg of rest) {
     if (arg === "--") {
-      positionals.push(...args.slice(i + 1));
+      positionals.push(...rest);
       break;
     }
     if (arg === "-" || !arg.startsWith("-")) {
@@ -66,12 +67,8 @@ export function parseArgs(args: readonly string[], specs: readonly OptionSpec[])
       options.set(spec.name, true); // a switch given twice is still on
       continue;
     }
-    let value: string;
-    if (inline !== undefined) {
-      value = inline;
-    } else if (i + 1 < args.length) {
-      value = args[++i];
-    } else {
+    const value = inline ?? rest.next().value;
+    if (value === undefined) {
       throw usageError(`Cannot parse the arguments: ${written} needs a value`);
     }
     const previous = options.get(spec.name);

@@ -156,7 +156,10 @@ function tokenParams(args: ParsedArgs, io: Io): Record<string, string[]> {
   return params;
 }
 
-/** The authorization code grant with PKCE, renewed by its refresh tokens (RFC 8252). */
+/**
+ * The authorization code grant with PKCE, renewed by its refresh tokens
+ * ([RFC 8252](https://www.rfc-editor.org/rfc/rfc8252)).
+ */
 function loginGrant(args: ParsedArgs, io: Io): Grant {
   const authorizationEndpoint = stringOption(args, "authorization-endpoint") ??
     io.env("ALF_AUTHORIZATION_ENDPOINT");

@@ -64,23 +64,25 @@ reached, 5 for a file that cannot be read or written, 2 for bad arguments.`,
   },
 };
 
-// An HTTP method is a token (RFC 9110 §9.1, §5.6.2).
+// An HTTP method is a token ([RFC 9110 §9.1](https://www.rfc-editor.org/rfc/rfc9110#section-9.1),
+// [§5.6.2](https://www.rfc-editor.org/rfc/rfc9110#section-5.6.2)).
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function target(args: ParsedArgs): { method?: string; url: URL } {
   const { positionals } = args;
-  if (positionals.length === 0 || positionals.length > 2) {
+  const [first, second] = positionals;
+  if (first === undefined || positionals.length > 2) {
     throw usageError(
       `Cannot parse the arguments: alf request takes [METHOD] URL, got ${positionals.length} arguments`,
     );
   }
-  const method = positionals.length === 2 ? positionals[0] : undefined;
+  const method = second === undefined ? undefined : first;
   if (method !== undefined && !METHOD.test(method)) {
     throw usageError("Cannot parse the arguments: the method is not a valid HTTP method");
   }
   let url: URL;
   try {
-    url = new URL(positionals.at(-1)!);
+    url = new URL(second ?? first);
   } catch {
     throw usageError("Cannot parse the arguments: the URL is not a valid absolute URL");
   }

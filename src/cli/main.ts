@@ -10,12 +10,11 @@ import { TokenError } from "../../mod.ts";
 import { type OptionSpec, parseArgs } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS } from "./_client_config.ts";
 import type { Command } from "./_command.ts";
-import { type CliOptions, Io } from "./_io.ts";
+import { Io } from "./_io.ts";
 import { requestCommand } from "./_request_command.ts";
 import { tokenCommand } from "./_token_command.ts";
+import type { CliOptions } from "./cli_options.ts";
 import { CliError, EXIT_CODE, type ExitCode, oneLine, usageError } from "./exit_code.ts";
-
-export type { CliOptions };
 
 const COMMANDS: readonly Command[] = [requestCommand, tokenCommand];
 const HELP_OPTION: OptionSpec = { name: "help", short: "h", value: false };
@@ -86,11 +85,8 @@ async function run(args: readonly string[], io: Io): Promise<ExitCode> {
     return EXIT_CODE.OK;
   }
   if (first === "help") {
-    if (rest.length === 0) {
-      await io.print(`${MAIN_HELP}\n`);
-      return EXIT_CODE.OK;
-    }
-    await io.print(commandHelp(findCommand(rest[0])));
+    const [name] = rest;
+    await io.print(name === undefined ? `${MAIN_HELP}\n` : commandHelp(findCommand(name)));
     return EXIT_CODE.OK;
   }
   const command = findCommand(first);

@@ -1,5 +1,6 @@
 /**
- * The client credentials grant (RFC 6749 §4.4), the default.
+ * The client credentials grant
+ * ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)), the default.
  *
  * @module
  */

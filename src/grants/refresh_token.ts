@@ -1,5 +1,6 @@
 /**
- * The refresh token grant (RFC 6749 §6): a new access token without the user.
+ * The refresh token grant ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)): a new
+ * access token without the user.
  *
  * @module
  */
@@ -48,7 +49,7 @@ import { TokenError } from "../token_error.ts";
  * const response = await client.fetch(server.resourceUrl);
  * assert.equal(response.status, 200);
  * await response.body?.cancel();
- * assert.equal(server.tokenRequests[1].form.get("refresh_token"), refreshToken);
+ * assert.equal(server.tokenRequests[1]?.form.get("refresh_token"), refreshToken);
  *
  * server.revoke(); // the access token is refused: the client refreshes it...
  * server.revokeRefreshTokens(); // ...but the refresh token is refused too
@@ -67,8 +68,8 @@ export interface RefreshTokenGrantOptions {
   /**
    * The grant used when there is no refresh token, or when the token
    * endpoint answers `invalid_grant` (the refresh token expired or was
-   * revoked, RFC 6749 §5.2): typically a browser login. Without one, those
-   * cases end in the token endpoint's error response or a
+   * revoked, [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)): typically a
+   * browser login. Without one, those cases end in the token endpoint's error response or a
    * {@linkcode TokenError}.
    */
   fallback?: Grant;
@@ -79,8 +80,9 @@ export interface RefreshTokenGrantOptions {
  * the previous one, without the user.
  *
  * A token response without a refresh token keeps the old one; a new one
- * replaces it (rotation, RFC 9700 §4.14.2). `scope` and the client's extra
- * token parameters are sent along.
+ * replaces it (rotation,
+ * [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)). `scope` and the
+ * client's extra token parameters are sent along.
  *
  * @example Starting from a refresh token kept elsewhere
  * ```ts
@@ -195,7 +197,8 @@ export class RefreshTokenGrant implements Grant {
     ]);
     const result = await context.endpoint.request(params, context.signal);
     if ("token" in result) {
-      // RFC 6749 §6: the server may issue a new refresh token; else the old one stays valid.
+      // The server may issue a new refresh token; else the old one stays valid:
+      // [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6).
       if (result.token.refreshToken !== undefined) return result;
       return { token: { ...result.token, refreshToken } };
     }

@@ -9,6 +9,16 @@ import { delay } from "../_abort.ts";
 import { sha256Hex } from "../_sha256.ts";
 import { redactInspect } from "../_redact.ts";
 import { isValidToken, type Token } from "../token.ts";
+import {
+  CLEANUP_GRACE,
+  cleanupDelay,
+  isKeyPart,
+  isLeaseRecord,
+  isLive,
+  type KvKeys,
+  kvKeys,
+  type LeaseRecord,
+} from "./_kv_records.ts";
 import { retryTransient } from "./_kv_retry.ts";
 import type {
   AcquireLeaseOptions,
@@ -48,18 +58,8 @@ export interface KvTokenStorageOptions {
   pollInterval?: number;
 }
 
-/** The KV keys of one token. */
-interface KvKeys {
-  token: Deno.KvKey;
-  lease: Deno.KvKey;
-}
-
-/** The value under a lease key. */
-interface LeaseRecord {
-  id: string;
-  /** When the lease ends, in epoch milliseconds of the wall clock. */
-  expiresAt: number;
-}
+/** The token and lease entries of one key, in that order. */
+type Entries = [Deno.KvEntryMaybe<unknown>, Deno.KvEntryMaybe<unknown>];
 
 /** What a waiter last saw of a key: versionstamps, `null` for no value. */
 interface Seen {
@@ -69,11 +69,6 @@ interface Seen {
 
 const DEFAULT_PREFIX: Deno.KvKey = ["@alf/client"];
 const DEFAULT_POLL_INTERVAL = 25;
-/**
- * How long KV keeps a record after it is of no use, in milliseconds. KV's
- * `expireIn` only cleans up (lazily): expiry is decided by `expiresAt` values.
- */
-const CLEANUP_GRACE = 60_000;
 /** Hashed keys kept in memory; a process rarely has more than a few. */
 const MAX_CACHED_KEYS = 1_000;
 
@@ -323,9 +318,9 @@ export class KvTokenStorage implements TokenStorage {
     woken: AbortController,
     stop: AbortSignal,
   ): Promise<void> {
-    let reader: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]>;
+    let reader: ReadableStreamDefaultReader<Entries>;
     try {
-      reader = this.#kv.watch([keys.token, keys.lease]).getReader();
+      reader = this.#kv.watch<[unknown, unknown]>([keys.token, keys.lease]).getReader();
     } catch {
       return; // The polls see changes without it.
     }
@@ -373,10 +368,7 @@ export class KvTokenStorage implements TokenStorage {
     let keys = this.#keys.get(key);
     if (!keys) {
       if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
-      keys = sha256Hex(key).then((hash) => ({
-        token: [...this.#prefix, "token", hash],
-        lease: [...this.#prefix, "lease", hash],
-      }));
+      keys = sha256Hex(key).then((hash) => kvKeys(this.#prefix, hash));
       this.#keys.set(key, keys);
     }
     return keys;
@@ -389,7 +381,7 @@ redactInspect(KvTokenStorage, (storage) => ({ prefix: storage.prefix }));
  * Whether the token and lease entries differ from what a waiter saw, or the
  * lease has ended. What the waiter had not seen yet is taken as its baseline.
  */
-function changed(entries: readonly Deno.KvEntryMaybe<unknown>[], seen: Seen): boolean {
+function changed(entries: Readonly<Entries>, seen: Seen): boolean {
   const [token, lease] = entries;
   if (!isLive(lease.value)) return true;
   if (seen.token !== undefined && seen.token !== token.versionstamp) return true;
@@ -397,29 +389,4 @@ function changed(entries: readonly Deno.KvEntryMaybe<unknown>[], seen: Seen): bo
   seen.token = token.versionstamp;
   seen.lease = lease.versionstamp;
   return false;
-}
-
-/**
- * How long KV keeps a token record: its lifetime and a grace period, taken
- * from the token's own times so the client's clock and KV's need not agree.
- * A token with a refresh token, or without an expiry, is kept until replaced.
- */
-function cleanupDelay(token: Token): number | undefined {
-  if (token.expiresAt === undefined || token.refreshToken !== undefined) return undefined;
-  return Math.ceil(Math.max(0, token.expiresAt - token.issuedAt)) + CLEANUP_GRACE;
-}
-
-function isLive(value: unknown): value is LeaseRecord {
-  return isLeaseRecord(value) && value.expiresAt > Date.now();
-}
-
-function isLeaseRecord(value: unknown): value is LeaseRecord {
-  const record = value as LeaseRecord | null;
-  return typeof record === "object" && record !== null && typeof record.id === "string" &&
-    typeof record.expiresAt === "number";
-}
-
-function isKeyPart(part: unknown): boolean {
-  return ["string", "number", "bigint", "boolean"].includes(typeof part) ||
-    part instanceof Uint8Array;
 }

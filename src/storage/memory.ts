@@ -25,8 +25,9 @@ interface HeldLease {
  *
  * Clients that share one instance share their tokens and make one token
  * request per renewal between them (it implements the lease methods of
- * {@linkcode TokenStorage} in memory). Records are kept as given and treated
- * as immutable.
+ * {@linkcode TokenStorage} in memory). Records are copied in and out (a
+ * structured clone), so changing a record after `set()` or `get()` changes
+ * nothing stored, as with a storage that serializes.
  *
  * @example Two clients sharing one token
  * ```ts
@@ -59,19 +60,26 @@ export class MemoryTokenStorage implements TokenStorage {
    * @param key The token's key.
    */
   get(key: string): Promise<Token | undefined> {
-    return Promise.resolve(this.#tokens.get(key));
+    const token = this.#tokens.get(key);
+    return Promise.resolve(token && structuredClone(token));
   }
 
   /**
-   * Stores a token; with a lease, only while that lease still holds.
+   * Stores a copy of a token; with a lease, only while that lease still holds.
    *
    * @param key The token's key.
    * @param token The token record.
    * @param options The lease the token was obtained under.
+   * @returns A promise that rejects with a `DataCloneError` when the record
+   * cannot be cloned (a function in `extra`, say).
    */
   set(key: string, token: Token, options: SetTokenOptions = {}): Promise<void> {
     if (options.lease && !this.#holds(key, options.lease.id)) return Promise.resolve();
-    this.#tokens.set(key, token);
+    try {
+      this.#tokens.set(key, structuredClone(token));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#notify(key);
     return Promise.resolve();
   }
@@ -134,7 +142,7 @@ export class MemoryTokenStorage implements TokenStorage {
       };
       const onAbort = () => {
         done();
-        reject(signal!.reason);
+        reject(signal?.reason);
       };
       const wake = () => {
         done();

@@ -116,13 +116,17 @@ export interface DeleteTokenOptions {
  * Keys are opaque strings derived from everything that identifies a token
  * (endpoint, client id, grant, scope, extra parameters); they hold no secret.
  * Values are {@linkcode Token} records: plain data, with absolute
- * `expiresAt` and `issuedAt` times in epoch milliseconds. A storage returns
- * what it was given and never decides freshness: the client checks
+ * `expiresAt` and `issuedAt` times in epoch milliseconds. A storage returns a
+ * copy of what it was given (changing a record after `set()` or `get()`
+ * changes nothing stored) and never decides freshness: the client checks
  * `expiresAt` on every read.
  *
  * `acquireLease` and `waitForChange` are optional. When a storage has both,
  * every client sharing it (in this process or others) makes one token request
  * per renewal: the lease holder renews, the others wait for the change.
+ *
+ * `testTokenStorage()` from `@alf/client/testing` registers the tests of
+ * this contract for a storage.
  *
  * @example A storage in a few lines
  * ```ts
@@ -131,10 +135,11 @@ export interface DeleteTokenOptions {
  * class MapStorage implements TokenStorage {
  *   #map = new Map<string, Token>();
  *   get(key: string) {
- *     return Promise.resolve(this.#map.get(key));
+ *     const token = this.#map.get(key);
+ *     return Promise.resolve(token && structuredClone(token));
  *   }
  *   set(key: string, token: Token) {
- *     this.#map.set(key, token);
+ *     this.#map.set(key, structuredClone(token));
  *     return Promise.resolve();
  *   }
  *   delete(key: string, options: { accessToken?: string } = {}) {

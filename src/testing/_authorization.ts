@@ -1,54 +1,9 @@
 // The stand-in server's browser login side: the authorization endpoint
-// (RFC 6749 §3.1), authorization codes with PKCE (RFC 7636) and refresh tokens.
+// ([RFC 6749 §3.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.1)), authorization
+// codes with PKCE ([RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)) and refresh tokens.
 
 import { isLoopbackHost } from "../_endpoint_url.ts";
-
-/**
- * A scripted error redirect of the authorization endpoint (RFC 6749 §4.1.2.1),
- * for `AuthServer.failAuthorizations`.
- *
- * @example An authorization server that refuses the requested scope
- * ```ts
- * import assert from "node:assert/strict";
- * import { AuthorizationCodeGrant, Client, TokenError } from "@alf/client";
- * import {
- *   type AuthorizationFailure,
- *   ScriptedBrowser,
- *   startAuthServer,
- * } from "@alf/client/testing";
- *
- * await using server = await startAuthServer();
- * const failure: AuthorizationFailure = {
- *   error: "invalid_scope",
- *   errorDescription: "Unknown scope: admin",
- * };
- * server.failAuthorizations(1, failure);
- * await using browser = new ScriptedBrowser();
- * await using client = new Client({
- *   tokenEndpoint: server.tokenEndpoint,
- *   clientId: "cli",
- *   scope: "admin",
- *   grant: new AuthorizationCodeGrant({
- *     authorizationEndpoint: server.authorizationEndpoint,
- *     openBrowser: browser.open,
- *     portRange: [0, 0],
- *   }),
- * });
- * await assert.rejects(client.getToken(), (error) => {
- *   assert(error instanceof TokenError);
- *   assert.equal(error.error, "invalid_scope");
- *   assert.equal(error.errorDescription, "Unknown scope: admin");
- *   return true;
- * });
- * assert.equal(server.tokenRequests.length, 0); // no code, nothing to exchange
- * ```
- */
-export interface AuthorizationFailure {
-  /** The `error` code. Default: `"access_denied"`. */
-  error?: string;
-  /** The `error_description`. */
-  errorDescription?: string;
-}
+import type { AuthorizationFailure } from "./auth_server_options.ts";
 
 /** What the authorization endpoint does to the next request instead of approving it. */
 type Script = { kind: "fail"; failure: AuthorizationFailure } | { kind: "wrongState" };
@@ -72,13 +27,19 @@ export interface LoginDeskOptions {
   now(): number;
   /** When set, only this client may log in. */
   clientId?: string;
-  /** Whether a refresh replaces the refresh token (RFC 9700 §4.14.2). */
+  /**
+   * Whether a refresh replaces the refresh token
+   * ([RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)).
+   */
   rotateRefreshTokens: boolean;
   /** Issues an access token and returns the token response's members. */
   issue(scope: string | null): Record<string, unknown>;
 }
 
-/** How long an authorization code may be exchanged: one minute (RFC 6749 §4.1.2). */
+/**
+ * How long an authorization code may be exchanged: one minute
+ * ([RFC 6749 §4.1.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2)).
+ */
 const CODE_LIFETIME = 60_000;
 
 /** The authorization endpoint and the grants that follow a browser login. */
@@ -117,8 +78,10 @@ export class LoginDesk {
     const query = url.searchParams;
     const clientId = query.get("client_id");
     const redirectUri = query.get("redirect_uri");
-    // An unchecked redirect URI is never redirected to (RFC 6749 §4.1.2.1):
-    // this stand-in accepts loopback ones only (RFC 8252 §7.3).
+    // An unchecked redirect URI is never redirected to
+    // ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)):
+    // this stand-in accepts loopback ones only
+    // ([RFC 8252 §7.3](https://www.rfc-editor.org/rfc/rfc8252#section-7.3)).
     if (redirectUri === null || !isLoopback(redirectUri)) {
       return errorPage("redirect_uri is missing or is not an http: loopback address");
     }
@@ -174,11 +137,16 @@ export class LoginDesk {
     return redirect({ code });
   }
 
-  /** The authorization code grant (RFC 6749 §4.1.3) with PKCE verification (RFC 7636 §4.6). */
+  /**
+   * The authorization code grant
+   * ([RFC 6749 §4.1.3](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3)) with PKCE
+   * verification ([RFC 7636 §4.6](https://www.rfc-editor.org/rfc/rfc7636#section-4.6)).
+   */
   async exchange(form: URLSearchParams, clientId: string | null): Promise<Response> {
-    const code = this.#codes.get(form.get("code") ?? "");
+    const value = form.get("code") ?? "";
+    const code = this.#codes.get(value);
     if (!code) return invalidGrant("The code is unknown or was used already");
-    this.#codes.delete(form.get("code")!);
+    this.#codes.delete(value);
     if (this.#o.now() >= code.expiresAt) return invalidGrant("The code has expired");
     if (clientId !== code.clientId) return invalidGrant("The code was issued to another client");
     if (form.get("redirect_uri") !== code.redirectUri) {
@@ -191,7 +159,7 @@ export class LoginDesk {
     return this.#withRefreshToken(clientId, code.scope);
   }
 
-  /** The refresh token grant (RFC 6749 §6). */
+  /** The refresh token grant ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)). */
   refresh(form: URLSearchParams, clientId: string | null): Response {
     const value = form.get("refresh_token") ?? "";
     const refresh = this.#refreshTokens.get(value);

@@ -5,197 +5,14 @@
  * @module
  */
 
-import { type AuthorizationFailure, LoginDesk } from "./_authorization.ts";
-
-export type { AuthorizationFailure };
-
-/**
- * A request the {@linkcode AuthServer} received: what a test checks the
- * client sent.
- *
- * @example Checking what the client sent to the token endpoint and the resource
- * ```ts
- * import assert from "node:assert/strict";
- * import { Client } from "@alf/client";
- * import { type RecordedRequest, startAuthServer } from "@alf/client/testing";
- *
- * await using server = await startAuthServer();
- * await using client = new Client({
- *   tokenEndpoint: server.tokenEndpoint,
- *   clientId: "id",
- *   clientSecret: "secret",
- *   scope: ["read", "write"],
- * });
- * const response = await client.fetch(server.url("/resource/items"), {
- *   method: "POST",
- *   body: "hello",
- * });
- * await response.body?.cancel();
- *
- * const [tokenRequest]: RecordedRequest[] = server.tokenRequests;
- * assert.equal(tokenRequest.form.get("grant_type"), "client_credentials");
- * assert.equal(tokenRequest.form.get("scope"), "read write");
- * assert.equal(tokenRequest.headers.get("authorization"), `Basic ${btoa("id:secret")}`);
- *
- * const [resourceRequest]: RecordedRequest[] = server.resourceRequests;
- * assert.equal(resourceRequest.method, "POST");
- * assert.equal(resourceRequest.url, server.url("/resource/items"));
- * assert.equal(new TextDecoder().decode(resourceRequest.body), "hello");
- * assert.equal(resourceRequest.token, server.issuedTokens[0]);
- * ```
- */
-export interface RecordedRequest {
-  /** The HTTP method. */
-  method: string;
-  /** The full URL. */
-  url: string;
-  /** The request headers. */
-  headers: Headers;
-  /** The request body, whole. */
-  body: Uint8Array;
-  /** The form fields of a token request (empty for other requests). */
-  form: URLSearchParams;
-  /** The bearer token a resource request carried, if any. */
-  token?: string;
-}
-
-/**
- * A scripted answer to the next token requests, for
- * {@linkcode AuthServer.failTokenRequests}.
- *
- * @example A rate-limited token endpoint, then a good one
- * ```ts
- * import assert from "node:assert/strict";
- * import { Client } from "@alf/client";
- * import { startAuthServer, type TokenFailure } from "@alf/client/testing";
- *
- * await using server = await startAuthServer();
- * const failure: TokenFailure = {
- *   status: 429,
- *   body: JSON.stringify({ error: "slow_down" }),
- *   headers: { "Content-Type": "application/json", "Retry-After": "1" },
- * };
- * server.failTokenRequests(1, failure);
- * await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "id" });
- *
- * const refused = await client.fetch(server.resourceUrl); // the token endpoint's answer
- * assert.equal(refused.status, 429);
- * assert.equal(refused.headers.get("retry-after"), "1");
- * await refused.body?.cancel();
- *
- * const response = await client.fetch(server.resourceUrl); // only one request failed
- * assert.equal(response.status, 200);
- * await response.body?.cancel();
- * assert.equal(server.resourceRequests.length, 1);
- * ```
- */
-export interface TokenFailure {
-  /** The HTTP status. Default: 500. */
-  status?: number;
-  /** The body. Default: `{"error":"server_error"}`. */
-  body?: BodyInit;
-  /** The headers. Default: `Content-Type: application/json`. */
-  headers?: HeadersInit;
-}
-
-/**
- * Options of {@linkcode startAuthServer}: the credentials it requires, the
- * lifetime of its tokens and its clock.
- *
- * @example A server that checks the credentials and lets tokens expire on its own clock
- * ```ts
- * import assert from "node:assert/strict";
- * import { Client, TokenError } from "@alf/client";
- * import { type AuthServerOptions, startAuthServer } from "@alf/client/testing";
- *
- * let now = 1_000_000; // one clock for the server and the client, moved by hand
- * const options: AuthServerOptions = {
- *   clientId: "id",
- *   clientSecret: "secret",
- *   expiresIn: 60,
- *   now: () => now,
- * };
- * await using server = await startAuthServer(options);
- *
- * await using intruder = new Client({
- *   tokenEndpoint: server.tokenEndpoint,
- *   clientId: "id",
- *   clientSecret: "guess",
- * });
- * await assert.rejects(
- *   intruder.getToken(),
- *   (error) => error instanceof TokenError && error.error === "invalid_client",
- * );
- *
- * await using client = new Client({
- *   tokenEndpoint: server.tokenEndpoint,
- *   clientId: "id",
- *   clientSecret: "secret",
- *   now: () => now,
- * });
- * const token = await client.getToken();
- * assert.equal(token.expiresAt, now + 60_000);
- * assert(server.accepts(token.accessToken));
- * now += 60_000;
- * assert(!server.accepts(token.accessToken)); // expired on the server's clock
- * ```
- */
-export interface AuthServerOptions {
-  /**
-   * The `expires_in` of issued tokens, in seconds; `null` leaves it out.
-   * Default: 3600. Change it later with {@linkcode AuthServer.expiresIn}.
-   */
-  expiresIn?: number | null;
-  /** When set, token requests must authenticate with this client id. */
-  clientId?: string;
-  /** When set, token requests must authenticate with this secret (Basic or form). */
-  clientSecret?: string;
-  /** The server's clock for token expiry, epoch milliseconds. Default: `Date.now`. */
-  now?: () => number;
-  /** The port to listen on. Default: 0, any free port. */
-  port?: number;
-  /**
-   * Whether each refresh issues a new refresh token and revokes the old one
-   * (rotation, RFC 9700 §4.14.2). Default: `false`, the refresh response
-   * carries no refresh token and the old one stays valid.
-   */
-  rotateRefreshTokens?: boolean;
-}
-
-/**
- * A handler for a custom route of the {@linkcode AuthServer}, set with
- * {@linkcode AuthServer.route}: it answers instead of the resource, after the
- * request was recorded.
- *
- * @param request The request; its body was read into `recorded.body`.
- * @param recorded The request as recorded, with its bearer token.
- * @returns The response to send.
- *
- * @example An API endpoint that checks the token itself
- * ```ts
- * import assert from "node:assert/strict";
- * import { Client } from "@alf/client";
- * import { type RouteHandler, startAuthServer } from "@alf/client/testing";
- *
- * await using server = await startAuthServer();
- * const me: RouteHandler = (request, recorded) =>
- *   recorded.token !== undefined && server.accepts(recorded.token)
- *     ? Response.json({ user: "ada", method: request.method })
- *     : new Response(null, { status: 401 });
- * server.route("/api/me", me);
- *
- * await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "id" });
- * const response = await client.fetch(server.url("/api/me"));
- * assert.deepEqual(await response.json(), { user: "ada", method: "GET" });
- * const anonymous = await fetch(server.url("/api/me"));
- * assert.equal(anonymous.status, 401);
- * await anonymous.body?.cancel();
- * ```
- */
-export type RouteHandler = (
-  request: Request,
-  recorded: RecordedRequest,
-) => Response | Promise<Response>;
+import { LoginDesk } from "./_authorization.ts";
+import { authenticate, clientCredentials } from "./_client_auth.ts";
+import type {
+  AuthorizationFailure,
+  AuthServerOptions,
+  TokenFailure,
+} from "./auth_server_options.ts";
+import type { RecordedRequest, RouteHandler } from "./recorded_request.ts";
 
 interface Issued {
   expiresAt?: number;
@@ -358,7 +175,9 @@ export class AuthServer implements AsyncDisposable {
 
   /**
    * Answers the next `count` authorization requests with an error redirect
-   * (RFC 6749 §4.1.2.1, §4.2.2.1), such as the user's refusal.
+   * ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1),
+   * [§4.2.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.2.2.1)), such as the
+   * user's refusal.
    *
    * @param count How many requests fail.
    * @param failure The `error` (default `"access_denied"`) and `error_description`.
@@ -377,7 +196,10 @@ export class AuthServer implements AsyncDisposable {
    *   clientId: "cli",
    *   grant: new ImplicitGrant({ openBrowser: browser.open, portRange: [0, 0] }),
    * });
-   * await assert.rejects(client.getToken(), (error: TokenError) => error.error === "access_denied");
+   * await assert.rejects(
+   *   client.getToken(),
+   *   (error: TokenError) => error.error === "access_denied",
+   * );
    * ```
    */
   failAuthorizations(count: number, failure: AuthorizationFailure = {}): void {
@@ -386,7 +208,8 @@ export class AuthServer implements AsyncDisposable {
 
   /**
    * Redirects the next `count` authorization requests with a `state` other
-   * than the one requested, as a forged redirect would (RFC 6749 §10.12).
+   * than the one requested, as a forged redirect would
+   * ([RFC 6749 §10.12](https://www.rfc-editor.org/rfc/rfc6749#section-10.12)).
    *
    * @param count How many redirects carry a wrong state.
    *
@@ -491,14 +314,14 @@ export class AuthServer implements AsyncDisposable {
         headers: failure.headers ?? { "Content-Type": "application/json" },
       });
     }
-    const authError = this.#authenticate(recorded);
+    const authError = authenticate(recorded, this.#options);
     if (authError) return authError;
     const grantType = recorded.form.get("grant_type");
     if (grantType === "authorization_code") {
-      return await this.#logins.exchange(recorded.form, this.#credentials(recorded).id);
+      return await this.#logins.exchange(recorded.form, clientCredentials(recorded).id);
     }
     if (grantType === "refresh_token") {
-      return this.#logins.refresh(recorded.form, this.#credentials(recorded).id);
+      return this.#logins.refresh(recorded.form, clientCredentials(recorded).id);
     }
     if (grantType !== "client_credentials") {
       return Response.json({ error: "unsupported_grant_type" }, { status: 400 });
@@ -519,36 +342,6 @@ export class AuthServer implements AsyncDisposable {
     if (scope !== null) body.scope = scope;
     this.#issued.set(accessToken, issued);
     return body;
-  }
-
-  #authenticate(recorded: RecordedRequest): Response | undefined {
-    const { clientId, clientSecret } = this.#options;
-    if (clientId === undefined && clientSecret === undefined) return undefined;
-    const { id, secret } = this.#credentials(recorded);
-    const idOk = clientId === undefined || id === clientId;
-    const secretOk = clientSecret === undefined || secret === clientSecret;
-    if (idOk && secretOk) return undefined;
-    return Response.json(
-      { error: "invalid_client", error_description: "Client authentication failed" },
-      { status: 401, headers: { "WWW-Authenticate": 'Basic realm="token"' } },
-    );
-  }
-
-  /** The client id and secret of a token request, from Basic or the form. */
-  #credentials(recorded: RecordedRequest): { id: string | null; secret: string | null } {
-    let id = recorded.form.get("client_id");
-    let secret = recorded.form.get("client_secret");
-    const basic = /^Basic (\S+)$/i.exec(recorded.headers.get("authorization") ?? "");
-    if (basic) {
-      const decoded = new TextDecoder().decode(
-        Uint8Array.from(atob(basic[1]), (c) => c.charCodeAt(0)),
-      );
-      const colon = decoded.indexOf(":");
-      const form = (s: string) => new URLSearchParams(`v=${s}`).get("v");
-      id = form(decoded.slice(0, colon));
-      secret = form(decoded.slice(colon + 1));
-    }
-    return { id, secret };
   }
 
   #wait(ms: number): Promise<void> {

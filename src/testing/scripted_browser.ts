@@ -28,7 +28,8 @@ import { isLoopbackHost } from "../_endpoint_url.ts";
  * });
  * await assert.rejects(client.getToken(), TokenError);
  * await browser.close(); // waits for the visit to end
- * const page: BrowserPage = browser.pages[0];
+ * const [page]: BrowserPage[] = browser.pages;
+ * assert(page);
  * assert.equal(new URL(page.url).pathname, "/callback");
  * assert.equal(page.status, 400);
  * assert.match(page.text, /access_denied/);
@@ -112,7 +113,7 @@ export interface ScriptedBrowserOptions {
  * await client.getToken();
  * await browser.close();
  * assert.equal(browser.opened.length, 1);
- * assert.equal(browser.pages[0].text, "Login complete, you can close this tab");
+ * assert.equal(browser.pages[0]?.text, "Login complete, you can close this tab");
  * ```
  */
 export class ScriptedBrowser implements AsyncDisposable {
@@ -125,7 +126,8 @@ export class ScriptedBrowser implements AsyncDisposable {
    *
    * @param url The authorization URL.
    * @returns When the visit is over.
-   * @throws {TypeError} for an address that is not loopback, too many redirects, or a network error.
+   * @throws {TypeError} for an address that is not loopback, too many redirects, or a
+   * network error.
    */
   readonly open: (url: string) => Promise<void>;
   readonly #fetch: typeof fetch;
@@ -175,7 +177,8 @@ export class ScriptedBrowser implements AsyncDisposable {
           throw new TypeError(`Cannot visit ${start}: more than ${this.#maxRedirects} redirects`);
         }
         const next = new URL(location, url);
-        // A redirect without a fragment keeps the current one (RFC 9110 §10.2.2).
+        // A redirect without a fragment keeps the current one
+        // ([RFC 9110 §10.2.2](https://www.rfc-editor.org/rfc/rfc9110#section-10.2.2)).
         if (next.hash === "" && url.hash !== "") next.hash = url.hash;
         url = next;
         continue;

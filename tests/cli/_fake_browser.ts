@@ -3,4 +3,6 @@
 import { ScriptedBrowser } from "../../testing.ts";
 
 await using browser = new ScriptedBrowser();
-await browser.open(Deno.args[0]);
+const [url] = Deno.args;
+if (url === undefined) throw new TypeError("Cannot visit: no URL given");
+await browser.open(url);

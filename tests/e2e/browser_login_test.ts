@@ -34,7 +34,9 @@ Deno.test("useImplicitFlow() logs in through Chromium: the page posts the fragme
   const { status } = await fetchText(client.fetch, server.resourceUrl);
   assert.equal(status, 200);
   assert(flow.port >= 32000 && flow.port <= 32009, "the default range");
-  assert.equal(server.resourceRequests[0].token, server.issuedTokens[0]);
+  const [request] = server.resourceRequests;
+  assert(request);
+  assert.equal(request.token, server.issuedTokens[0]);
   const token = await client.getToken();
   assert.equal(token.expiresAt! - token.issuedAt, 600_000, "expires_in from the fragment");
   assert.equal(storage.size, 1);
@@ -56,6 +58,7 @@ Deno.test("AuthorizationCodeGrant logs in through Chromium with PKCE", async () 
   const { status } = await fetchText(client.fetch, server.resourceUrl);
   assert.equal(status, 200);
   const [exchange] = server.tokenRequests;
+  assert(exchange);
   assert.equal(exchange.form.get("grant_type"), "authorization_code");
   assert.match(exchange.form.get("code_verifier")!, /^[A-Za-z0-9_-]{43}$/);
   assert.equal((await client.getToken()).refreshToken, server.issuedRefreshTokens[0]);

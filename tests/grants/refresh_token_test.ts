@@ -12,13 +12,17 @@ import {
 } from "../../mod.ts";
 import { type AuthServer, ScriptedBrowser, startAuthServer } from "../../testing.ts";
 import { browserClient } from "../_browser_login.ts";
-import { fetchText, ManualClock } from "../_helpers.ts";
+import { fetchText, ManualClock, serve } from "../_helpers.ts";
 
 /** A refresh token of `server`, from one scripted login. */
 async function refreshTokenOf(server: AuthServer): Promise<string> {
   await using browser = new ScriptedBrowser();
   await using client = browserClient(server, AuthorizationCodeGrant, { openBrowser: browser.open });
-  return (await client.getToken()).refreshToken!;
+  const { refreshToken } = await client.getToken();
+  if (refreshToken === undefined) {
+    throw new Error("Cannot log in: the server issued no refresh token");
+  }
+  return refreshToken;
 }
 
 /** A fallback grant that records what it was given. */
@@ -50,6 +54,7 @@ Deno.test("RefreshTokenGrant.obtain() starts from the given refresh token and ke
   assert.equal(token.accessToken, server.issuedTokens[1]);
   assert.equal(token.refreshToken, refreshToken);
   const request = server.tokenRequests[1];
+  assert.ok(request, "a token request after the login's");
   assert.deepEqual([...request.form], [
     ["grant_type", "refresh_token"],
     ["refresh_token", refreshToken],
@@ -128,7 +133,7 @@ Deno.test("RefreshTokenGrant.obtain() hands over to its fallback without a refre
   });
   assert.equal((await revoked.getToken()).accessToken, "fallback");
   assert.deepEqual(fallback.previous, [undefined, undefined]);
-  assert.equal(server.tokenRequests.at(-1)!.form.get("grant_type"), "refresh_token");
+  assert.equal(server.tokenRequests.at(-1)?.form.get("grant_type"), "refresh_token");
 
   server.failTokenRequests(1, {
     status: 400,
@@ -175,14 +180,14 @@ Deno.test("RefreshTokenGrant never shows its refresh token", () => {
 
 Deno.test("RefreshTokenGrant tokens of two users never mix in one storage", async () => {
   // A token endpoint that names each token after the refresh token it was issued for.
-  const endpoint = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+  await using endpoint = serve(async (req) => {
     const form = new URLSearchParams(await req.text());
     return Response.json({ access_token: `for-${form.get("refresh_token")}`, expires_in: 60 });
   });
   const storage = new MemoryTokenStorage();
   const client = (refreshToken: string) =>
     new Client({
-      tokenEndpoint: `http://127.0.0.1:${endpoint.addr.port}/token`,
+      tokenEndpoint: `${endpoint.url}/token`,
       clientId: "shared-client",
       storage,
       grant: new RefreshTokenGrant({ refreshToken }),
@@ -192,5 +197,4 @@ Deno.test("RefreshTokenGrant tokens of two users never mix in one storage", asyn
   assert.equal((await alice.getToken()).accessToken, "for-alice-rt");
   assert.equal((await bob.getToken()).accessToken, "for-bob-rt");
   assert.equal(storage.size, 2);
-  await endpoint.shutdown();
 });

@@ -27,7 +27,9 @@ async function quietly<T>(create: () => T | Promise<T>): Promise<T> {
 
 const { default: OidcProvider } = await quietly(() => import("oidc-provider"));
 
-const SECRET = "s3cr3t:+/ %&=~"; // every character RFC 6749 §2.3.1 says to form-encode
+// Every character [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1) says
+// to form-encode.
+const SECRET = "s3cr3t:+/ %&=~";
 
 interface RunningProvider {
   issuer: string;
@@ -68,7 +70,9 @@ async function startProvider(): Promise<RunningProvider> {
         },
         {
           client_id: "cli",
-          application_type: "native", // any loopback port matches (RFC 8252 §7.3)
+          // Any loopback port matches:
+          // [RFC 8252 §7.3](https://www.rfc-editor.org/rfc/rfc8252#section-7.3).
+          application_type: "native",
           token_endpoint_auth_method: "none",
           grant_types: ["authorization_code", "refresh_token"],
           response_types: ["code"],
@@ -221,7 +225,9 @@ Deno.test("Client renews and replays when oidc-provider's token is revoked", asy
   await using op = await startProvider();
   await using client = clientOf(op, "basic");
   const token = await client.getToken();
-  await (await op.provider.ClientCredentials.find(token.accessToken))!.destroy();
+  const stored = await op.provider.ClientCredentials.find(token.accessToken);
+  assert.ok(stored, "oidc-provider knows the token");
+  await stored.destroy();
   const response = await client.fetch(op.resourceUrl, { method: "PUT", body: "replayed" });
   assert.equal(response.status, 200);
   assert.equal((await response.json()).body, "replayed");
@@ -242,7 +248,7 @@ async function logIn(start: string): Promise<void> {
     headers.set("Cookie", [...jar].map(([name, value]) => `${name}=${value}`).join("; "));
     const response = await fetch(url, { ...init, headers, redirect: "manual" });
     for (const cookie of response.headers.getSetCookie()) {
-      const [pair] = cookie.split(";");
+      const [pair = ""] = cookie.split(";"); // split() always returns at least one part
       jar.set(pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1));
     }
     const location = response.headers.get("location");
@@ -282,7 +288,9 @@ Deno.test("AuthorizationCodeGrant logs in at oidc-provider with PKCE and renews 
     now: clock.now,
     renewalMargin: 0,
     grant: new AuthorizationCodeGrant({
-      // offline_access needs prompt=consent (OpenID Connect Core §11); the query is kept.
+      // offline_access needs prompt=consent
+      // ([OIDC Core §11](https://openid.net/specs/openid-connect-core-1_0.html#OfflineAccess));
+      // the query is kept.
       authorizationEndpoint: `${op.issuer}/auth?prompt=consent`,
       portRange: [0, 0],
       openBrowser: (url) => {

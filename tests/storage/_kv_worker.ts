@@ -93,7 +93,11 @@ async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<st
   }
 }
 
-if (import.meta.main) await runWorker(JSON.parse(Deno.args[0]));
+if (import.meta.main) {
+  const [config] = Deno.args;
+  if (config === undefined) throw new TypeError("Cannot run the KV worker: no config argument");
+  await runWorker(JSON.parse(config));
+}
 
 /** The worker process itself. */
 async function runWorker(config: WorkerConfig): Promise<void> {

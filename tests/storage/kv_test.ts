@@ -1,9 +1,10 @@
 // KvTokenStorage on real KV files in a temporary directory, alone, under
-// clients, and shared by real `deno` processes. No mocks.
+// clients, and shared by real `deno` processes. No mocks. The storage
+// contract suite runs first; the tests after it cover what only KV does.
 
 import assert from "node:assert/strict";
 import { type ClientEvent, KvTokenStorage, type Token } from "../../mod.ts";
-import { startAuthServer } from "../../testing.ts";
+import { startAuthServer, testTokenStorage } from "../../testing.ts";
 import { isTransientKvError, retryTransient } from "../../src/storage/_kv_retry.ts";
 import { clientFor, ManualClock } from "../_helpers.ts";
 import { startKvWorker, type WorkerConfig, type WorkerReport } from "./_kv_worker.ts";
@@ -75,6 +76,13 @@ const storageErrors = (events: ClientEvent[]) =>
 
 // --- The storage alone -------------------------------------------------------
 
+let suiteKv: Deno.Kv | undefined; // the database of the case under way: cases run one at a time
+testTokenStorage(
+  "KvTokenStorage",
+  async () => new KvTokenStorage(suiteKv = await Deno.openKv(":memory:")),
+  { dispose: () => suiteKv?.close() },
+);
+
 Deno.test("new KvTokenStorage() rejects a kv, prefix or pollInterval that is not valid", async () => {
   assert.throws(() => new KvTokenStorage({} as Deno.Kv), TypeError);
   assert.throws(() => new KvTokenStorage(undefined as unknown as Deno.Kv), /must be a Deno.Kv/);
@@ -112,14 +120,6 @@ Deno.test("KvTokenStorage keys are the prefix and the SHA-256 of the token key, 
   assert.ok(!keys.some((k) => JSON.stringify(k.map(String)).includes("client-id")));
 });
 
-Deno.test("KvTokenStorage.get() returns an expired record as stored: the client decides", async () => {
-  using kv = await Deno.openKv(":memory:");
-  const storage = new KvTokenStorage(kv);
-  const expired = token("old", { issuedAt: 1_000, expiresAt: 2_000, refreshToken: "r" });
-  await storage.set("key", expired);
-  assert.deepEqual(await storage.get("key"), expired);
-});
-
 Deno.test("KvTokenStorage.get() throws a TypeError for a value that is not a token record", async () => {
   using kv = await Deno.openKv(":memory:");
   await kv.set(await kvKey("token", "key"), { accessToken: 42 });
@@ -127,19 +127,6 @@ Deno.test("KvTokenStorage.get() throws a TypeError for a value that is not a tok
     new KvTokenStorage(kv).get("key"),
     new TypeError("Cannot read the stored token: the KV value is not a token record"),
   );
-});
-
-Deno.test("KvTokenStorage.delete() with accessToken deletes only that token", async () => {
-  using kv = await Deno.openKv(":memory:");
-  const storage = new KvTokenStorage(kv);
-  await storage.set("key", token("new"));
-  await storage.delete("key", { accessToken: "old" });
-  assert.equal((await storage.get("key"))?.accessToken, "new");
-  await storage.delete("key", { accessToken: "new" });
-  assert.equal(await storage.get("key"), undefined);
-  await storage.set("key", token("x"));
-  await storage.delete("key");
-  assert.equal(await storage.get("key"), undefined);
 });
 
 Deno.test("KvTokenStorage.acquireLease() gives one holder of the file the lease at a time", async () => {
@@ -156,16 +143,6 @@ Deno.test("KvTokenStorage.acquireLease() gives one holder of the file the lease 
   assert.notEqual(second.id, first.id);
 });
 
-Deno.test("KvTokenStorage.acquireLease() takes over a lease past its expiresAt", async () => {
-  using kv = await Deno.openKv(":memory:");
-  const storage = new KvTokenStorage(kv);
-  // What a holder that died leaves behind: KV's expireIn has not removed it yet.
-  await kv.set(await kvKey("lease", "key"), { id: "dead", expiresAt: Date.now() - 1 });
-  const lease = await storage.acquireLease("key", { ttl: 60_000 });
-  assert.ok(lease);
-  assert.equal(await storage.acquireLease("key", { ttl: 60_000 }), undefined);
-});
-
 Deno.test("KvTokenStorage.acquireLease() rejects a bad ttl and an aborted signal", async () => {
   using kv = await Deno.openKv(":memory:");
   const storage = new KvTokenStorage(kv);
@@ -177,7 +154,7 @@ Deno.test("KvTokenStorage.acquireLease() rejects a bad ttl and an aborted signal
   );
 });
 
-Deno.test("KvTokenStorage.set() with a lost lease does not overwrite (fencing)", async () => {
+Deno.test("KvTokenStorage lease.release() deletes its own lease record, not a new holder's", async () => {
   using kv = await Deno.openKv(":memory:");
   const storage = new KvTokenStorage(kv);
   const stale = await storage.acquireLease("key", { ttl: 60_000 });
@@ -187,15 +164,10 @@ Deno.test("KvTokenStorage.set() with a lost lease does not overwrite (fencing)",
   await kv.set(leaseKey, { id: stale.id, expiresAt: Date.now() - 1 });
   const fresh = await storage.acquireLease("key", { ttl: 60_000 });
   assert.ok(fresh);
-  await storage.set("key", token("from-fresh"), { lease: fresh });
-  await storage.set("key", token("from-stale"), { lease: stale });
-  assert.equal((await storage.get("key"))?.accessToken, "from-fresh");
   await stale.release(); // must not release the new holder's lease
   assert.equal((await kv.get<{ id: string }>(leaseKey)).value?.id, fresh.id);
   await fresh.release();
   assert.equal((await kv.get(leaseKey)).value, null);
-  await storage.set("key", token("after-release"), { lease: fresh });
-  assert.equal((await storage.get("key"))?.accessToken, "from-fresh");
 });
 
 Deno.test("KvTokenStorage.waitForChange() resolves when another handle on the file writes", async () => {
@@ -248,19 +220,10 @@ Deno.test("KvTokenStorage.waitForChange() sees a write by another process (KV wa
   assert.equal((await storage.get("key"))?.accessToken, "from-process");
 });
 
-Deno.test("KvTokenStorage.waitForChange() resolves on release, at once without a lease, and on timeout", async () => {
+Deno.test("KvTokenStorage.waitForChange() resolves at once when no holder has the lease", async () => {
   using kv = await Deno.openKv(":memory:");
   const storage = new KvTokenStorage(kv, { pollInterval: 10 });
   await storage.waitForChange("key", { timeout: 60_000 }); // no renewal in progress
-  const lease = await storage.acquireLease("key", { ttl: 60_000 });
-  assert.ok(lease);
-  await storage.acquireLease("key", { ttl: 60_000 });
-  const onRelease = storage.waitForChange("key", { timeout: 60_000 });
-  await lease.release();
-  await onRelease;
-  await storage.acquireLease("key", { ttl: 60_000 });
-  await storage.acquireLease("key", { ttl: 60_000 });
-  await storage.waitForChange("key", { timeout: 1 }); // held and unchanged: the timeout ends it
 });
 
 Deno.test("KvTokenStorage.waitForChange() resolves when the holder's lease runs out", async () => {
@@ -270,23 +233,6 @@ Deno.test("KvTokenStorage.waitForChange() resolves when the holder's lease runs 
   await storage.acquireLease("key", { ttl: 60_000 });
   await storage.waitForChange("key", { timeout: 60_000 });
   assert.ok(await storage.acquireLease("key", { ttl: 60_000 }));
-});
-
-Deno.test("KvTokenStorage.waitForChange() rejects when its signal aborts, leaving nothing behind", async () => {
-  using kv = await Deno.openKv(":memory:");
-  const storage = new KvTokenStorage(kv);
-  await storage.acquireLease("key", { ttl: 60_000 });
-  const controller = new AbortController();
-  const waiting = storage.waitForChange("key", { timeout: 60_000, signal: controller.signal });
-  setTimeout(() => controller.abort(new Error("stop")), 20);
-  await assert.rejects(waiting, /stop/);
-  await assert.rejects(
-    storage.waitForChange("key", {
-      timeout: 60_000,
-      signal: AbortSignal.abort(new Error("early")),
-    }),
-    /early/,
-  );
 });
 
 Deno.test("KvTokenStorage methods reject with the KV error when the Kv is closed", async () => {

@@ -1,0 +1,201 @@
+/**
+ * One browser login on a loopback port
+ * ([RFC 8252 §7.3](https://www.rfc-editor.org/rfc/rfc8252#section-7.3)): the authorization
+ * request, the browser, the redirect, the timeout; shared by the implicit and the
+ * authorization code grants.
+ *
+ * @module
+ */
+
+import { parseEndpointUrl } from "../_endpoint_url.ts";
+import type { GrantContext } from "../grant.ts";
+import type { TokenResult } from "../token_endpoint.ts";
+import { TokenError } from "../token_error.ts";
+import { errorDetail, parseErrorFields } from "../token_response.ts";
+import { openSystemBrowser } from "./_launch_browser.ts";
+import { closedError, LoopbackListener } from "./_loopback_listener.ts";
+import { randomString } from "./_pkce.ts";
+import {
+  checkPortRange,
+  DEFAULT_LOGIN_TIMEOUT,
+  DEFAULT_PORT_RANGE,
+  type LoopbackLoginOptions,
+  type PortRange,
+} from "./login_options.ts";
+
+/**
+ * How much longer than the login a grant may take: the code exchange after
+ * it. Sizes the storage lease through `Grant.timeout`.
+ */
+const EXCHANGE_ALLOWANCE = 60_000;
+
+/**
+ * Hands a grant the listener of an installed flow instead of a port range.
+ * Not public: only `useImplicitFlow` and its kin share a listener.
+ */
+export const SHARED_LISTENER: unique symbol = Symbol("alf.sharedListener");
+
+/** {@linkcode LoopbackLoginOptions} as the flows pass them. */
+export interface InternalLoginOptions extends LoopbackLoginOptions {
+  [SHARED_LISTENER]?: LoopbackListener;
+}
+
+/**
+ * A browser login: sends the user to the authorization endpoint and waits on
+ * a loopback listener for the redirect that carries the login's `state`.
+ */
+export class BrowserLogin {
+  /** How long a login waits, in milliseconds. */
+  readonly loginTimeout: number;
+  /** How long `Grant.obtain` may take: the login and the exchange after it. */
+  readonly grantTimeout: number;
+  readonly #endpoint?: URL;
+  readonly #openBrowser: (url: string) => void | Promise<void>;
+  readonly #portRange: PortRange;
+  readonly #listener?: LoopbackListener;
+
+  /**
+   * Checks the options.
+   *
+   * @param grant The grant's class name, for error messages.
+   * @param options The login's options.
+   * @throws {TypeError} or {RangeError} when an option is malformed.
+   */
+  constructor(grant: string, options: InternalLoginOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Cannot create the ${grant}: options must be an object`);
+    }
+    const { authorizationEndpoint, openBrowser, loginTimeout } = options;
+    if (authorizationEndpoint !== undefined) {
+      this.#endpoint = checkEndpoint(authorizationEndpoint, grant);
+    }
+    if (openBrowser !== undefined && typeof openBrowser !== "function") {
+      throw new TypeError(`Cannot create the ${grant}: "openBrowser" must be a function`);
+    }
+    this.#openBrowser = openBrowser ?? ((url) => openSystemBrowser(url));
+    if (
+      loginTimeout !== undefined &&
+      (typeof loginTimeout !== "number" || !Number.isFinite(loginTimeout) || loginTimeout < 1)
+    ) {
+      throw new RangeError(
+        `Cannot create the ${grant}: "loginTimeout" must be a finite number of milliseconds >= 1`,
+      );
+    }
+    this.loginTimeout = loginTimeout ?? DEFAULT_LOGIN_TIMEOUT;
+    this.grantTimeout = this.loginTimeout + EXCHANGE_ALLOWANCE;
+    this.#portRange = checkPortRange(
+      options.portRange ?? DEFAULT_PORT_RANGE,
+      `create the ${grant}`,
+    );
+    this.#listener = options[SHARED_LISTENER];
+  }
+
+  /**
+   * Runs one login: listens (unless a flow's listener is shared), opens the
+   * browser at the authorization URL, and waits for the redirect.
+   *
+   * @param context The grant's context: endpoint, parameters, client signal.
+   * @param request The grant's own authorization request parameters
+   * (`response_type`, PKCE challenge).
+   * @param complete Turns the redirect's parameters into a token result.
+   * @throws {TokenError} when the login fails, times out, or is aborted.
+   */
+  async run(
+    context: GrantContext,
+    request: URLSearchParams,
+    complete: (answer: URLSearchParams, redirectUri: string) => Promise<TokenResult>,
+  ): Promise<TokenResult> {
+    const { signal } = context;
+    if (signal.aborted) {
+      throw new TokenError("Cannot log in: the login was aborted", { cause: signal.reason });
+    }
+    if (this.#listener?.closed) throw closedError();
+    const listener = this.#listener ?? this.#listen();
+    try {
+      const redirectUri = listener.redirectUri;
+      const state = randomString();
+      const url = this.#authorizationUrl(context, request, redirectUri, state);
+      // A failing launcher ends the login at once rather than at its timeout.
+      const launchFailed = new AbortController();
+      const result = listener.waitFor(state, (answer) => complete(answer, redirectUri), {
+        timeout: this.loginTimeout,
+        signal: AbortSignal.any([signal, launchFailed.signal]),
+      });
+      this.#launch(url, launchFailed);
+      return await result;
+    } finally {
+      if (listener !== this.#listener) await listener.close();
+    }
+  }
+
+  #listen(): LoopbackListener {
+    try {
+      return new LoopbackListener(this.#portRange);
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse) {
+        throw new TokenError(error.message, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  #authorizationUrl(
+    context: GrantContext,
+    request: URLSearchParams,
+    redirectUri: string,
+    state: string,
+  ): URL {
+    const url = new URL(this.#endpoint ?? defaultEndpoint(context.endpoint.url));
+    // [RFC 6749 §4.1.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.1) and
+    // [§4.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.2.1); the endpoint's own query is
+    // kept ([§3.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.1)).
+    const params = url.searchParams;
+    params.set("response_type", request.get("response_type")!);
+    params.set("client_id", context.endpoint.clientId);
+    params.set("redirect_uri", redirectUri);
+    for (const [name, value] of context.params) params.append(name, value);
+    params.set("state", state);
+    for (const [name, value] of request) if (name !== "response_type") params.set(name, value);
+    return url;
+  }
+
+  #launch(url: URL, failed: AbortController): void {
+    const fail = (cause: unknown) => {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      failed.abort(
+        new TokenError(`Cannot log in: the browser could not be opened: ${reason}`, { cause }),
+      );
+    };
+    try {
+      Promise.resolve(this.#openBrowser(url.href)).catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  }
+}
+
+/** The token endpoint without trailing slashes, followed by `/authorize`. */
+function defaultEndpoint(tokenEndpoint: URL): URL {
+  const url = new URL(tokenEndpoint);
+  url.pathname = url.pathname.replace(/\/+$/, "") + "/authorize";
+  return url;
+}
+
+function checkEndpoint(value: unknown, grant: string): URL {
+  return parseEndpointUrl(value, grant, "authorizationEndpoint");
+}
+
+/**
+ * The error an authorization server's error redirect means
+ * ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1),
+ * [§4.2.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.2.2.1)), or `undefined` when
+ * `answer` is no error.
+ */
+export function authorizationError(answer: URLSearchParams): TokenError | undefined {
+  const fields = parseErrorFields(answer);
+  if (fields === undefined) return undefined;
+  return new TokenError(
+    `Cannot log in: the authorization server answered ${errorDetail(fields)}`,
+    fields,
+  );
+}

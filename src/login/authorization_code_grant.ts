@@ -1,0 +1,149 @@
+/**
+ * The authorization code grant with PKCE
+ * ([RFC 6749 §4.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1),
+ * [RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)) for native apps on a loopback port
+ * ([RFC 8252](https://www.rfc-editor.org/rfc/rfc8252)), renewed with refresh tokens.
+ *
+ * @module
+ */
+
+import { redactInspect } from "../_redact.ts";
+import type { Grant, GrantContext } from "../grant.ts";
+import { RefreshTokenGrant } from "../grants/refresh_token.ts";
+import type { Token } from "../token.ts";
+import type { TokenResult } from "../token_endpoint.ts";
+import { TokenError } from "../token_error.ts";
+import { authorizationError, BrowserLogin, type InternalLoginOptions } from "./_browser_login.ts";
+import { randomString, s256Challenge } from "./_pkce.ts";
+import type { AuthorizationCodeGrantOptions } from "./login_options.ts";
+
+/**
+ * The authorization code grant with PKCE: the user logs in in the browser,
+ * which is redirected to a listener on 127.0.0.1 with a one-time code; the
+ * client exchanges it at the token endpoint, and later renews the token with
+ * its refresh token, without the browser.
+ *
+ * The way [RFC 8252](https://www.rfc-editor.org/rfc/rfc8252) and
+ * [RFC 9700 §2.1.1](https://www.rfc-editor.org/rfc/rfc9700#section-2.1.1) recommend for command
+ * line tools and scripts. Each login uses a new S256 challenge of a 32-byte verifier
+ * ([RFC 7636 §4](https://www.rfc-editor.org/rfc/rfc7636#section-4)) and a random `state`; the
+ * exchange sends the exact `redirect_uri` of the login
+ * ([RFC 6749 §4.1.3](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3)). A refresh answered
+ * with `invalid_grant` starts a new login; see {@linkcode RefreshTokenGrant}.
+ *
+ * The listener runs only during a login, on the first free port of
+ * `portRange`; it stops when the login ends, times out, or the client closes.
+ *
+ * @example Logging in with a scripted browser against the stand-in server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AuthorizationCodeGrant, Client } from "@alf/client";
+ * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer();
+ * await using browser = new ScriptedBrowser(); // stands in for the user's browser
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new AuthorizationCodeGrant({
+ *     authorizationEndpoint: server.authorizationEndpoint,
+ *     openBrowser: browser.open,
+ *     portRange: [0, 0], // any free port; a real client registers a fixed range
+ *   }),
+ * });
+ * const response = await client.fetch(server.resourceUrl);
+ * assert(response.status === 200);
+ * await response.body?.cancel();
+ * assert.deepEqual(server.tokenRequests.map((r) => r.form.get("grant_type")), [
+ *   "authorization_code",
+ * ]);
+ * ```
+ */
+export class AuthorizationCodeGrant implements Grant {
+  /** The grant's name in storage keys. */
+  readonly name = "authorization_code";
+  /**
+   * The longest a login and its code exchange may take, in milliseconds: sizes
+   * the storage lease.
+   */
+  readonly timeout: number;
+  readonly #login: BrowserLogin;
+  readonly #refresh: RefreshTokenGrant;
+
+  static {
+    redactInspect(AuthorizationCodeGrant, (grant) => ({
+      name: grant.name,
+      timeout: grant.timeout,
+    }));
+  }
+
+  /**
+   * Creates the grant; nothing listens until a login starts.
+   *
+   * @param options The authorization endpoint, port range, browser launcher
+   * and login timeout.
+   * @throws {TypeError} or {RangeError} when an option is malformed.
+   */
+  constructor(options: AuthorizationCodeGrantOptions = {}) {
+    this.#login = new BrowserLogin("AuthorizationCodeGrant", options as InternalLoginOptions);
+    this.timeout = this.#login.grantTimeout;
+    this.#refresh = new RefreshTokenGrant({
+      fallback: {
+        name: this.name,
+        timeout: this.timeout,
+        obtain: (c) => this.#logIn(c),
+        needsUser: () => true,
+      },
+    });
+  }
+
+  /**
+   * Whether a new token needs the user: when there is no refresh token to
+   * renew it silently.
+   *
+   * @param previous The token that would be replaced.
+   * @returns `true` when `obtain` would start a browser login.
+   */
+  needsUser(previous: Token | undefined): boolean {
+    return previous?.refreshToken === undefined;
+  }
+
+  /**
+   * Refreshes the previous token when it has a refresh token, else logs the
+   * user in.
+   *
+   * @param context The endpoint, parameters, previous token and signal.
+   * @throws {TokenError} when the login fails, times out or is aborted.
+   */
+  obtain(context: GrantContext): Promise<TokenResult> {
+    return this.#refresh.obtain(context);
+  }
+
+  async #logIn(context: GrantContext): Promise<TokenResult> {
+    const verifier = randomString(32);
+    const request = new URLSearchParams({
+      response_type: "code",
+      code_challenge: await s256Challenge(verifier),
+      code_challenge_method: "S256",
+    });
+    return await this.#login.run(context, request, (answer, redirectUri) => {
+      const error = authorizationError(answer);
+      if (error) throw error;
+      const code = answer.get("code");
+      if (!code) {
+        throw new TokenError("Cannot log in: the authorization server's answer has no code");
+      }
+      // [RFC 6749 §4.1.3](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3) and
+      // [RFC 7636 §4.5](https://www.rfc-editor.org/rfc/rfc7636#section-4.5);
+      // scope was fixed by the login.
+      const params = new URLSearchParams([
+        ["grant_type", "authorization_code"],
+        ["code", code],
+        ["redirect_uri", redirectUri],
+        ["code_verifier", verifier],
+        ...[...context.params].filter(([name]) => name !== "scope"),
+      ]);
+      return context.endpoint.request(params, context.signal);
+    });
+  }
+}

@@ -1,0 +1,346 @@
+import assert from "node:assert/strict";
+import { startAuthServer } from "../../testing.ts";
+import { fakeXdgOpen } from "./_fake_xdg_open.ts";
+import { alf, CREDENTIALS, envFor, isOneLineError, SECRET } from "./_run.ts";
+
+/** A temporary folder for KV files, removed at the end of the test. */
+async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix: "alf-kv-test-" });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+/** The --login tests run a stand-in xdg-open: a shell script. */
+const linuxOnly = { ignore: Deno.build.os !== "linux" };
+
+Deno.test("alf reads its configuration from flags, which win over variables", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const { code, err } = await alf([
+    "token",
+    "--token-endpoint",
+    server.tokenEndpoint,
+    "--client-id=cli-client",
+    "--client-secret",
+    SECRET,
+  ], {
+    env: {
+      ALF_TOKEN_ENDPOINT: "http://127.0.0.1:9/elsewhere",
+      ALF_CLIENT_ID: "another-client",
+      ALF_CLIENT_SECRET: "another-secret",
+    },
+  });
+  assert.equal(code, 0, err);
+  assert.equal(server.tokenRequests.length, 1);
+});
+
+Deno.test("alf sends the scope, audience and token parameters of flags and variables", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const fromEnv = await alf(["token"], {
+    env: envFor(server, { ALF_SCOPE: "read write", ALF_AUDIENCE: "https://api.example.com" }),
+  });
+  assert.equal(fromEnv.code, 0, fromEnv.err);
+  assert.deepEqual([...server.tokenRequests[0]?.form ?? []], [
+    ["grant_type", "client_credentials"],
+    ["audience", "https://api.example.com"],
+    ["scope", "read write"],
+  ]);
+
+  const fromFlags = await alf([
+    "token",
+    "--scope",
+    "read",
+    "--scope",
+    "write admin",
+    "--audience",
+    "api",
+    "--token-param",
+    "resource=https://a.example.com",
+    "--token-param",
+    "resource=https://b.example.com",
+  ], { env: envFor(server, { ALF_SCOPE: "ignored", ALF_AUDIENCE: "ignored" }) });
+  assert.equal(fromFlags.code, 0, fromFlags.err);
+  assert.deepEqual([...server.tokenRequests[1]?.form ?? []], [
+    ["grant_type", "client_credentials"],
+    ["audience", "api"],
+    ["resource", "https://a.example.com"],
+    ["resource", "https://b.example.com"],
+    ["scope", "read write admin"],
+  ]);
+});
+
+Deno.test("alf authenticates as ALF_CLIENT_AUTH or --client-auth says", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const post = await alf(["token"], {
+    env: envFor(server, { ALF_CLIENT_AUTH: "client_secret_post" }),
+  });
+  assert.equal(post.code, 0, post.err);
+  assert.equal(server.tokenRequests[0]?.form.get("client_secret"), SECRET);
+  assert.equal(server.tokenRequests[0]?.headers.get("authorization"), null);
+
+  await using open = await startAuthServer();
+  const none = await alf(["token", "--client-auth", "none"], { env: envFor(open) });
+  assert.equal(none.code, 0, none.err);
+  assert.equal(open.tokenRequests[0]?.form.get("client_id"), "cli-client");
+  assert.equal(open.tokenRequests[0]?.form.get("client_secret"), null);
+  assert.equal(open.tokenRequests[0]?.headers.get("authorization"), null);
+
+  const basic = await alf(["token"], { env: envFor(server) });
+  assert.equal(basic.code, 0, basic.err);
+  assert.match(server.tokenRequests[1]?.headers.get("authorization") ?? "", /^Basic /);
+});
+
+Deno.test("alf exits 2 for malformed configuration, without contacting anything", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [
+      ["--client-auth", "private_key_jwt"],
+      {},
+      /must be one of client_secret_basic, client_secret_post, none/,
+    ],
+    [["--token-param", "=x"], {}, /--token-param must be NAME=VALUE/],
+    [["--token-param", "scope=x"], {}, /"tokenParams" cannot set "scope"/],
+    [[], { ALF_TOKEN_ENDPOINT: "not a url" }, /"tokenEndpoint" is not a valid URL/],
+    [[], { ALF_TOKEN_ENDPOINT: "http://auth.example.com/token" }, /must use https:/],
+    [
+      [],
+      { ALF_CLIENT_AUTH: "client_secret_post", ALF_CLIENT_SECRET: "" },
+      /needs a "clientSecret"/,
+    ],
+  ];
+  for (const [args, env, message] of cases) {
+    const { code, err } = await alf(["token", ...args], { env: envFor(server, env) });
+    assert.equal(code, 2, args.join(" "));
+    assert.ok(isOneLineError(err), err);
+    assert.match(err, /^alf: Cannot configure the client: /);
+    assert.match(err, message);
+  }
+  assert.equal(server.tokenRequests.length, 0);
+});
+
+Deno.test("alf reads a file given to deno run --env-file", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const dir = await Deno.makeTempDir();
+  try {
+    const envFile = `${dir}/.env`;
+    await Deno.writeTextFile(
+      envFile,
+      [
+        "# alf settings",
+        `ALF_TOKEN_ENDPOINT=${server.tokenEndpoint}`,
+        "ALF_CLIENT_ID=cli-client",
+        `ALF_CLIENT_SECRET="${SECRET}"`,
+        "ALF_SCOPE='read write'",
+        "",
+      ].join("\n"),
+    );
+    const { code, out, err } = await alf(["request", server.resourceUrl], {
+      denoFlags: ["--allow-net=127.0.0.1", "--allow-env", `--env-file=${envFile}`],
+      clearEnv: true, // variables already set would win over the file
+    });
+    assert.equal(code, 0, err);
+    assert.equal(JSON.parse(out).path, "/resource");
+    assert.equal(server.tokenRequests[0]?.form.get("scope"), "read write");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("alf never prints the client secret, not even in errors about it", async () => {
+  await using server = await startAuthServer({ ...CREDENTIALS, clientSecret: "another" });
+  const runs = [
+    await alf(["token", "--json"], { env: envFor(server) }),
+    await alf(["token", "--client-secret", SECRET, "--client-secret", SECRET], {
+      env: envFor(server),
+    }),
+    await alf(["token", `--client-secrets=${SECRET}`], { env: envFor(server) }),
+    await alf(["token", "--client-secret"], { env: envFor(server) }),
+    await alf(["request", SECRET], { env: envFor(server) }),
+    await alf([SECRET], { env: envFor(server) }),
+    await alf(["token", "--help"], { env: envFor(server) }),
+    await alf(["--help"], { env: envFor(server) }),
+  ];
+  for (const { code, out, err } of runs) {
+    assert.ok(!out.includes(SECRET) && !err.includes(SECRET), `${code}: ${out}${err}`);
+  }
+  assert.deepEqual(runs.map((run) => run.code), [3, 2, 2, 2, 2, 2, 0, 0]);
+});
+
+Deno.test("alf --kv keeps the token across runs", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  await using dir = await tempDir();
+  const kv = `${dir.path}/tokens.kv`;
+  const first = await alf(["token", "--kv", kv], { env: envFor(server) });
+  const second = await alf(["token", "--kv", kv], { env: envFor(server) });
+  const third = await alf(["request", server.resourceUrl], { env: envFor(server, { ALF_KV: kv }) });
+  assert.equal(first.code, 0, first.err);
+  assert.equal(second.code, 0, second.err);
+  assert.equal(third.code, 0, third.err);
+  assert.equal(second.out, first.out);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(server.resourceRequests[0]?.token, first.out.trim());
+});
+
+Deno.test("alf --kv keeps the token renewed after a 401 for the next runs", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  await using dir = await tempDir();
+  const env = envFor(server, { ALF_KV: `${dir.path}/tokens.kv` });
+  assert.equal((await alf(["request", server.resourceUrl], { env })).code, 0);
+  server.revoke();
+  const renewed = await alf(["request", server.resourceUrl], { env });
+  assert.equal(renewed.code, 0, renewed.err);
+  const again = await alf(["request", server.resourceUrl], { env });
+  assert.equal(again.code, 0, again.err);
+  assert.equal(server.tokenRequests.length, 2);
+  const tokens = server.resourceRequests.map((request) => request.token);
+  assert.deepEqual(tokens, [tokens[0], tokens[0], tokens[2], tokens[2]]);
+  assert.notEqual(tokens[2], tokens[0]);
+});
+
+Deno.test("alf --kv makes one token request for several processes at once", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  server.tokenDelay = 300; // the others start while the first one waits for its token
+  await using dir = await tempDir();
+  const env = envFor(server, { ALF_KV: `${dir.path}/tokens.kv` });
+  const runs = await Promise.all(Array.from({ length: 4 }, () => alf(["token"], { env })));
+  for (const run of runs) assert.equal(run.code, 0, run.err);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.deepEqual(runs.map((run) => run.out), runs.map(() => `${server.issuedTokens[0]}\n`));
+});
+
+Deno.test("alf --kv exits 2 when Deno runs without --unstable-kv", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  await using dir = await tempDir();
+  const { code, err } = await alf(["token", "--kv", `${dir.path}/tokens.kv`], {
+    denoFlags: ["-A", "--no-config"], // the project's deno.json turns KV on
+    env: envFor(server),
+  });
+  assert.equal(code, 2);
+  assert.ok(isOneLineError(err), err);
+  assert.match(err, /run Deno with --unstable-kv/);
+  assert.equal(server.tokenRequests.length, 0);
+});
+
+Deno.test("alf --kv exits 5 when the KV file cannot be opened", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  await using dir = await tempDir();
+  const { code, err } = await alf(["token", "--kv", `${dir.path}/missing/tokens.kv`], {
+    env: envFor(server),
+  });
+  assert.equal(code, 5);
+  assert.ok(isOneLineError(err), err);
+  assert.match(err, /^alf: Cannot open the KV file .*missing\/tokens\.kv: /);
+  assert.equal(server.tokenRequests.length, 0);
+});
+
+Deno.test({
+  name: "alf --login --kv logs in once, then renews with the refresh token, without the browser",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using server = await startAuthServer();
+    await using browser = await fakeXdgOpen();
+    await using dir = await tempDir();
+    const env = {
+      PATH: browser.path,
+      ...envFor(server, { ALF_CLIENT_SECRET: "", ALF_KV: `${dir.path}/tokens.kv` }),
+    };
+    const args = ["request", server.resourceUrl, "--login", "--login-ports", "0"];
+    assert.equal((await alf(args, { env })).code, 0);
+    assert.equal((await alf(args, { env })).code, 0);
+    server.revoke(); // the access token; its refresh token still works
+    const renewed = await alf(args, { env });
+    assert.equal(renewed.code, 0, renewed.err);
+    assert.equal((await browser.opened()).length, 1);
+    assert.deepEqual(server.tokenRequests.map((r) => r.form.get("grant_type")), [
+      "authorization_code",
+      "refresh_token",
+    ]);
+  },
+});
+
+Deno.test({
+  name: "alf --login logs in through the browser with the authorization code grant",
+  ...linuxOnly,
+  async fn() {
+    await using server = await startAuthServer();
+    await using browser = await fakeXdgOpen();
+    const { code, out, err } = await alf(
+      ["request", server.resourceUrl, "--login", "--login-ports", "0", "--scope", "read"],
+      { env: { PATH: browser.path, ...envFor(server, { ALF_CLIENT_SECRET: "" }) } },
+    );
+    assert.equal(code, 0, err);
+    assert.equal(JSON.parse(out).path, "/resource");
+    const opened = await browser.opened();
+    assert.equal(opened.length, 1);
+    assert.match(
+      err,
+      /^To log in, open this address in a browser: http:\/\/127\.0\.0\.1:\d+\/token\/authorize\?/,
+    );
+    const [address] = opened;
+    assert(address !== undefined);
+    const authorize = new URL(address);
+    assert.equal(authorize.searchParams.get("response_type"), "code");
+    assert.equal(authorize.searchParams.get("code_challenge_method"), "S256");
+    assert.equal(authorize.searchParams.get("scope"), "read");
+    assert.deepEqual(server.tokenRequests.map((r) => r.form.get("grant_type")), [
+      "authorization_code",
+    ]);
+  },
+});
+
+Deno.test({
+  name: "alf --login sends the browser to ALF_AUTHORIZATION_ENDPOINT",
+  ...linuxOnly,
+  async fn() {
+    await using server = await startAuthServer();
+    await using browser = await fakeXdgOpen();
+    const { code, err } = await alf(["token", "--login"], {
+      env: {
+        PATH: browser.path,
+        ...envFor(server, {
+          ALF_CLIENT_SECRET: "",
+          ALF_AUTHORIZATION_ENDPOINT: server.authorizationEndpoint,
+          ALF_LOGIN_PORTS: "0-0",
+        }),
+      },
+    });
+    assert.equal(code, 0, err);
+    const [address] = await browser.opened();
+    assert(address !== undefined);
+    assert.equal(new URL(address).pathname, "/authorize");
+  },
+});
+
+Deno.test({
+  name: "alf --login exits 3 with one line when the user refuses",
+  ...linuxOnly,
+  async fn() {
+    await using server = await startAuthServer();
+    server.failAuthorizations(1, { errorDescription: "The user said no" });
+    await using browser = await fakeXdgOpen();
+    const { code, out, err } = await alf(["token", "--login", "--login-ports", "0"], {
+      env: { PATH: browser.path, ...envFor(server, { ALF_CLIENT_SECRET: "" }) },
+    });
+    assert.equal(code, 3);
+    assert.equal(out, "");
+    const lines = err.split("\n").filter((line) => line.startsWith("alf: "));
+    assert.equal(lines.length, 1, err);
+    assert.match(lines[0] ?? "", /access_denied/);
+    assert.ok(!/\n\s+at /.test(err), err);
+    assert.equal(server.tokenRequests.length, 0);
+  },
+});
+
+Deno.test("alf --login exits 2 for malformed login settings", async () => {
+  await using server = await startAuthServer();
+  const cases: [string[], RegExp][] = [
+    [["--login-ports", "32000:32009"], /the login ports must be PORT or FROM-TO/],
+    [["--login-ports", "32009-32000"], /Cannot configure the client: .*port/i],
+    [["--authorization-endpoint", "ftp://127.0.0.1/authorize"], /Cannot configure the client: /],
+  ];
+  for (const [args, message] of cases) {
+    const { code, err } = await alf(["token", "--login", ...args], { env: envFor(server) });
+    assert.equal(code, 2, `${args.join(" ")}: ${err}`);
+    assert.ok(isOneLineError(err), err);
+    assert.match(err, message);
+  }
+  assert.equal(server.authorizationRequests.length + server.tokenRequests.length, 0);
+});

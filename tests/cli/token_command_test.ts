@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { startAuthServer } from "../../testing.ts";
+import { alf, closedPort, CREDENTIALS, envFor, isOneLineError, SECRET } from "./_run.ts";
+
+Deno.test("alf token prints the access token the server issued", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const { code, out, err } = await alf(["token"], { env: envFor(server) });
+  assert.equal(code, 0, err);
+  assert.equal(out, `${server.issuedTokens[0]}\n`);
+  assert.equal(err, "");
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(server.tokenRequests[0]?.form.get("grant_type"), "client_credentials");
+});
+
+Deno.test("alf token --json prints the token record with expiresAt, without the secret", async () => {
+  await using server = await startAuthServer({ ...CREDENTIALS, expiresIn: 600 });
+  const before = Date.now();
+  const { code, out, err } = await alf(["token", "--json", "--scope", "read"], {
+    env: envFor(server),
+  });
+  assert.equal(code, 0, err);
+  const record = JSON.parse(out);
+  assert.equal(record.accessToken, server.issuedTokens[0]);
+  assert.equal(record.tokenType, "Bearer");
+  assert.equal(record.scope, "read");
+  assert.ok(record.issuedAt >= before && record.issuedAt <= Date.now());
+  assert.equal(record.expiresAt, record.issuedAt + 600_000);
+  assert.ok(!out.includes(SECRET));
+});
+
+Deno.test("alf token exits 3 with one line when the token endpoint refuses", async () => {
+  await using server = await startAuthServer({ ...CREDENTIALS, clientSecret: "another" });
+  const { code, out, err } = await alf(["token"], { env: envFor(server) });
+  assert.equal(code, 3);
+  assert.equal(out, "");
+  assert.ok(isOneLineError(err), err);
+  assert.match(err, /answered 401 \(invalid_client: Client authentication failed\)/);
+  assert.ok(!err.includes(SECRET));
+});
+
+Deno.test("alf token exits 3 when the token endpoint fails or cannot be reached", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  server.failTokenRequests(1, { status: 503, body: "busy", headers: {} });
+  const failed = await alf(["token"], { env: envFor(server) });
+  assert.equal(failed.code, 3);
+  assert.ok(isOneLineError(failed.err), failed.err);
+  assert.match(failed.err, /the token endpoint answered 503/);
+
+  const port = await closedPort();
+  const unreachable = await alf(["token"], {
+    env: envFor({ tokenEndpoint: `http://127.0.0.1:${port}/token` }),
+  });
+  assert.equal(unreachable.code, 3);
+  assert.ok(isOneLineError(unreachable.err), unreachable.err);
+  assert.match(unreachable.err, /^alf: Cannot reach the token endpoint: /);
+  assert.ok(unreachable.err.includes(`http://127.0.0.1:${port}/token`), unreachable.err);
+});
+
+Deno.test("alf token exits 2 without a token endpoint or a client id", async () => {
+  const noEndpoint = await alf(["token"], { env: { ALF_CLIENT_ID: "id" } });
+  assert.equal(noEndpoint.code, 2);
+  assert.ok(isOneLineError(noEndpoint.err), noEndpoint.err);
+  assert.match(
+    noEndpoint.err,
+    /no token endpoint; pass --token-endpoint or set ALF_TOKEN_ENDPOINT/,
+  );
+
+  const noId = await alf(["token"], { env: { ALF_TOKEN_ENDPOINT: "http://127.0.0.1:9/token" } });
+  assert.equal(noId.code, 2);
+  assert.match(noId.err, /no client id; pass --client-id or set ALF_CLIENT_ID/);
+});
+
+Deno.test("alf token exits 2 for a positional argument, without repeating it", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const { code, err } = await alf(["token", SECRET], { env: envFor(server) });
+  assert.equal(code, 2);
+  assert.ok(isOneLineError(err), err);
+  assert.match(err, /alf token takes no arguments, got 1/);
+  assert.ok(!err.includes(SECRET));
+  assert.equal(server.tokenRequests.length, 0);
+});

@@ -1,0 +1,280 @@
+// The options of new Client(): a bad option fails when the client is created;
+// the defaults are filled in one place.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { Client, MemoryTokenStorage } from "../mod.ts";
+import { parseClientOptions } from "../src/client_options.ts";
+import { startAuthServer } from "../testing.ts";
+import { anyString, RUNS } from "./_arbitraries.ts";
+
+const SECRET = "S3cret-never-shown";
+
+for (
+  const [name, overrides, type, message] of [
+    ["a missing options object", undefined, TypeError, /options must be an object/],
+    ["a malformed tokenEndpoint", { tokenEndpoint: "not a url" }, TypeError, /not a valid URL/],
+    ["a tokenEndpoint of the wrong type", { tokenEndpoint: 42 }, TypeError, /not a valid URL/],
+    [
+      "plain http on a remote host",
+      { tokenEndpoint: "http://auth.example.com/t" },
+      TypeError,
+      /must use https/,
+    ],
+    ["another scheme", { tokenEndpoint: "ftp://auth.example.com/t" }, TypeError, /got ftp:/],
+    ["an empty clientId", { clientId: "" }, TypeError, /"clientId" must be a non-empty string/],
+    ["a non-string secret", { clientSecret: 5 }, TypeError, /"clientSecret" must be a string/],
+    ["an unknown clientAuth", { clientAuth: "tls" }, TypeError, /"clientAuth" must be one of/],
+    [
+      "basic auth without a secret",
+      { clientSecret: "", clientAuth: "client_secret_basic" },
+      TypeError,
+      /needs a "clientSecret"/,
+    ],
+    ["a scope of numbers", { scope: [1] }, TypeError, /"scope" must be a string or a list/],
+    [
+      "a reserved token parameter",
+      { tokenParams: { grant_type: "password" } },
+      TypeError,
+      /cannot set "grant_type"/,
+    ],
+    [
+      "a reserved refresh_token parameter",
+      { tokenParams: { refresh_token: "x" } },
+      TypeError,
+      /cannot set "refresh_token"/,
+    ],
+    [
+      "a reserved redirect_uri parameter",
+      { tokenParams: { redirect_uri: "x" } },
+      TypeError,
+      /cannot set "redirect_uri"/,
+    ],
+    [
+      "credentials in the token endpoint",
+      { tokenEndpoint: "https://user:pw@auth.example.com/t" },
+      TypeError,
+      /must not carry credentials/,
+    ],
+    [
+      "a token parameter of the wrong type",
+      { tokenParams: { audience: 1 } },
+      TypeError,
+      /"tokenParams.audience"/,
+    ],
+    [
+      "tokenParams that are not an object",
+      { tokenParams: "a=b" },
+      TypeError,
+      /"tokenParams" must be an object/,
+    ],
+    ["a negative renewalMargin", { renewalMargin: -1 }, RangeError, /"renewalMargin" must be/],
+    ["a zero tokenTimeout", { tokenTimeout: 0 }, RangeError, /"tokenTimeout" must be/],
+    ["an infinite tokenTimeout", { tokenTimeout: Infinity }, RangeError, /"tokenTimeout" must be/],
+    ["an unknown tokenErrors", { tokenErrors: "log" }, TypeError, /"tokenErrors" must be/],
+    ["a negative maxReplayBytes", { maxReplayBytes: -1 }, RangeError, /"maxReplayBytes" must be/],
+    ["a NaN maxReplayBytes", { maxReplayBytes: NaN }, RangeError, /"maxReplayBytes" must be/],
+    ["a fetch that is not a function", { fetch: "fetch" }, TypeError, /"fetch" must be a function/],
+    ["a clock that is not a function", { now: 5 }, TypeError, /"now" must be a function/],
+    ["a storage without get()", { storage: {} }, TypeError, /"storage" has no get\(\)/],
+    ["a grant without obtain()", { grant: { name: "x" } }, TypeError, /"grant" must have/],
+  ] as const
+) {
+  Deno.test(`new Client() rejects ${name}`, () => {
+    const base = { tokenEndpoint: "https://auth.example.com/token", clientId: "id" };
+    const options = overrides === undefined ? undefined : { ...base, ...overrides };
+    // deno-lint-ignore no-explicit-any
+    assert.throws(() => new Client(options as any), (error) => {
+      assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
+      assert.match((error as Error).message, message);
+      assert.match((error as Error).message, /^Cannot create the client: /);
+      return true;
+    });
+  });
+}
+
+Deno.test("new Client() accepts loopback http and http with allowHttp", async () => {
+  for (const tokenEndpoint of ["http://127.0.0.1:1/t", "http://localhost/t", "http://[::1]/t"]) {
+    await new Client({ tokenEndpoint, clientId: "id" }).close();
+  }
+  await new Client({ tokenEndpoint: "http://auth.internal/t", clientId: "id", allowHttp: true })
+    .close();
+});
+
+// What SECURITY.md promises: plain http is refused outside loopback hosts, however spelled.
+for (
+  const endpoint of [
+    "http://127.0.0.1.evil.example/token",
+    "http://localhost.evil.example/token",
+    "http://evil.example/127.0.0.1/token",
+    "http://evil.example:80@127.0.0.2.nip.example/token",
+    "http://0.0.0.0/token",
+    "http://[::ffff:7f00:1]/token",
+    "http://localhost./token",
+    "ws://127.0.0.1/token",
+  ]
+) {
+  Deno.test(`new Client() refuses the token endpoint ${endpoint}`, () => {
+    assert.throws(
+      () => new Client({ tokenEndpoint: endpoint, clientId: "id", clientSecret: SECRET }),
+      (error) => {
+        assert.ok(error instanceof TypeError);
+        assert.match(error.message, /must use https:|must not carry credentials/);
+        assert.ok(!error.message.includes(SECRET));
+        return true;
+      },
+    );
+  });
+}
+
+Deno.test("new Client() accepts loopback spellings that the URL parser normalizes", async () => {
+  for (
+    const endpoint of ["http://127.1/token", "http://LOCALHOST:8080/token", "http://127.0.0.9/t"]
+  ) {
+    await new Client({ tokenEndpoint: endpoint, clientId: "id" }).close();
+  }
+});
+
+Deno.test("parseClientOptions() fills in the defaults", () => {
+  let asked = 0;
+  const settings = parseClientOptions(
+    { tokenEndpoint: "https://auth.example.com/token", clientId: "id", clientSecret: "secret" },
+    () => (asked++, undefined),
+  );
+  assert.equal(asked, 1);
+  assert.equal(settings.endpoint.url.href, "https://auth.example.com/token");
+  assert.equal(settings.endpoint.clientAuth, "client_secret_basic");
+  assert.equal(settings.endpoint.timeout, 30_000);
+  assert.equal(settings.endpoint.now, Date.now);
+  assert.equal(settings.grant.name, "client_credentials");
+  assert.ok(settings.storage instanceof MemoryTokenStorage);
+  assert.equal(settings.params.size, 0);
+  assert.equal(settings.scope, undefined);
+  assert.equal(settings.renewalMargin, 60_000);
+  assert.equal(settings.maxReplayBytes, Infinity);
+  assert.equal(settings.tokenErrors, "return");
+  const none = parseClientOptions(
+    { tokenEndpoint: "https://auth.example.com/token", clientId: "id" },
+    () => undefined,
+  );
+  assert.equal(none.endpoint.clientAuth, "none");
+});
+
+Deno.test("parseClientOptions() sends the scope space-joined, after the token parameters", () => {
+  const settings = parseClientOptions({
+    tokenEndpoint: "https://auth.example.com/token",
+    clientId: "id",
+    scope: [" read", "write  admin "],
+    tokenParams: { audience: "a", resource: ["r1", "r2"] },
+  }, () => undefined);
+  assert.equal(settings.scope, "read write admin");
+  assert.deepEqual([...settings.params], [
+    ["audience", "a"],
+    ["resource", "r1"],
+    ["resource", "r2"],
+    ["scope", "read write admin"],
+  ]);
+});
+
+Deno.test("parseClientOptions() uses the installed flow only for a client without a grant", () => {
+  const flow = {
+    grant: { name: "browser", obtain: () => Promise.reject(new Error("not called")) },
+    storage: new MemoryTokenStorage(),
+  };
+  const base = { tokenEndpoint: "https://auth.example.com/token", clientId: "id" };
+  const defaulted = parseClientOptions(base, () => flow);
+  assert.equal(defaulted.grant, flow.grant);
+  assert.equal(defaulted.storage, flow.storage);
+  const own = new MemoryTokenStorage();
+  assert.equal(parseClientOptions({ ...base, storage: own }, () => flow).storage, own);
+  let asked = 0;
+  const grant = { name: "mine", obtain: () => Promise.reject(new Error("not called")) };
+  const withGrant = parseClientOptions({ ...base, grant }, () => (asked++, flow));
+  assert.equal(asked, 0);
+  assert.equal(withGrant.grant, grant);
+  assert.notEqual(withGrant.storage, flow.storage);
+});
+
+const reserved = fc.constantFrom("grant_type", "client_id", "client_secret", "scope");
+const stringOrList = fc.oneof(anyString, fc.array(anyString, { maxLength: 3 }));
+
+/**
+ * Decodes one form-encoded half of a Basic credential
+ * ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)).
+ */
+const formDecode = (value: string) => new URLSearchParams(`v=${value}`).get("v");
+
+Deno.test("new Client() and its token request carry any scope, parameters, id and secret intact", async () => {
+  await using server = await startAuthServer();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.option(stringOrList, { nil: undefined }),
+      fc.option(
+        fc.dictionary(fc.oneof({ weight: 9, arbitrary: anyString }, reserved), stringOrList, {
+          maxKeys: 3,
+        }),
+        {
+          nil: undefined,
+        },
+      ),
+      anyString,
+      fc.option(anyString, { nil: undefined }),
+      fc.constantFrom("client_secret_basic", "client_secret_post", "none", undefined),
+      async (scope, tokenParams, clientId, clientSecret, clientAuth) => {
+        let client: Client;
+        try {
+          client = new Client({
+            tokenEndpoint: server.tokenEndpoint,
+            clientId,
+            clientSecret,
+            clientAuth,
+            scope,
+            tokenParams,
+          });
+        } catch (error) {
+          // Only argument errors, and only for arguments that are wrong.
+          assert.ok(error instanceof TypeError, String(error));
+          const reservedUsed = Object.keys(tokenParams ?? {}).some((name) =>
+            ["grant_type", "client_id", "client_secret", "scope"].includes(name)
+          );
+          const needsSecret = (clientAuth ?? "none") !== "none" && !clientSecret;
+          assert.ok(clientId === "" || reservedUsed || needsSecret, String(error));
+          return;
+        }
+        await using _ = client;
+        const before = server.tokenRequests.length;
+        await client.getToken();
+        const recorded = server.tokenRequests[before];
+        assert.ok(recorded, "no token request");
+        const { form, headers } = recorded;
+        assert.deepEqual(form.getAll("grant_type"), ["client_credentials"]);
+        const words = [scope ?? []].flat().join(" ").split(/\s+/).filter(Boolean);
+        assert.deepEqual(form.get("scope")?.split(" ") ?? [], words);
+        for (const [name, value] of Object.entries(tokenParams ?? {})) {
+          assert.deepEqual(form.getAll(name), [value].flat(), name);
+        }
+        const method = clientAuth ?? (clientSecret ? "client_secret_basic" : "none");
+        const basic = /^Basic (.+)$/.exec(headers.get("authorization") ?? "");
+        if (method === "client_secret_basic") {
+          const credential = basic?.[1];
+          assert.ok(credential !== undefined, "no Basic credential");
+          const pair = new TextDecoder().decode(
+            Uint8Array.from(atob(credential), (c) => c.charCodeAt(0)),
+          );
+          const colon = pair.indexOf(":");
+          assert.equal(formDecode(pair.slice(0, colon)), clientId);
+          assert.equal(formDecode(pair.slice(colon + 1)), clientSecret);
+          assert.equal(form.get("client_secret"), null);
+        } else {
+          assert.equal(basic, null);
+          assert.deepEqual(form.getAll("client_id"), [clientId]);
+          assert.deepEqual(
+            form.getAll("client_secret"),
+            method === "client_secret_post" ? [clientSecret] : [],
+          );
+        }
+      },
+    ),
+    { numRuns: RUNS },
+  );
+});
