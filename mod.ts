@@ -28,6 +28,13 @@ export { Client, type ClientOptions, type GetTokenOptions } from "./src/client.t
 export type { ClientAuthMethod } from "./src/client_auth.ts";
 export type { ClientEvent, TokenReason } from "./src/client_event.ts";
 export type { Grant, GrantContext } from "./src/grant.ts";
+export {
+  type AssertionContext,
+  type CredentialSource,
+  JwtBearerGrant,
+  type JwtBearerGrantOptions,
+} from "./src/grants/jwt_bearer.ts";
+export { TokenExchangeGrant, type TokenExchangeGrantOptions } from "./src/grants/token_exchange.ts";
 export { ClientCredentialsGrant } from "./src/grants/client_credentials.ts";
 export { RefreshTokenGrant, type RefreshTokenGrantOptions } from "./src/grants/refresh_token.ts";
 export { AuthorizationCodeGrant } from "./src/login/authorization_code_grant.ts";
@@ -63,4 +70,24 @@ export {
   type TokenEndpointOptions,
   type TokenResult,
 } from "./src/token_endpoint.ts";
-export { TokenError, type TokenErrorOptions } from "./src/token_error.ts";
+export { TokenError, type TokenErrorCode, type TokenErrorOptions } from "./src/token_error.ts";
+export {
+  type AssertionTarget,
+  ClientAssertion,
+  type ClientAssertionAudience,
+  type ClientAssertionMethod,
+  type ClientAssertionOptions,
+  type ClientKey,
+} from "./src/client_assertion.ts";
+export {
+  type AuthorizationServerMetadata,
+  discover,
+  type DiscoverOptions,
+} from "./src/discovery.ts";
+export {
+  googleServiceAccount,
+  type GoogleServiceAccountClientOptions,
+  type GoogleServiceAccountKey,
+  type GoogleServiceAccountOptions,
+} from "./src/google_service_account.ts";
+export { revokeToken, type RevokeTokenOptions } from "./src/revocation.ts";

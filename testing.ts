@@ -31,7 +31,13 @@ export type {
   AuthServerOptions,
   TokenFailure,
 } from "./src/testing/auth_server_options.ts";
-export type { RecordedRequest, RouteHandler } from "./src/testing/recorded_request.ts";
+export type { MetadataDocument, MetadataOptions } from "./src/testing/metadata_options.ts";
+export type {
+  DecodedJwt,
+  RecordedRequest,
+  RecordedRevocation,
+  RouteHandler,
+} from "./src/testing/recorded_request.ts";
 export {
   type BrowserPage,
   ScriptedBrowser,

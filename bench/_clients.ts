@@ -55,6 +55,8 @@ export function alfClient(
     tokenEndpoint: server.tokenEndpoint,
     ...CLIENT,
     onEvent: (event) => events.push(event),
+    // A storage of its own: the process-wide default would hand one trial's token to the next.
+    storage: new alf.MemoryTokenStorage(),
     ...options,
   });
   return { name, fetch: client.fetch, close: () => client.close(), events };

@@ -7,8 +7,12 @@
  *
  * - `--quick`: one short iteration of everything (a smoke run, under 10 s).
  * - `--write`: also puts the output into BENCHMARKS.md, between its result markers.
- * - `--only`: a comma-separated list of benchmarks to run.
+ * - `--only`: a comma-separated list of benchmarks to run (overhead, cold,
+ *   revocation, renewal, memory, processes, redis).
  * - `--requests`: requests of the long memory run (default 1,000,000).
+ *
+ * The Redis benchmark starts its own `redis-server` (loopback, persistence
+ * off); without one on the PATH it is skipped, and says why.
  *
  * @module
  */
@@ -16,11 +20,13 @@
 import { parseArgs } from "node:util";
 import { ALF_KV, ALF_MEMORY, OAUTH2_FETCH, PLAIN } from "./_clients.ts";
 import { startBenchServer } from "./_servers.ts";
-import { fixed, loadText, machine, median, mib, ratio, ratios, table } from "./_stats.ts";
+import { fixed, loadText, machine, median, mib, ratio, ratios, spread, table } from "./_stats.ts";
 import { coldStart } from "./cold_start.ts";
 import { memoryUse } from "./memory.ts";
 import { overhead } from "./overhead.ts";
 import { processes } from "./processes.ts";
+import { ALF_IOREDIS, ALF_REDIS, redisBench } from "./redis_bench.ts";
+import { redisSkipReason } from "../tests/storage/_redis_server.ts";
 import { renewal } from "./renewal.ts";
 import { revocation } from "./revocation.ts";
 
@@ -34,6 +40,7 @@ export function settings(quick: boolean, requests?: number) {
       renewal: { seconds: 1.5, rate: 50, lifetime: 2, delay: 200 },
       memory: { repeats: 1, megabytes: 8, requests: requests ?? 2_000, warmup: 500 },
       processes: { trials: 1, processes: 2, requests: 10 },
+      redis: { rounds: 1, seconds: 0.1, concurrency: 8, trials: 1, processes: 2, requests: 10 },
     }
     : {
       overhead: { rounds: 20, seconds: 0.5, concurrency: 16 },
@@ -42,6 +49,7 @@ export function settings(quick: boolean, requests?: number) {
       renewal: { seconds: 20, rate: 200, lifetime: 4, delay: 200 },
       memory: { repeats: 3, megabytes: 64, requests: requests ?? 1_000_000, warmup: 20_000 },
       processes: { trials: 5, processes: 8, requests: 100 },
+      redis: { rounds: 10, seconds: 0.5, concurrency: 16, trials: 5, processes: 8, requests: 100 },
     };
 }
 
@@ -204,6 +212,45 @@ export async function runAll(
       met: most === 1,
     });
     loads.push(`after processes: ${loadText()}`);
+  }
+
+  if (wanted("redis")) {
+    const { processes: count, requests } = size.redis;
+    if (redisSkipReason !== undefined) {
+      log(`redis: skipped (${redisSkipReason})`);
+      sections.push(`### Redis\n\nSkipped: ${redisSkipReason}.`);
+    } else {
+      log("redis…");
+      const result = await redisBench(server, size.redis);
+      const title = `### Redis: cached token against memory; ${count} processes × ${requests} ` +
+        "cold requests on one Redis, beside one KV file";
+      sections.push(`${title}\n\n${result.markdown}`);
+      for (const row of result.cached.filter((row) => row.contender !== ALF_MEMORY)) {
+        const vsMemory = median(row.ratios);
+        targets.push({
+          measure: `cached token, ${row.workload}, ${row.contender}`,
+          target: row.contender === ALF_KV ? "KV ≥ 0.9× memory" : "Redis ≥ 0.9× memory",
+          measured: `${ratio(vsMemory)} (range ${spread(row.ratios)})`,
+          met: vsMemory >= 0.9,
+        });
+      }
+      const kv = rowOf(result.processes, ALF_KV);
+      for (const contender of [ALF_REDIS, ALF_IOREDIS]) {
+        const row = rowOf(result.processes, contender);
+        const most = Math.max(...row.tokens);
+        targets.push({
+          measure: `processes, ${count} × ${requests} on one Redis, ${contender}`,
+          target: "1 token request",
+          measured: `${most} (most in a trial); slowest process ${
+            fixed(median(row.slowest), 1)
+          } ms, ${ratio(median(row.ratios))} plain fetch's (one KV file: ${
+            ratio(median(kv.ratios))
+          })`,
+          met: most === 1,
+        });
+      }
+    }
+    loads.push(`after redis: ${loadText()}`);
   }
 
   const info = machine();

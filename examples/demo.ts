@@ -76,6 +76,7 @@ show("replay", `${replayed.body.byteLength} bytes, same body, new token`);
 show("token requests", `${server.tokenRequests.length} (one renewal after the 401)`);
 
 step("The token endpoint fails (503) after another revocation");
+time += 30_000; // a token rejected within 30 s of its renewal is not renewed again at once
 server.revoke();
 server.failTokenRequests(1, { status: 503, body: '{"error":"temporarily_unavailable"}' });
 const before = server.resourceRequests.length;

@@ -1,5 +1,7 @@
 // Waiting on a shared promise while honouring one caller's AbortSignal.
 
+import { MAX_TIMER_DELAY } from "./_duration.ts";
+
 /**
  * Settles like `promise`, or rejects with `signal.reason` as soon as `signal`
  * aborts. The shared promise goes on for its other waiters.
@@ -37,7 +39,7 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_DELAY));
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
@@ -65,7 +67,7 @@ export function deadline(parent: AbortSignal | undefined, ms: number, message: s
     const reason = new DOMException(message, "TimeoutError");
     controller.abort(reason);
     expired.abort(reason);
-  }, ms);
+  }, Math.min(ms, MAX_TIMER_DELAY));
   return {
     signal: controller.signal,
     expired: expired.signal,

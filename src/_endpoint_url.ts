@@ -8,7 +8,8 @@ const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /** Whether a URL's `hostname` names this machine: `localhost`, `127.x.x.x` or `[::1]`. */
 export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.test(hostname);
+  // The common spellings first: a resource request asks this on every call.
+  return hostname === "127.0.0.1" || hostname === "localhost" || LOOPBACK_HOSTS.test(hostname);
 }
 
 /**

@@ -19,16 +19,24 @@ export type { ClientOptions } from "./client_options.ts";
 /**
  * Options of {@linkcode Client.prototype.getToken}.
  *
- * @example Giving up after a second
+ * @example Giving up after a second; a token valid for 10 more seconds will do
  * ```ts
  * import type { GetTokenOptions } from "@alf/client";
  *
- * const options: GetTokenOptions = { signal: AbortSignal.timeout(1000) };
+ * const options: GetTokenOptions = { signal: AbortSignal.timeout(1000), minValidity: 10_000 };
  * ```
  */
 export interface GetTokenOptions {
   /** Stops waiting for the token. */
   signal?: AbortSignal;
+  /**
+   * How long the returned token must still be valid, in milliseconds: a token
+   * with no more than that left is renewed first (as with the renewal margin,
+   * never more than half the token's lifetime). Default: the client's
+   * `renewalMargin`, so `getToken()` never hands out a token its own requests
+   * would renew.
+   */
+  minValidity?: number;
 }
 
 /**
@@ -108,13 +116,18 @@ export class Client implements AsyncDisposable {
   constructor(options: ClientOptions) {
     const settings = parseClientOptions(options, installedFlow);
     const { endpoint, grant, scope } = settings;
-    this.#requests = { transport: endpoint.fetch, maxReplayBytes: settings.maxReplayBytes };
+    this.#requests = {
+      transport: endpoint.fetch,
+      maxReplayBytes: settings.maxReplayBytes,
+      allowHttp: settings.allowHttp,
+    };
     this.#throwTokenErrors = settings.tokenErrors === "throw";
     this.#provider = new TokenProvider({
       grant,
       endpoint: new TokenEndpoint(endpoint),
       params: settings.params,
       storage: settings.storage,
+      credential: endpoint.clientSecret,
       now: endpoint.now,
       renewalMargin: settings.renewalMargin,
       timeout: endpoint.timeout,
@@ -162,10 +175,14 @@ export class Client implements AsyncDisposable {
    * Returns a token that can be sent now, obtaining one if needed.
    *
    * For tools that need the token itself (`curl -H "Authorization: Bearer
-   * ..."`). Treat the result as a secret.
+   * ..."`). Treat the result as a secret. A token inside its renewal margin
+   * (or with no more than `minValidity` left) is renewed before it is returned,
+   * so it does not expire in the caller's hands; a grant that would need the
+   * user for a new one (a browser login) hands out its token until it expires.
    *
-   * @param options A signal to stop waiting.
+   * @param options A signal to stop waiting, and the validity the token must have left.
    * @throws {TokenError} when no token can be obtained.
+   * @throws {RangeError} when `minValidity` is not a number of milliseconds >= 0.
    *
    * @example Printing a token's expiry
    * ```ts
@@ -185,7 +202,13 @@ export class Client implements AsyncDisposable {
    */
   async getToken(options: GetTokenOptions = {}): Promise<Token> {
     this.#checkOpen("get a token");
-    const result = await this.#provider.token(options.signal);
+    const { minValidity = this.#provider.renewalMargin } = options;
+    if (typeof minValidity !== "number" || !(minValidity >= 0) || minValidity === Infinity) {
+      throw new RangeError(
+        'Cannot get a token: "minValidity" must be a finite number of milliseconds >= 0',
+      );
+    }
+    const result = await this.#provider.token(options.signal, minValidity);
     if ("errorResponse" in result) throw result.errorResponse.error;
     // A copy: the client's cached record must not be changed from outside.
     return structuredClone(result.token);
@@ -226,6 +249,9 @@ export class Client implements AsyncDisposable {
       if ("errorResponse" in first) return this.#tokenFailure(first.errorResponse);
       const response = await request.send(first.token);
       if (!request.isTokenRejected(response)) return response;
+      // A token obtained for a rejection and rejected at once: the resource is
+      // the problem. Its 401 is the answer, and the token stays in use.
+      if (!this.#provider.willRenewAfterRejection(first.token)) return response;
       if (!request.holdForReplay()) {
         // Nothing to replay: renew for the next requests, return this answer.
         this.#provider.tokenAfterRejection(first.token).catch(() => {});

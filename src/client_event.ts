@@ -1,9 +1,12 @@
 /**
- * What a client reports about its work: token requests and the failures that
- * no caller sees (a background renewal, a storage outage).
+ * What a client reports about its work: token requests, failed token
+ * requests, and the failures that no caller sees (a background renewal, a
+ * storage outage).
  *
  * @module
  */
+
+import type { TokenError } from "./token_error.ts";
 
 /**
  * Why the client asked for a token.
@@ -27,9 +30,14 @@ export type TokenReason = "missing" | "expired" | "expiring" | "rejected";
  *   none was stored (`missing`), the stored one had expired (`expired`), it
  *   was inside its early-renewal window (`expiring`, renewed in the
  *   background), or a resource answered 401 (`rejected`).
- * - `error`: a failure no caller was given: a background renewal that failed
- *   (the still-valid token stays in use) or a storage that failed (the client
- *   went on without it).
+ * - `error` with `phase: "token"`: a token could not be obtained, with the
+ *   {@linkcode TokenError} (its `code` says why). Every failed token request is
+ *   reported, whether a caller was waiting for it (and got the error or the
+ *   endpoint's response as well) or it ran in the background.
+ * - `error` with `phase: "renewal"`: a background renewal failed; the
+ *   still-valid token stays in use. Reported besides the `token` event.
+ * - `error` with `phase: "storage"`: a storage call failed; the client went on
+ *   without it.
  *
  * Events never carry a token or a secret.
  *
@@ -44,11 +52,13 @@ export type TokenReason = "missing" | "expired" | "expiring" | "rejected";
  *   clientSecret: "secret",
  *   onEvent(event: ClientEvent) {
  *     if (event.type === "token") tokens++;
- *     if (event.type === "error") console.warn(event.phase, event.error);
+ *     if (event.type === "error" && event.phase === "token") console.warn(event.error.code);
+ *     else if (event.type === "error") console.warn(event.phase, event.error);
  *   },
  * });
  * ```
  */
 export type ClientEvent =
   | { type: "token"; reason: TokenReason; expiresAt?: number }
+  | { type: "error"; phase: "token"; error: TokenError }
   | { type: "error"; phase: "renewal" | "storage"; error: unknown };

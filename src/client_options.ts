@@ -5,7 +5,9 @@
  * @module
  */
 
+import { checkDuration } from "./_duration.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
+import { checkKnownOptions } from "./_known_options.ts";
 import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from "./client_auth.ts";
 import type { ClientEvent } from "./client_event.ts";
 import { checkGrant, type Grant } from "./grant.ts";
@@ -61,8 +63,9 @@ export interface ClientOptions {
   clientAuth?: ClientAuthMethod;
   /**
    * Where tokens are kept. Default: the storage of the installed browser login
-   * flow (see `useImplicitFlow`) when the client uses it, else a new
-   * {@linkcode MemoryTokenStorage}.
+   * flow (see `useImplicitFlow`) when the client uses it, else
+   * `MemoryTokenStorage.shared`, one storage for the whole process (the key
+   * names the endpoint, client, credential, grant and parameters).
    */
   storage?: TokenStorage;
   /**
@@ -77,10 +80,15 @@ export interface ClientOptions {
   now?: () => number;
   /**
    * How long before a token expires to renew it, in milliseconds; never more
-   * than half the token's lifetime. Default: 60 000.
+   * than half the token's lifetime. Default: 60 000. Not a timer: any finite
+   * number >= 0 (a margin above half of every lifetime renews at half-life).
    */
   renewalMargin?: number;
-  /** How long one token request may take, in milliseconds. Default: 30 000. */
+  /**
+   * How long one token request may take, in milliseconds, from 1 to
+   * 2 147 483 647 (about 24.8 days: the longest a timer can wait; a longer
+   * value is refused rather than firing at once). Default: 30 000.
+   */
   tokenTimeout?: number;
   /**
    * What `fetch` does when the token endpoint answers with an HTTP error:
@@ -88,21 +96,54 @@ export interface ClientOptions {
    * {@linkcode TokenError}.
    */
   tokenErrors?: "return" | "throw";
-  /** Allow a plain `http:` token endpoint on a non-loopback host. Default: `false`. */
+  /**
+   * Allow plain `http:` to hosts that are not loopback hosts, for both the
+   * token endpoint and the requests that carry the token. Without it, a
+   * bearer token goes over `http:` only to `localhost`, `127.x.x.x` or
+   * `[::1]` ([RFC 6750 §5.3](https://www.rfc-editor.org/rfc/rfc6750#section-5.3):
+   * a client must use TLS), and `fetch` rejects any other `http:` URL with a
+   * `TypeError` before a token is obtained. Default: `false`.
+   */
   allowHttp?: boolean;
   /**
-   * The most bytes of a `ReadableStream` given as `init.body` kept for the
-   * replay after a 401 (a `Request` input's stream is always copied whole). A
-   * longer stream stops being copied once it passes the limit (its memory is
-   * freed) and a 401 to it is returned as it is, while the token is renewed
-   * for the next requests. Default: `Infinity`, every stream is replayed.
-   * Bodies given as strings, bytes, `Blob`s or forms are always replayed: they
-   * cost no copy.
+   * The most bytes of a streamed body kept for the replay after a 401: a
+   * `ReadableStream` or an (async) iterable given as `init.body`, or the body
+   * of a `Request` input. A longer body stops being copied once it passes the
+   * limit (its memory is freed) and a 401 to it is returned as it is, while
+   * the token is renewed for the next requests. With a finite limit a
+   * `Request` input's body is counted on its way, so it is sent as a stream
+   * (chunked). Default: `Infinity`, every body is replayed. Bodies given in
+   * `init` as strings, bytes, `Blob`s, forms or `URLSearchParams` are always
+   * replayed: they cost no stream copy.
    */
   maxReplayBytes?: number;
   /** Receives token requests and background failures; see {@linkcode ClientEvent}. */
   onEvent?: (event: ClientEvent) => void;
 }
+
+/**
+ * Every name of {@linkcode ClientOptions}: any other name is refused as a
+ * misspelling. The type requires each name of the interface and no other, so
+ * the two cannot drift apart.
+ */
+export const CLIENT_OPTION_NAMES = {
+  tokenEndpoint: true,
+  clientId: true,
+  clientSecret: true,
+  scope: true,
+  tokenParams: true,
+  clientAuth: true,
+  storage: true,
+  grant: true,
+  fetch: true,
+  now: true,
+  renewalMargin: true,
+  tokenTimeout: true,
+  tokenErrors: true,
+  allowHttp: true,
+  maxReplayBytes: true,
+  onEvent: true,
+} as const satisfies Record<keyof ClientOptions, true>;
 
 /** {@linkcode ClientOptions} checked, with every default filled in. */
 export interface ClientSettings {
@@ -116,6 +157,8 @@ export interface ClientSettings {
   scope: string | undefined;
   renewalMargin: number;
   maxReplayBytes: number;
+  /** Whether plain `http:` may go to hosts that are not loopback hosts (token endpoint and resources). */
+  allowHttp: boolean;
   tokenErrors: "return" | "throw";
   onEvent: ((event: ClientEvent) => void) | undefined;
 }
@@ -153,7 +196,7 @@ const RESERVED_PARAMS = new Set([
  * @param options The options given to `new Client()`.
  * @param defaultFlow The installed browser login flow, if any: asked only when
  *   no `grant` is given.
- * @throws {TypeError} when an option is missing or malformed.
+ * @throws {TypeError} when an option is missing, malformed or unknown.
  * @throws {RangeError} when a number option is out of range.
  */
 export function parseClientOptions(
@@ -163,7 +206,12 @@ export function parseClientOptions(
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Cannot create the client: options must be an object");
   }
-  const url = parseTokenEndpoint(options.tokenEndpoint, options.allowHttp ?? false);
+  checkKnownOptions(options, CLIENT_OPTION_NAMES, "client");
+  const allowHttp = options.allowHttp ?? false;
+  if (typeof allowHttp !== "boolean") {
+    throw new TypeError('Cannot create the client: "allowHttp" must be a boolean');
+  }
+  const url = parseTokenEndpoint(options.tokenEndpoint, allowHttp);
   const { clientId, clientSecret } = options;
   if (typeof clientId !== "string" || clientId === "") {
     throw new TypeError('Cannot create the client: "clientId" must be a non-empty string');
@@ -182,13 +230,20 @@ export function parseClientOptions(
       `Cannot create the client: "clientAuth" ${clientAuth} needs a "clientSecret"`,
     );
   }
-  const renewalMargin = checkDuration(
-    "renewalMargin",
-    options.renewalMargin,
-    DEFAULT_RENEWAL_MARGIN,
-    0,
-  );
-  const timeout = checkDuration("tokenTimeout", options.tokenTimeout, DEFAULT_TOKEN_TIMEOUT, 1);
+  // A margin is compared with lifetimes, never waited for: any finite size.
+  const renewalMargin = checkDuration(options.renewalMargin, {
+    context: "client",
+    option: "renewalMargin",
+    fallback: DEFAULT_RENEWAL_MARGIN,
+    min: 0,
+    max: Infinity,
+  });
+  const timeout = checkDuration(options.tokenTimeout, {
+    context: "client",
+    option: "tokenTimeout",
+    fallback: DEFAULT_TOKEN_TIMEOUT,
+    min: 1,
+  });
   const maxReplayBytes = options.maxReplayBytes ?? Infinity;
   if (typeof maxReplayBytes !== "number" || !(maxReplayBytes >= 0)) {
     throw new RangeError(
@@ -206,7 +261,7 @@ export function parseClientOptions(
   }
   // A client without a grant of its own uses the installed browser login flow, if any.
   const flow = options.grant === undefined ? defaultFlow() : undefined;
-  const storage = options.storage ?? flow?.storage ?? new MemoryTokenStorage();
+  const storage = options.storage ?? flow?.storage ?? MemoryTokenStorage.shared;
   checkTokenStorage(storage, "create the client");
   const grant = checkGrant(
     options.grant ?? flow?.grant ?? new ClientCredentialsGrant(),
@@ -232,6 +287,7 @@ export function parseClientOptions(
     scope,
     renewalMargin,
     maxReplayBytes,
+    allowHttp,
     tokenErrors,
     onEvent: options.onEvent,
   };
@@ -272,14 +328,4 @@ function parseParams(params: unknown): URLSearchParams {
     for (const item of values) form.append(name, item);
   }
   return form;
-}
-
-function checkDuration(name: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    throw new RangeError(
-      `Cannot create the client: "${name}" must be a finite number of milliseconds >= ${min}`,
-    );
-  }
-  return value;
 }

@@ -5,15 +5,25 @@
  * @module
  */
 
-import { discard } from "./_body.ts";
+import { discard, isStreamedBody, withPromptCancel } from "./_body.ts";
+import { isLoopbackHost } from "./_endpoint_url.ts";
 import { authorizationValue, type Token } from "./token.ts";
+import { challengeError } from "./www_authenticate.ts";
 
 /** Settings of a {@linkcode ReplayableRequest}, the same for every request of a client. */
 export interface ReplayableRequestOptions {
   /** Sends the request. */
   transport: typeof fetch;
-  /** The most bytes of an `init.body` stream kept for the replay. */
+  /**
+   * The most bytes of a streamed body (a stream or an iterable in `init`, a
+   * `Request` input's body) kept for the replay.
+   */
   maxReplayBytes: number;
+  /**
+   * Whether the token may go over plain `http:` to a host that is not a
+   * loopback host. Default: `false`.
+   */
+  allowHttp?: boolean;
 }
 
 /**
@@ -23,7 +33,10 @@ export interface ReplayableRequestOptions {
  * Request of our own is built on this, the common path. Anything else is
  * built into a Request whose body is cloned, before the first send, for a
  * possible replay. `request.body` is never read: that turns a static body
- * into a stream, sent chunked and teed by clone().
+ * into a stream, sent chunked and teed by clone(). A streamed body (a stream,
+ * an iterable, a Request input's body) is counted on its way when the replay
+ * limit is finite, so that its copy stops at the limit. The transport sees a
+ * body whose `cancel()` settles at once, although it is a tee's branch.
  *
  * Lifecycle: `new` (prepare), `send()`, then `replay()` if `holdForReplay()`
  * allows it; `release()` in every case.
@@ -34,10 +47,8 @@ export class ReplayableRequest {
   readonly #transport: typeof fetch;
   /** The caller's URL, or a Request of our own. */
   readonly #target: Request | string | URL;
-  /** Sent with a URL target (with a limited stream as its body, if one was given). */
+  /** Sent with a URL target. */
   readonly #init: RequestInit | undefined;
-  /** Only a stream's copy holds a tee that must be cancelled. */
-  readonly #streamed: boolean;
   /** The copy for the replay; none when the target can be sent twice as it is. */
   #spare: Request | undefined;
   /**
@@ -52,8 +63,10 @@ export class ReplayableRequest {
    *
    * @param input The caller's `fetch` input.
    * @param init The caller's `fetch` init; neither is changed.
-   * @param options The transport and the replay limit.
-   * @throws {TypeError} when fetch would reject the input.
+   * @param options The transport, the replay limit and the http rule.
+   * @throws {TypeError} when fetch would reject the input, the URL carries
+   *   credentials, or it is plain `http:` to a host that is not loopback
+   *   without `allowHttp`.
    * @throws {DOMException} when the signal is already aborted.
    */
   constructor(
@@ -63,24 +76,27 @@ export class ReplayableRequest {
   ) {
     this.#transport = options.transport;
     const body = init?.body;
-    if (body instanceof ReadableStream && options.maxReplayBytes !== Infinity) {
-      init = { ...init, body: this.#limited(body, options.maxReplayBytes) };
-    }
-    const request = !(input instanceof Request) &&
+    let request = !(input instanceof Request) &&
         (body == null || typeof body === "string" || body instanceof Blob)
       ? undefined
       : new Request(input, init);
     // Without a Request of our own, fetch's own checks come only at the send:
     // make the cheap ones first, so bad input fails before any token request.
-    checkInput(request ?? input as string | URL, init);
+    checkInput(request ?? input as string | URL, init, options.allowHttp ?? false);
     this.signal = request ? request.signal : init?.signal ?? undefined;
     this.signal?.throwIfAborted();
+    if (request && request.method !== "GET" && request.method !== "HEAD") {
+      const streamed = isStreamedBody(body) || (body === undefined && input instanceof Request);
+      const stream = streamed && options.maxReplayBytes !== Infinity ? request.body : null;
+      // The runtime made the stream (of an iterable too); the copy is counted through it.
+      if (stream) {
+        request = new Request(request, { body: this.#limited(stream, options.maxReplayBytes) });
+      }
+      this.#spare = request.clone();
+      withPromptCancel(request);
+    }
     this.#target = request ?? input as string | URL;
     this.#init = init;
-    this.#spare = request && request.method !== "GET" && request.method !== "HEAD"
-      ? request.clone()
-      : undefined;
-    this.#streamed = body instanceof ReadableStream || (body === undefined && !!request);
   }
 
   /** Sends the request with `token`; the caller's input, init and headers are not changed. */
@@ -91,9 +107,13 @@ export class ReplayableRequest {
   /**
    * Whether `response` to this request rejects its token
    * ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)): a
-   * 401, unless its challenge says the scope is insufficient, which a new
-   * token cannot fix, or it came from another origin after a redirect, where
-   * the token was not sent.
+   * 401, unless the `error` parameter of its Bearer challenge says the scope
+   * is insufficient, which a new token cannot fix, or it came from another
+   * origin after a redirect, where the token was not sent. Only that
+   * parameter counts ([RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3),
+   * [RFC 9110 §11.6.1](https://www.rfc-editor.org/rfc/rfc9110#section-11.6.1)):
+   * a description, another parameter or another scheme's challenge that
+   * merely mentions `insufficient_scope` does not.
    */
   isTokenRejected(response: Response): boolean {
     if (response.status !== 401) return false;
@@ -102,8 +122,8 @@ export class ReplayableRequest {
     if (response.redirected && response.url && origin(response.url) !== origin(url)) {
       return false;
     }
-    const challenge = response.headers.get("www-authenticate") ?? "";
-    return !/\berror\s*=\s*"?insufficient_scope\b/i.test(challenge);
+    const error = challengeError(response.headers.get("www-authenticate"), "bearer");
+    return error?.toLowerCase() !== "insufficient_scope";
   }
 
   /**
@@ -121,14 +141,15 @@ export class ReplayableRequest {
 
   /** Sends the request a second time, with `token`. */
   replay(token: Token): Promise<Response> {
-    const replay = this.#spare ?? this.#target;
+    const replay = this.#spare ? withPromptCancel(this.#spare) : this.#target;
     this.#spare = undefined;
     return this.#send(replay, token);
   }
 
   /** Frees the copy if it was not sent: cancelling a tee's spare branch frees what it buffered. */
   release(): void {
-    if (this.#spare && this.#streamed) void discard(this.#spare);
+    if (this.#spare) void discard(this.#spare);
+    this.#spare = undefined;
   }
 
   #send(target: Request | string | URL, token: Token): Promise<Response> {
@@ -199,30 +220,77 @@ function baseUrl(): string | undefined {
 }
 
 /**
- * The checks fetch would make of the input, made before any token request.
- * A Request was parsed and checked by its constructor: only the scheme is
- * left; a URL input gets fetch's URL and body checks as well.
+ * The checks fetch would make of the input, and where a bearer token may go,
+ * made before any token request. A Request was parsed and checked by its
+ * constructor; a URL input gets fetch's URL and body checks as well (a string
+ * is parsed once, as fetch would; a URL object is not parsed again).
  */
-function checkInput(target: Request | string | URL, init: RequestInit | undefined): void {
-  let protocol: string;
-  if (target instanceof Request) {
-    protocol = target.url.slice(0, target.url.indexOf(":") + 1);
-  } else {
+function checkInput(
+  target: Request | string | URL,
+  init: RequestInit | undefined,
+  allowHttp: boolean,
+): void {
+  if (target instanceof Request) return checkDestination(target.url, allowHttp);
+  if (target !== passedUrl || allowHttp !== passedAllowHttp) {
+    let url: URL;
     try {
-      protocol = new URL(target, baseUrl()).protocol;
+      url = target instanceof URL ? target : new URL(target, baseUrl());
     } catch {
       throw new TypeError("Cannot send the request: the URL is not valid");
     }
-    const method = init?.method?.toUpperCase();
-    if (init?.body != null && (method === undefined || method === "GET" || method === "HEAD")) {
-      throw new TypeError(
-        `Cannot send the request: a ${method ?? "GET"} request cannot have a body`,
-      );
-    }
+    checkDestination(url.href, allowHttp);
+    if (typeof target === "string") [passedUrl, passedAllowHttp] = [target, allowHttp];
   }
+  const method = init?.method?.toUpperCase();
+  if (init?.body != null && (method === undefined || method === "GET" || method === "HEAD")) {
+    throw new TypeError(
+      `Cannot send the request: a ${method ?? "GET"} request cannot have a body`,
+    );
+  }
+}
+
+/**
+ * The last string URL that passed {@linkcode checkInput}, and the http rule it
+ * passed under: a client that calls one URL again and again parses it once.
+ * A string's checks depend only on it and `location`, fixed for the process.
+ */
+let passedUrl: string | undefined;
+let passedAllowHttp = false;
+
+/**
+ * Where a bearer token may go: `https:`, or `http:` to a loopback host or with
+ * `allowHttp` ([RFC 6750 §5.3](https://www.rfc-editor.org/rfc/rfc6750#section-5.3):
+ * a client must use TLS), never with credentials in the URL (fetch would send
+ * them as a second, Basic, authorization). Messages never show the URL.
+ *
+ * @param href A normalized URL, read as a string (no parse on the hot path):
+ *   `scheme://[userinfo@]host[:port]/path`, the path never empty for `http:`
+ *   and `https:`.
+ */
+function checkDestination(href: string, allowHttp: boolean): void {
+  const colon = href.indexOf(":");
+  const protocol = href.slice(0, colon + 1);
   if (protocol !== "https:" && protocol !== "http:") {
     throw new TypeError(
       `Cannot send the request: a bearer token goes only to http: and https: URLs, not ${protocol}`,
     );
   }
+  const start = colon + 3;
+  const end = href.indexOf("/", start);
+  if (href.lastIndexOf("@", end) >= start) {
+    throw new TypeError(
+      "Cannot send the request: the URL must not carry credentials (user:password@); a bearer token authorizes it",
+    );
+  }
+  if (protocol === "http:" && !allowHttp && !isLoopbackHost(hostOf(href.slice(start, end)))) {
+    throw new TypeError(
+      'Cannot send the request: a bearer token goes over plain http: only to a loopback host; use https: or set "allowHttp"',
+    );
+  }
+}
+
+/** The host of a normalized authority without userinfo: `[::1]:8080` → `[::1]`. */
+function hostOf(authority: string): string {
+  const end = authority.startsWith("[") ? authority.indexOf("]") + 1 : authority.indexOf(":");
+  return end <= 0 ? authority : authority.slice(0, end);
 }

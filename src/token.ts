@@ -108,18 +108,46 @@ export function sendableTokenType(value: unknown): string | undefined {
 }
 
 /**
- * Whether a value read from a storage is a token this client can send: a
- * non-empty access token a header can carry, the Bearer type as a token
- * response gives it, numeric times. A storage is outside the client's
- * control, so its records are checked as strictly as a token response.
+ * Why a value is not a token this client can send, or `undefined` when it is
+ * one: a non-empty access token a header can carry, the Bearer type as a
+ * token response gives it, numeric times. The one rule for what a storage
+ * returns and what a grant returns: both are outside the client's control, so
+ * they are checked as strictly as a token response. The reason never quotes
+ * the token.
+ */
+export function tokenDefect(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return "it is not a token record";
+  const token = value as Record<string, unknown>;
+  if (typeof token.accessToken !== "string" || token.accessToken === "") {
+    return '"accessToken" is missing or empty';
+  }
+  if (!isSendableAccessToken(token.accessToken)) {
+    return '"accessToken" contains characters a header cannot carry (RFC 6750 §2.1)';
+  }
+  if (
+    typeof token.tokenType !== "string" || sendableTokenType(token.tokenType) !== token.tokenType
+  ) {
+    return '"tokenType" is not "Bearer"';
+  }
+  if (typeof token.issuedAt !== "number" || !Number.isFinite(token.issuedAt)) {
+    return '"issuedAt" is not a number';
+  }
+  if (
+    token.expiresAt !== undefined &&
+    (typeof token.expiresAt !== "number" || Number.isNaN(token.expiresAt))
+  ) {
+    return '"expiresAt" is not a number';
+  }
+  if (token.refreshToken !== undefined && typeof token.refreshToken !== "string") {
+    return '"refreshToken" is not a string';
+  }
+  return undefined;
+}
+
+/**
+ * Whether a value read from a storage (or returned by a grant) is a token
+ * this client can send; see {@linkcode tokenDefect}.
  */
 export function isValidToken(value: unknown): value is Token {
-  if (typeof value !== "object" || value === null) return false;
-  const token = value as Record<string, unknown>;
-  return isSendableAccessToken(token.accessToken) &&
-    typeof token.tokenType === "string" && sendableTokenType(token.tokenType) === token.tokenType &&
-    typeof token.issuedAt === "number" && Number.isFinite(token.issuedAt) &&
-    (token.expiresAt === undefined ||
-      (typeof token.expiresAt === "number" && !Number.isNaN(token.expiresAt))) &&
-    (token.refreshToken === undefined || typeof token.refreshToken === "string");
+  return tokenDefect(value) === undefined;
 }

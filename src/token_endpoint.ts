@@ -10,11 +10,37 @@ import { deadline } from "./_abort.ts";
 import { BodyTooLargeError, readBounded } from "./_body.ts";
 import { authenticate, type ClientAuthMethod } from "./client_auth.ts";
 import type { Token } from "./token.ts";
-import { TokenError } from "./token_error.ts";
+import { registerErrorResponse, TokenError } from "./token_error.ts";
 import { parseErrorResponse, parseTokenResponse } from "./token_response.ts";
 
 /** Headers that describe how the body was sent, not what it is. */
 const FRAMING_HEADERS = new Set(["content-encoding", "content-length", "transfer-encoding"]);
+
+/**
+ * Headers the returned error response leaves out besides the framing ones: the token endpoint's
+ * cookies and authentication challenges are not the resource's, and a caller could mistake them
+ * for it.
+ */
+const ENDPOINT_ONLY_HEADERS = new Set([
+  "set-cookie",
+  "set-cookie2",
+  "www-authenticate",
+  "proxy-authenticate",
+]);
+
+/** Form parameters that carry a secret of the request, never echoed into what callers get. */
+const SECRET_PARAMS = [
+  "client_secret",
+  "client_assertion",
+  "refresh_token",
+  "code",
+  "code_verifier",
+  "assertion",
+  "subject_token",
+  "actor_token",
+  "password",
+  "device_code",
+];
 
 /** Largest token response body read: 1 MiB. */
 export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
@@ -37,7 +63,10 @@ export interface ErrorResponse {
   status: number;
   /** The HTTP status text. */
   statusText: string;
-  /** The response headers. */
+  /**
+   * The response headers (the returned `Response` leaves out `Set-Cookie`, `Set-Cookie2`,
+   * `WWW-Authenticate`, `Proxy-Authenticate` and the framing headers).
+   */
   headers: [string, string][];
   /** The response body. */
   body: Uint8Array;
@@ -62,13 +91,20 @@ export interface ErrorResponse {
  */
 export type TokenResult = { token: Token } | { errorResponse: ErrorResponse };
 
-/** Rebuilds a fresh `Response` from an {@linkcode ErrorResponse}. */
+/**
+ * Rebuilds a fresh `Response` from an {@linkcode ErrorResponse}, without the token endpoint's
+ * cookies and challenges, and registers it for {@linkcode TokenError.fromResponse}.
+ */
 export function toResponse(error: ErrorResponse): Response {
-  return new Response(error.body.byteLength === 0 ? null : error.body.slice(), {
+  const response = new Response(error.body.byteLength === 0 ? null : error.body.slice(), {
     status: error.status,
     statusText: error.statusText,
-    headers: error.headers,
+    headers: error.headers.filter(([name]) => {
+      const lower = name.toLowerCase();
+      return !FRAMING_HEADERS.has(lower) && !ENDPOINT_ONLY_HEADERS.has(lower);
+    }),
   });
+  return registerErrorResponse(response, error.error);
 }
 
 /**
@@ -193,52 +229,92 @@ export class TokenEndpoint {
     try {
       body = await readBounded(response, MAX_TOKEN_RESPONSE_BYTES);
     } catch (cause) {
-      throw this.#failure(cause, bound.signal, "Cannot read the token response");
+      throw this.#failure(cause, bound.signal, "Cannot read the token response", response.status);
     }
-    const text = new TextDecoder().decode(body);
-    if (response.status > 599) {
+    const { status } = response;
+    if (status > 599) {
       // A Response cannot carry such a status: there is nothing to return.
       throw new TokenError(
-        `Cannot obtain a token: the token endpoint answered an invalid status ${response.status}`,
-        { status: response.status },
+        `Cannot obtain a token: the token endpoint answered an invalid status ${status}`,
+        { code: "invalid_response", status },
       );
     }
-    if (response.status >= 200 && response.status < 300) {
-      return { token: parseTokenResponse(text, receivedAt, response.status) };
+    if (status >= 200 && status < 300) {
+      return { token: parseTokenResponse(new TextDecoder().decode(body), receivedAt, status) };
     }
-    return {
-      errorResponse: {
-        status: response.status,
-        statusText: response.statusText,
-        // The body is kept decoded and whole: its framing headers no longer apply.
-        headers: [...response.headers].filter(([name]) => !FRAMING_HEADERS.has(name)),
-        body,
-        error: parseErrorResponse(text, response.status),
-      },
-    };
+    return { errorResponse: errorResponse(response, body, secretsOf(headers, form, clientSecret)) };
   }
 
-  #failure(cause: unknown, signal: AbortSignal, what: string): TokenError {
+  #failure(cause: unknown, signal: AbortSignal, what: string, status?: number): TokenError {
     if (cause instanceof BodyTooLargeError) {
       return new TokenError(
         `Cannot read the token response: the body exceeds ${MAX_TOKEN_RESPONSE_BYTES} bytes`,
-        { cause },
+        { code: "invalid_response", status, cause },
       );
     }
     if (signal.aborted && signal.reason instanceof DOMException) {
       if (signal.reason.name === "TimeoutError") {
         return new TokenError(
           `Cannot obtain a token: the token endpoint did not answer within ${this.#options.timeout} ms`,
-          { cause: signal.reason },
+          { code: "timeout", cause: signal.reason },
         );
       }
     }
     if (signal.aborted) {
       return new TokenError("Cannot obtain a token: the token request was aborted", {
+        code: "aborted",
         cause: signal.reason,
       });
     }
     const reason = cause instanceof Error ? cause.message : String(cause);
-    return new TokenError(`${what}: ${reason}`, { cause });
+    return new TokenError(`${what}: ${reason}`, { code: "network_error", cause });
   }
+}
+
+/**
+ * The token endpoint's HTTP error, kept whole for the copies every waiter gets, with any secret
+ * of our request that it echoes (an echo service or a debug page at a wrong URL) redacted.
+ */
+function errorResponse(response: Response, body: Uint8Array, secrets: string[]): ErrorResponse {
+  const text = new TextDecoder().decode(body);
+  const redacted = redact(text, secrets);
+  // The body is kept decoded and whole: its framing headers no longer apply.
+  const headers = [...response.headers]
+    .filter(([name]) => !FRAMING_HEADERS.has(name))
+    .map(([name, value]): [string, string] => [name, redact(value, secrets)]);
+  return {
+    status: response.status,
+    statusText: redact(response.statusText, secrets),
+    headers,
+    body: redacted === text ? body : new TextEncoder().encode(redacted),
+    error: parseErrorResponse(redacted, response.status, headers),
+  };
+}
+
+/**
+ * Shortest value redacted: a shorter one would blank out ordinary words of an error page, and is
+ * no secret worth the name.
+ */
+const MIN_REDACTED = 8;
+
+/**
+ * The secrets a token request carries (the Authorization header, the client secret, the secret
+ * form parameters), longest first, each also as a form, a URL and a JSON string encode it.
+ */
+function secretsOf(headers: Headers, form: URLSearchParams, clientSecret?: string): string[] {
+  const values = SECRET_PARAMS.flatMap((name) => form.getAll(name));
+  const authorization = headers.get("authorization");
+  if (authorization !== null) values.push(authorization, authorization.replace(/^\S+\s+/, ""));
+  if (clientSecret !== undefined) values.push(clientSecret);
+  const variants = values.filter((value) => value.length >= MIN_REDACTED).flatMap((value) => [
+    value,
+    encodeURIComponent(value),
+    new URLSearchParams([["", value]]).toString().slice(1),
+    JSON.stringify(value).slice(1, -1),
+  ]);
+  return [...new Set(variants)].sort((a, b) => b.length - a.length);
+}
+
+function redact(text: string, secrets: string[]): string {
+  return secrets.reduce((result, secret) => result.replaceAll(secret, "[redacted]"), text);
 }

@@ -1,16 +1,25 @@
 /**
- * Freshness, early renewal, single flight, invalidate-on-401 and storage:
- * the one place that decides which token a request carries.
+ * Freshness, early renewal, single flight, the 401 path, storage and the
+ * token endpoint's etiquette: the one place that decides which token a
+ * request carries and when the token endpoint is asked.
  *
  * @module
  */
 
 import { abortable, deadline } from "./_abort.ts";
+import { RenewalLimits } from "./_renewal_limits.ts";
+import { TokenRecords } from "./_token_records.ts";
 import type { ClientEvent, TokenReason } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
-import { storageKey } from "./storage/storage_key.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
-import { isDueForRenewal, isReusable, isUsable, isValidToken, type Token } from "./token.ts";
+import {
+  isDueForRenewal,
+  isReusable,
+  isUsable,
+  sendableTokenType,
+  type Token,
+  tokenDefect,
+} from "./token.ts";
 import type { TokenEndpoint, TokenResult } from "./token_endpoint.ts";
 import { TokenError } from "./token_error.ts";
 
@@ -21,6 +30,8 @@ export interface TokenProviderOptions {
   /** Parameters every token request carries (`scope`, `audience`, ...). */
   params: URLSearchParams;
   storage: TokenStorage;
+  /** The client's secret, if any: only its fingerprint goes into the storage keys. */
+  credential?: string;
   /** The clock for token expiry, epoch milliseconds. */
   now: () => number;
   /** How long before `expiresAt` to renew, in milliseconds. */
@@ -32,42 +43,63 @@ export interface TokenProviderOptions {
 
 /** After a failed background renewal, wait this long before the next one. */
 const BACKGROUND_RETRY_DELAY = 5_000;
-/** How many rejected access tokens are remembered. */
-const REJECTED_KEPT = 8;
 /** The longest single wait for another holder's renewal before looking again. */
 const WAIT_SLICE = 1_000;
-/** The shortest bound on one storage call: KV retries a locked database for about 1.3 s. */
-const MIN_STORAGE_BOUND = 5_000;
 /** How much longer than a grant's longest run a storage lease lasts. */
 const LEASE_SLACK = 5_000;
 
 /**
  * Hands out the token a request should carry, obtaining and renewing it
  * through its grant at most once at a time.
+ *
+ * - Records: the access token under the access key (endpoint, client,
+ *   credential fingerprint, grant, parameters); a login's refresh token in
+ *   its own login record under the login key (the same without the
+ *   parameters), read before every renewal, so a rotation by any client or
+ *   process is seen by all. A 401 erases nothing stored; only the token
+ *   endpoint's `invalid_grant` to a refresh ends a login record
+ *   ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)).
+ * - Single flight: one renewal at a time in this provider, and with a storage
+ *   that has leases, one per login across clients and processes (the lease
+ *   is taken on the login key; waiters then read their access record again).
+ * - No clock comparisons: a storage read begun before this process adopted a
+ *   token it obtained is ignored (a generation count), and a token this
+ *   process retired (rejected, or replaced) is never adopted again.
+ * - Etiquette: while a `Retry-After` of a 429 or 503 runs (at most 300 s),
+ *   calls that need a new token get a copy of that answer, and background
+ *   renewals wait; a token obtained for a rejection and rejected again within
+ *   30 s is not replaced (the 401 is returned), so a resource that rejects
+ *   everything costs at most one token request per 30 s.
+ * - Storage: every call is bounded; one that times out marks the storage down
+ *   (skipped, probed at most every 5 s): one request pays at most one bound.
  */
 export class TokenProvider {
   readonly #options: TokenProviderOptions;
   readonly #closed = new AbortController();
-  /** This process's copy of the stored token, so a fresh one costs no storage read. */
-  #current: Token | undefined;
-  /** The newest token seen, even expired: a refresh grant needs its refresh token. */
-  #newestSeen: Token | undefined;
-  /** The last access tokens resources rejected: never adopted again from a storage. */
-  readonly #rejectedTokens = new Set<string>();
+  readonly #records: TokenRecords;
+  readonly #limits = new RenewalLimits();
   /** The renewal under way, shared by every caller that needs a new token meanwhile. */
   #sharedRenewal: Promise<TokenResult> | undefined;
-  /** The storage read under way, shared by every caller that asks meanwhile. */
-  #sharedRead: Promise<Token | undefined> | undefined;
   /** The replacements of rejected tokens under way, each shared by the requests it failed. */
   readonly #replacements = new Map<string, Promise<TokenResult>>();
   #backgroundRetryAt = -Infinity;
-  /** The token's key in the storage: a hash, so computed once, on first use. */
-  #storageKey: Promise<string> | undefined;
-  /** Storage calls under way, so that close() can wait for them. */
-  readonly #storageCalls = new Set<Promise<unknown>>();
 
   constructor(options: TokenProviderOptions) {
     this.#options = options;
+    const { endpoint: { url, clientId }, credential, grant, params } = options;
+    this.#records = new TokenRecords({
+      storage: options.storage,
+      keyParts: { url, clientId, credential, grant, params },
+      now: options.now,
+      timeout: options.timeout,
+      closed: this.#closed.signal,
+      emit: (event) => this.#emit(event),
+    });
+  }
+
+  /** How long before `expiresAt` a token is renewed, in milliseconds. */
+  get renewalMargin(): number {
+    return this.#options.renewalMargin;
   }
 
   /** The longest one `grant.obtain()` may run: a login is longer than a token request. */
@@ -81,34 +113,46 @@ export class TokenProvider {
    * The token to send now, or the token endpoint's error response.
    *
    * A token inside its renewal window is returned at once while one
-   * background renewal runs.
+   * background renewal runs, unless the caller needs it for longer than it
+   * has left (`minValidity`, in milliseconds): then it is renewed first.
    */
-  async token(signal?: AbortSignal): Promise<TokenResult> {
+  async token(signal?: AbortSignal, minValidity?: number): Promise<TokenResult> {
     this.#checkOpen();
-    const now = this.#options.now();
-    const cached = this.#current;
-    if (
-      cached && isUsable(cached, now) &&
-      (this.#sharedRenewal !== undefined ||
-        !isDueForRenewal(cached, now, this.#options.renewalMargin) ||
-        // Backing off after a failed background renewal: no storage read per request.
-        now < this.#backgroundRetryAt || this.#options.grant.needsUser?.(cached))
-    ) {
-      return { token: cached };
+    const { now, renewalMargin } = this.#options;
+    let current = this.#records.current;
+    let at = now();
+    if (!current || !isUsable(current, at) || this.#renewsEarly(current, at)) {
+      current = await abortable(this.#records.readShared(), signal);
+      at = now();
     }
-    const current = await abortable(this.#readStorageShared(), signal);
-    const later = this.#options.now();
-    if (current && isUsable(current, later)) {
-      if (
-        isDueForRenewal(current, later, this.#options.renewalMargin) &&
-        !this.#options.grant.needsUser?.(current)
-      ) {
-        this.#renewInBackground(current);
-      }
-      return { token: current };
+    if (!current || !isUsable(current, at)) {
+      const reason: TokenReason = current ? "expired" : "missing";
+      return await abortable(this.#renewShared(current?.accessToken, reason), signal);
     }
-    const reason: TokenReason = current ? "expired" : "missing";
-    return await abortable(this.#renewShared(current?.accessToken, reason), signal);
+    const dueForCaller = minValidity !== undefined && isDueForRenewal(current, at, minValidity);
+    const due = dueForCaller || isDueForRenewal(current, at, renewalMargin);
+    // A token read from the storage lacks its login's refresh token, which
+    // tells a login grant that renewing needs no user: read the login once.
+    if (due && this.#options.grant.needsUser && !this.#records.loginKnown) {
+      await abortable(this.#records.readLogin(), signal);
+      current = this.#records.current ?? current;
+    }
+    if (!due || this.#needsUser(current)) return { token: current };
+    if (dueForCaller) {
+      return await abortable(this.#renewShared(current.accessToken, "expiring", false), signal);
+    }
+    this.#renewInBackground(current);
+    return { token: current };
+  }
+
+  /**
+   * Whether a resource's 401 to `rejected` should lead to a new token (and a
+   * replay): not when `rejected` was itself obtained for a rejection less
+   * than 30 s ago. Then the 401 is the caller's answer, and `rejected` stays
+   * in use.
+   */
+  willRenewAfterRejection(rejected: Token): boolean {
+    return this.#limits.mayReplace(rejected.accessToken, this.#options.now());
   }
 
   /**
@@ -117,16 +161,9 @@ export class TokenProvider {
    */
   tokenAfterRejection(rejected: Token, signal?: AbortSignal): Promise<TokenResult> {
     this.#checkOpen();
-    this.#rejectedTokens.delete(rejected.accessToken);
-    this.#rejectedTokens.add(rejected.accessToken);
-    // A handful is enough: only tokens whose 401s may still be on their way matter.
-    if (this.#rejectedTokens.size > REJECTED_KEPT) {
-      const oldest = this.#rejectedTokens.values().next();
-      if (!oldest.done) this.#rejectedTokens.delete(oldest.value);
-    }
-    if (this.#current?.accessToken === rejected.accessToken) this.#current = undefined;
-    // Every request the same token failed shares one read, delete and renewal:
-    // a storm of N 401s costs one storage round trip of each, not N.
+    this.#records.reject(rejected.accessToken);
+    // Every request the same token failed shares one read and one renewal:
+    // a storm of N 401s costs one storage round trip, not N.
     let result = this.#replacements.get(rejected.accessToken);
     if (!result) {
       const replacing = this.#replaceRejected(rejected.accessToken).finally(() => {
@@ -140,10 +177,8 @@ export class TokenProvider {
   }
 
   async #replaceRejected(rejected: string): Promise<TokenResult> {
-    const current = await this.#readStorage();
+    const current = await this.#records.read();
     if (current && isUsable(current, this.#options.now())) return { token: current };
-    // Drop the rejected token from the storage, unless another holder replaced it.
-    await this.#deleteFromStorage(rejected);
     return await this.#renewShared(rejected, "rejected");
   }
 
@@ -153,7 +188,7 @@ export class TokenProvider {
     await Promise.allSettled([...this.#replacements.values()]);
     await this.#sharedRenewal?.catch(() => {});
     // Reads a caller stopped waiting for still finish: close() leaves nothing running.
-    await Promise.allSettled([...this.#storageCalls]);
+    await Promise.allSettled(this.#records.pending);
   }
 
   /** Requests that were under way when the client closed get no token afterwards. */
@@ -163,10 +198,43 @@ export class TokenProvider {
     }
   }
 
-  /** Single flight: one renewal at a time, whose result every caller meanwhile shares. */
-  #renewShared(stale: string | undefined, reason: TokenReason): Promise<TokenResult> {
+  #needsUser(token: Token): boolean {
+    return this.#options.grant.needsUser?.(token) ?? false;
+  }
+
+  /** Whether `token` is due, and a background renewal of it would start now. */
+  #renewsEarly(token: Token, at: number): boolean {
+    return isDueForRenewal(token, at, this.#options.renewalMargin) && !this.#sharedRenewal &&
+      !this.#backingOff(at) && !this.#needsUser(token);
+  }
+
+  /** Whether background renewals wait: after a failure, or while the endpoint asked to. */
+  #backingOff(at: number): boolean {
+    return at < this.#backgroundRetryAt || this.#limits.throttled(at) !== undefined;
+  }
+
+  /**
+   * Single flight: one renewal at a time, whose result every caller meanwhile
+   * shares. While the token endpoint's `Retry-After` runs, its answer again.
+   */
+  #renewShared(
+    stale: string | undefined,
+    reason: TokenReason,
+    background = reason === "expiring",
+  ): Promise<TokenResult> {
     if (this.#sharedRenewal) return this.#sharedRenewal;
-    const flight = this.#renewUnderLease(stale, reason).finally(() => {
+    const throttled = this.#limits.throttled(this.#options.now());
+    if (throttled) return Promise.resolve({ errorResponse: throttled });
+    const flight = this.#renewUnderLease(stale, reason, background).then(
+      (result) => {
+        if (!background && "errorResponse" in result) this.#failed(result.errorResponse.error);
+        return result;
+      },
+      (error) => {
+        if (!background) this.#failed(error);
+        throw error;
+      },
+    ).finally(() => {
       if (this.#sharedRenewal === flight) this.#sharedRenewal = undefined;
     });
     this.#sharedRenewal = flight;
@@ -175,7 +243,7 @@ export class TokenProvider {
 
   #renewInBackground(current: Token): void {
     if (this.#sharedRenewal || this.#closed.signal.aborted) return;
-    if (this.#options.now() < this.#backgroundRetryAt) return;
+    if (this.#backingOff(this.#options.now())) return;
     this.#renewShared(current.accessToken, "expiring").then(
       (result) => {
         if ("errorResponse" in result) this.#failedInBackground(result.errorResponse.error);
@@ -189,53 +257,60 @@ export class TokenProvider {
     if (!this.#closed.signal.aborted) this.#emit({ type: "error", phase: "renewal", error });
   }
 
-  /** One renewal: under the storage's lease when it has one. */
-  async #renewUnderLease(stale: string | undefined, reason: TokenReason): Promise<TokenResult> {
-    const { storage } = this.#options;
+  /** Reports a renewal a caller waited for that ended without a token. */
+  #failed(error: unknown): void {
+    if (error instanceof TokenError && !this.#closed.signal.aborted) {
+      this.#emit({ type: "error", phase: "token", error });
+    }
+  }
+
+  /** One renewal: under the storage's lease on the login when it has one. */
+  async #renewUnderLease(
+    stale: string | undefined,
+    reason: TokenReason,
+    background: boolean,
+  ): Promise<TokenResult> {
     const signal = this.#closed.signal;
     signal.throwIfAborted();
-    if (!canLease(storage)) return await this.#runGrant(reason);
+    if (!this.#records.leasing) return await this.#runGrant(reason, background);
     const ttl = this.#grantBound + LEASE_SLACK;
-    const deadline = Date.now() + 2 * ttl;
+    // Judged on this process's monotonic clock, like the lease itself.
+    const giveUpAt = performance.now() + 2 * ttl;
     while (true) {
       let lease: TokenLease | undefined;
       try {
-        lease = await this.#callStorage((key) => storage.acquireLease(key, { ttl, signal }));
-      } catch (error) {
+        lease = await this.#records.acquireLease(ttl, signal);
+      } catch {
         signal.throwIfAborted();
-        // A storage that cannot coordinate must not stop requests.
-        this.#emit({ type: "error", phase: "storage", error });
-        return await this.#runGrant(reason);
+        // A storage that cannot coordinate must not stop requests (the guard reported it).
+        return await this.#runGrant(reason, background);
       }
       if (lease) {
         try {
           // Another holder may have renewed while we waited for the lease.
-          const current = await this.#readStorage();
+          const current = await this.#records.read();
           if (this.#replacesStale(current, stale)) return { token: current };
-          return await this.#runGrant(reason, lease);
+          return await this.#runGrant(reason, background, lease);
         } finally {
-          await this.#callStorage(() => lease.release()).catch((error) =>
-            this.#emit({ type: "error", phase: "storage", error })
-          );
+          await this.#records.release(lease);
         }
       }
       // The holder may have finished between our read and the failed lease.
-      const renewed = await this.#readStorage();
+      const renewed = await this.#records.read();
       if (this.#replacesStale(renewed, stale)) return { token: renewed };
-      if (Date.now() > deadline) {
+      if (performance.now() > giveUpAt) {
         throw new TokenError(
           "Cannot obtain a token: the holder of the storage's renewal lease did not finish in time",
+          { code: "lease_timeout" },
         );
       }
       try {
         // A short slice: a change that happened before the wait began is not
         // missed for long, whatever the storage's notifications do.
-        const timeout = Math.min(ttl, WAIT_SLICE);
-        await this.#callStorage((key) => storage.waitForChange(key, { timeout, signal }), timeout);
-      } catch (error) {
+        await this.#records.waitForChange(Math.min(ttl, WAIT_SLICE), signal);
+      } catch {
         signal.throwIfAborted();
-        this.#emit({ type: "error", phase: "storage", error });
-        return await this.#runGrant(reason);
+        return await this.#runGrant(reason, background);
       }
     }
   }
@@ -246,8 +321,14 @@ export class TokenProvider {
       isUsable(current, this.#options.now());
   }
 
-  /** Runs the grant, bounded in time, and keeps what it returns. */
-  async #runGrant(reason: TokenReason, lease?: TokenLease): Promise<TokenResult> {
+  /** Runs the grant from the login's latest refresh token, bounded in time, and keeps what it returns. */
+  async #runGrant(
+    reason: TokenReason,
+    background: boolean,
+    lease?: TokenLease,
+  ): Promise<TokenResult> {
+    const previous = await this.#records.readLogin();
+    const { grant, endpoint, params } = this.#options;
     const bound = this.#grantBound + LEASE_SLACK;
     // The grant sees the client's close and the time bound; only the bound is
     // raced here, so a grant's own close error reaches the caller unchanged.
@@ -256,116 +337,37 @@ export class TokenProvider {
     let result: TokenResult;
     try {
       result = await abortable(
-        this.#options.grant.obtain({
-          endpoint: this.#options.endpoint,
-          params: this.#options.params,
-          previous: this.#newestSeen,
-          signal: limit.signal,
-          background: reason === "expiring",
-        }),
+        grant.obtain({ endpoint, params, previous, signal: limit.signal, background }),
         limit.expired,
       );
     } catch (error) {
       if (limit.expired.aborted) {
         throw new TokenError(`Cannot obtain a token: the grant did not finish within ${bound} ms`, {
+          code: "timeout",
           cause: error,
         });
       }
       throw error;
     }
     if ("token" in result) {
-      const { token } = result;
-      this.#emit({ type: "token", reason, expiresAt: token.expiresAt });
-      this.#newestSeen = token;
-      if (isReusable(token)) {
-        this.#current = token;
-        try {
-          await this.#callStorage((key) => this.#options.storage.set(key, token, { lease }));
-        } catch (error) {
-          this.#emit({ type: "error", phase: "storage", error });
-        }
-      }
+      return { token: await this.#adopt(checkedToken(result.token, grant.name), reason, lease) };
+    }
+    const { errorResponse } = result;
+    this.#limits.answered(errorResponse, this.#options.now());
+    // Only the token endpoint ends a login: its refresh token was refused (RFC 6749 §5.2).
+    if (errorResponse.error.error === "invalid_grant" && previous?.refreshToken !== undefined) {
+      await this.#records.endLogin(previous.refreshToken);
     }
     return result;
   }
 
-  /**
-   * One storage read for all the requests that ask for a token while it is
-   * under way: a cold burst of N requests reads the storage once, not N times.
-   */
-  #readStorageShared(): Promise<Token | undefined> {
-    if (this.#sharedRead) return this.#sharedRead;
-    const reading = this.#readStorage().finally(() => {
-      if (this.#sharedRead === reading) this.#sharedRead = undefined;
-    });
-    this.#sharedRead = reading;
-    return reading;
-  }
-
-  /**
-   * The newest usable knowledge of the token: the stored one, unless this
-   * process holds a newer one or the stored one was rejected. A failing or
-   * hanging storage, or a record that is not a valid token, reads as empty
-   * (and is reported).
-   */
-  async #readStorage(): Promise<Token | undefined> {
-    let stored: unknown;
-    try {
-      stored = await this.#callStorage((key) => this.#options.storage.get(key));
-    } catch (error) {
-      this.#emit({ type: "error", phase: "storage", error });
-      return this.#current;
+  /** Keeps a token this process obtained, and reports it. */
+  #adopt(obtained: Token, reason: TokenReason, lease?: TokenLease): Promise<Token> {
+    this.#emit({ type: "token", reason, expiresAt: obtained.expiresAt });
+    if (reason === "rejected") {
+      this.#limits.replacedRejected(obtained.accessToken, this.#options.now());
     }
-    if (stored !== undefined && !isValidToken(stored)) {
-      this.#emit({
-        type: "error",
-        phase: "storage",
-        error: new TypeError("Cannot use the stored token: the record is not a valid token"),
-      });
-      stored = undefined;
-    }
-    let token = stored as Token | undefined;
-    if (token && this.#rejectedTokens.has(token.accessToken)) token = undefined;
-    // A read that started before a renewal must not bring an older token back.
-    const cached = this.#current;
-    if (cached && (!token || token.issuedAt < cached.issuedAt)) token = cached;
-    this.#current = token;
-    if (token && (!this.#newestSeen || token.issuedAt >= this.#newestSeen.issuedAt)) {
-      this.#newestSeen = token;
-    }
-    return token;
-  }
-
-  async #deleteFromStorage(accessToken: string): Promise<void> {
-    try {
-      await this.#callStorage((key) => this.#options.storage.delete(key, { accessToken }));
-    } catch (error) {
-      this.#emit({ type: "error", phase: "storage", error });
-    }
-  }
-
-  /**
-   * Calls the storage with the token's key, bounded by the token timeout: a
-   * storage that hangs fails like one that throws.
-   */
-  #callStorage<T>(call: (key: string) => Promise<T>, extra = 0): Promise<T> {
-    const pending = this.#boundedStorageCall(call, extra);
-    this.#storageCalls.add(pending);
-    const forget = () => this.#storageCalls.delete(pending);
-    pending.then(forget, forget);
-    return pending;
-  }
-
-  async #boundedStorageCall<T>(call: (key: string) => Promise<T>, extra: number): Promise<T> {
-    const { endpoint: { url, clientId }, grant, params } = this.#options;
-    this.#storageKey ??= storageKey({ url, clientId, grant, params }).catch((error) => {
-      this.#storageKey = undefined; // try again on the next call
-      throw error;
-    });
-    const key = await this.#storageKey;
-    const bound = Math.max(this.#options.timeout, MIN_STORAGE_BOUND) + extra;
-    using limit = deadline(undefined, bound, `The token storage did not answer within ${bound} ms`);
-    return await abortable(call(key), limit.expired);
+    return this.#records.adopt(obtained, isReusable(obtained), lease);
   }
 
   #emit(event: ClientEvent): void {
@@ -377,9 +379,22 @@ export class TokenProvider {
   }
 }
 
-/** A storage through which holders agree on who renews (it has a renewal lease). */
-type LeasingStorage = TokenStorage & Required<Pick<TokenStorage, "acquireLease" | "waitForChange">>;
-
-function canLease(storage: TokenStorage): storage is LeasingStorage {
-  return !!storage.acquireLease && !!storage.waitForChange;
+/**
+ * A grant's token, checked like a token endpoint's
+ * ([RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)): a custom grant's
+ * `mac` type, `Bearer a b` or empty token is refused before a request carries it, and the
+ * message never quotes it. The type's case is normalized, as a token response's is.
+ */
+function checkedToken(token: Token, grant: string): Token {
+  const type = sendableTokenType((token as Partial<Token> | null)?.tokenType);
+  const normalized = type !== undefined && type !== token.tokenType
+    ? { ...token, tokenType: type }
+    : token;
+  const defect = tokenDefect(normalized);
+  if (defect !== undefined) {
+    throw new TokenError(`Cannot use the token of the grant "${grant}": ${defect}`, {
+      code: "invalid_response",
+    });
+  }
+  return normalized;
 }

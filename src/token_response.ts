@@ -6,7 +6,7 @@
  */
 
 import { isSendableAccessToken, sendableTokenType, type Token } from "./token.ts";
-import { TokenError } from "./token_error.ts";
+import { TokenError, type TokenErrorOptions } from "./token_error.ts";
 
 /** Members of RFC 6749 §5.1 that become fields of {@linkcode Token}. */
 const KNOWN = new Set(["access_token", "token_type", "expires_in", "refresh_token", "scope"]);
@@ -17,38 +17,51 @@ const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600;
 /**
  * Parses a successful (2xx) token response body.
  *
+ * A usable `access_token` makes it a success whatever other members say: an `error` member next
+ * to it (`"error": ""` included) is ignored like any unknown member
+ * ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)). Without a usable token,
+ * an `error` member names the failure (some servers answer 200 with an
+ * [§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) error object).
+ *
  * @param text The response body as text.
  * @param receivedAt When the response arrived, epoch milliseconds.
  * @param status The HTTP status, carried by errors.
- * @throws {TokenError} when the body is not a usable token response.
+ * @throws {TokenError} (code `invalid_response`) when the body is not a usable token response.
  */
 export function parseTokenResponse(text: string, receivedAt: number, status: number): Token {
-  const json = parseObject(text, status);
+  const json = parseObject(text);
   if (json === undefined) {
-    throw new TokenError("Cannot parse token response: the body is not a JSON object", { status });
+    throw invalid("Cannot parse token response: the body is not a JSON object", status);
   }
-  // Some servers answer 200 with an error object (RFC 6749 §5.2 says 400).
-  const fields = parseErrorFields(json);
-  if (fields !== undefined) throw endpointError(fields, status);
+  try {
+    return readToken(json, receivedAt, status);
+  } catch (error) {
+    const fields = parseErrorFields(json);
+    if (fields === undefined || fields.error === "") throw error;
+    throw endpointError(fields, { code: "invalid_response", status });
+  }
+}
+
+function readToken(json: Record<string, unknown>, receivedAt: number, status: number): Token {
   const accessToken = json.access_token;
   if (typeof accessToken !== "string" || accessToken === "") {
-    throw new TokenError(
+    throw invalid(
       'Cannot parse token response: "access_token" is missing or not a non-empty string',
-      { status },
+      status,
     );
   }
   if (!isSendableAccessToken(accessToken)) {
-    throw new TokenError(
+    throw invalid(
       'Cannot parse token response: "access_token" contains characters a header cannot carry',
-      { status },
+      status,
     );
   }
   const rawType = json.token_type ?? "Bearer";
   const tokenType = sendableTokenType(rawType);
   if (tokenType === undefined) {
-    throw new TokenError(
+    throw invalid(
       `Cannot use token response: token type ${JSON.stringify(rawType)} is not supported`,
-      { status },
+      status,
     );
   }
   const token: Token = { accessToken, tokenType, issuedAt: receivedAt };
@@ -64,17 +77,24 @@ export function parseTokenResponse(text: string, receivedAt: number, status: num
 }
 
 /**
- * Builds the {@linkcode TokenError} for an error response (RFC 6749 §5.2),
- * using its JSON members when it has them.
+ * Builds the {@linkcode TokenError} (code `http_error`) for an HTTP error response
+ * ([RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)), using its JSON members
+ * when it has them.
  *
- * @param text The response body as text (may be anything).
+ * @param text The response body as text (may be anything); the error keeps it.
  * @param status The HTTP status.
+ * @param headers The response headers; the error keeps a copy.
  */
-export function parseErrorResponse(text: string, status: number): TokenError {
-  const json = parseObject(text, status);
+export function parseErrorResponse(
+  text: string,
+  status: number,
+  headers?: HeadersInit,
+): TokenError {
+  const json = parseObject(text);
   const fields = json === undefined ? undefined : parseErrorFields(json);
-  if (fields !== undefined) return endpointError(fields, status);
-  return new TokenError(`Cannot obtain a token: the token endpoint answered ${status}`, { status });
+  const response = { code: "http_error", status, headers, body: text } as const;
+  if (fields !== undefined) return endpointError(fields, response);
+  return new TokenError(`Cannot obtain a token: the token endpoint answered ${status}`, response);
 }
 
 /**
@@ -117,14 +137,21 @@ export function errorDetail(fields: ErrorFields): string {
   return fields.errorDescription ? `${fields.error}: ${fields.errorDescription}` : fields.error;
 }
 
-function endpointError(fields: ErrorFields, status: number): TokenError {
+function endpointError(
+  fields: ErrorFields,
+  options: TokenErrorOptions & { status: number },
+): TokenError {
   return new TokenError(
-    `Cannot obtain a token: the token endpoint answered ${status} (${errorDetail(fields)})`,
-    { ...fields, status },
+    `Cannot obtain a token: the token endpoint answered ${options.status} (${errorDetail(fields)})`,
+    { ...options, ...fields },
   );
 }
 
-function parseObject(text: string, _status: number): Record<string, unknown> | undefined {
+function invalid(message: string, status: number): TokenError {
+  return new TokenError(message, { code: "invalid_response", status });
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -144,7 +171,7 @@ function parseExpiresIn(value: unknown, status: number): number | undefined {
     ? Number(value)
     : NaN;
   if (Number.isNaN(seconds)) {
-    throw new TokenError('Cannot parse token response: "expires_in" is not a number', { status });
+    throw invalid('Cannot parse token response: "expires_in" is not a number', status);
   }
   // JSON's 1e400 parses as Infinity: as huge as 1e300, and capped the same way.
   return Math.max(-MAX_EXPIRES_IN_SECONDS, Math.min(seconds, MAX_EXPIRES_IN_SECONDS));

@@ -3,8 +3,8 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Client, MemoryTokenStorage } from "../mod.ts";
-import { parseClientOptions } from "../src/client_options.ts";
+import { Client, type ClientOptions, MemoryTokenStorage } from "../mod.ts";
+import { CLIENT_OPTION_NAMES, parseClientOptions } from "../src/client_options.ts";
 import { startAuthServer } from "../testing.ts";
 import { anyString, RUNS } from "./_arbitraries.ts";
 
@@ -71,6 +71,61 @@ for (
     ["a negative renewalMargin", { renewalMargin: -1 }, RangeError, /"renewalMargin" must be/],
     ["a zero tokenTimeout", { tokenTimeout: 0 }, RangeError, /"tokenTimeout" must be/],
     ["an infinite tokenTimeout", { tokenTimeout: Infinity }, RangeError, /"tokenTimeout" must be/],
+    // A timer cannot hold more than 2 ** 31 - 1 ms: a longer bound would fire at once.
+    ...([
+      ["2 ** 31", 2 ** 31],
+      ["30 days", 30 * 24 * 3600 * 1000],
+      ["Number.MAX_SAFE_INTEGER", Number.MAX_SAFE_INTEGER],
+    ] as const).map(([name, tokenTimeout]) =>
+      [
+        `a tokenTimeout of ${name} ms`,
+        { tokenTimeout },
+        RangeError,
+        /^Cannot create the client: "tokenTimeout" must be a finite number of milliseconds >= 1 and <= 2147483647 \(about 24\.8 days, the longest a timer can wait\)$/,
+      ] as const
+    ),
+    [
+      "an infinite renewalMargin",
+      { renewalMargin: Infinity },
+      RangeError,
+      /"renewalMargin" must be/,
+    ],
+    [
+      "an allowHttp that is not a boolean",
+      { allowHttp: "false" },
+      TypeError,
+      /"allowHttp" must be/,
+    ],
+    [
+      "a misspelled clientSecret",
+      { clientSecert: "secret" },
+      TypeError,
+      /^Cannot create the client: unknown option "clientSecert"; did you mean "clientSecret"\?$/,
+    ],
+    [
+      "a misspelled scope",
+      { scopes: ["read"] },
+      TypeError,
+      /^Cannot create the client: unknown option "scopes"; did you mean "scope"\?$/,
+    ],
+    [
+      "a misspelled option in another case",
+      { tokenendpoint: "https://auth.example.com/token" },
+      TypeError,
+      /unknown option "tokenendpoint"; did you mean "tokenEndpoint"\?$/,
+    ],
+    [
+      "an unknown option with no near name",
+      { issuer: "https://auth.example.com" },
+      TypeError,
+      /^Cannot create the client: unknown option "issuer"$/,
+    ],
+    [
+      "an unknown option even when undefined",
+      { clientSecert: undefined },
+      TypeError,
+      /unknown option "clientSecert"/,
+    ],
     ["an unknown tokenErrors", { tokenErrors: "log" }, TypeError, /"tokenErrors" must be/],
     ["a negative maxReplayBytes", { maxReplayBytes: -1 }, RangeError, /"maxReplayBytes" must be/],
     ["a NaN maxReplayBytes", { maxReplayBytes: NaN }, RangeError, /"maxReplayBytes" must be/],
@@ -277,4 +332,66 @@ Deno.test("new Client() and its token request carry any scope, parameters, id an
     ),
     { numRuns: RUNS },
   );
+});
+
+Deno.test("parseClientOptions() accepts a tokenTimeout up to 2 ** 31 - 1 ms and any finite renewalMargin", () => {
+  const base = { tokenEndpoint: "https://auth.example.com/token", clientId: "id" };
+  const settings = parseClientOptions(
+    { ...base, tokenTimeout: 2 ** 31 - 1, renewalMargin: Number.MAX_SAFE_INTEGER },
+    () => undefined,
+  );
+  assert.equal(settings.endpoint.timeout, 2 ** 31 - 1);
+  assert.equal(settings.renewalMargin, Number.MAX_SAFE_INTEGER);
+  assert.equal(parseClientOptions(base, () => undefined).allowHttp, false);
+  assert.equal(parseClientOptions({ ...base, allowHttp: true }, () => undefined).allowHttp, true);
+});
+
+Deno.test("parseClientOptions() knows every option of ClientOptions and no other", async () => {
+  // Every option, with a valid value: the type makes this list complete.
+  const grant = { name: "mine", obtain: () => Promise.reject(new Error("not called")) };
+  const every: Required<ClientOptions> = {
+    tokenEndpoint: "https://auth.example.com/token",
+    clientId: "id",
+    clientSecret: "secret",
+    scope: "read",
+    tokenParams: { audience: "api" },
+    clientAuth: "client_secret_post",
+    storage: new MemoryTokenStorage(),
+    grant,
+    fetch: (input, init) => fetch(input, init),
+    now: Date.now,
+    renewalMargin: 1000,
+    tokenTimeout: 1000,
+    tokenErrors: "throw",
+    allowHttp: true,
+    maxReplayBytes: 1024,
+    onEvent: () => {},
+  };
+  assert.deepEqual(Object.keys(CLIENT_OPTION_NAMES).sort(), Object.keys(every).sort());
+  await new Client(every).close();
+  // The same at the type level: no name missing, none the interface lacks.
+  const complete: Record<keyof ClientOptions, true> = CLIENT_OPTION_NAMES;
+  type Extra = Exclude<keyof typeof CLIENT_OPTION_NAMES, keyof ClientOptions>;
+  const noExtra: [Extra] extends [never] ? true : false = true;
+  assert.ok(complete && noExtra);
+});
+
+Deno.test("new Client() honours the longest tokenTimeout a timer can hold, with a grant's own timeout", async () => {
+  // The grant's bound adds two token timeouts to its own: past what a timer
+  // holds, it must wait the longest it can rather than fire at once.
+  const grant = {
+    name: "slow",
+    timeout: 60_000,
+    obtain: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return { token: { accessToken: "slow-token", tokenType: "Bearer", issuedAt: Date.now() } };
+    },
+  };
+  await using client = new Client({
+    tokenEndpoint: "https://auth.example.com/token",
+    clientId: "id",
+    grant,
+    tokenTimeout: 2 ** 31 - 1,
+  });
+  assert.equal((await client.getToken()).accessToken, "slow-token");
 });

@@ -17,7 +17,7 @@ import {
 } from "../mod.ts";
 import { ScriptedBrowser, startAuthServer } from "../testing.ts";
 import { RUNS } from "./_arbitraries.ts";
-import { clientFor, fetchText, serve } from "./_helpers.ts";
+import { clientFor, fetchText, ManualClock, serve } from "./_helpers.ts";
 
 Deno.test("Client.fetch() sends the token it obtained with client credentials", async () => {
   await using server = await startAuthServer({
@@ -176,6 +176,68 @@ Deno.test("Client.getToken() returns a copy the caller cannot use to change the 
   const [recorded] = server.resourceRequests;
   assert.ok(recorded);
   assert.equal(recorded.token, server.issuedTokens[0]);
+});
+
+Deno.test("Client.getToken() renews a token inside its renewal margin before returning it", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using client = clientFor(server, { now: clock.now });
+  const first = await client.getToken();
+  clock.advance(3600_000 - 500); // 0.5 s left: a curl started now would fail
+  const renewed = await client.getToken();
+  assert.notEqual(renewed.accessToken, first.accessToken);
+  assert.equal(renewed.accessToken, server.issuedTokens[1]);
+  assert.equal(renewed.expiresAt, clock.time + 3600_000);
+  assert.deepEqual(client.events.map((e) => e.type === "token" && e.reason), [
+    "missing",
+    "expiring",
+  ]);
+});
+
+Deno.test("Client.getToken() with a lower minValidity returns a token with more than that left", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using client = clientFor(server, { now: clock.now, renewalMargin: 0 });
+  const first = await client.getToken();
+  clock.advance(3600_000 - 30_000); // 30 s left
+  assert.equal((await client.getToken({ minValidity: 29_999 })).accessToken, first.accessToken);
+  assert.equal(server.tokenRequests.length, 1);
+  const renewed = await client.getToken({ minValidity: 30_000 });
+  assert.equal(renewed.accessToken, server.issuedTokens[1]);
+  for (const minValidity of [-1, NaN, Infinity, "1" as unknown as number]) {
+    await assert.rejects(client.getToken({ minValidity }), RangeError);
+  }
+});
+
+Deno.test("Client.getToken() renews a stored login token inside its margin in a new process, without the browser", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using browser = new ScriptedBrowser();
+  using kv = await Deno.openKv(":memory:");
+  const client = () =>
+    new Client({
+      tokenEndpoint: server.tokenEndpoint,
+      clientId: "cli",
+      now: clock.now,
+      storage: new KvTokenStorage(kv),
+      grant: new AuthorizationCodeGrant({
+        authorizationEndpoint: server.authorizationEndpoint,
+        openBrowser: browser.open,
+        portRange: [0, 0],
+      }),
+    });
+  {
+    await using first = client();
+    await first.getToken();
+  }
+  clock.advance(3600_000 - 500);
+  await using next = client(); // `alf --login --kv token`, run again
+  assert.equal((await next.getToken()).accessToken, server.issuedTokens[1]);
+  assert.equal(browser.opened.length, 1);
+  assert.deepEqual(server.tokenRequests.map((r) => r.form.get("grant_type")), [
+    "authorization_code",
+    "refresh_token",
+  ]);
 });
 
 Deno.test("Client keeps secrets and tokens out of inspect, JSON and errors", async () => {

@@ -7,11 +7,16 @@ import { Client, type Token } from "../mod.ts";
 import { ReplayableRequest } from "../src/replayable_request.ts";
 import { startAuthServer } from "../testing.ts";
 import { anyString, RUNS } from "./_arbitraries.ts";
-import { clientFor, fetchText, serve } from "./_helpers.ts";
+import { clientFor, fetchText, ManualClock, serve } from "./_helpers.ts";
 import { answer, rawServer, readRequest, write } from "./_raw_server.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const decode = (body: Uint8Array) => new TextDecoder().decode(body);
+
+/** An async generator of `chunks`: Deno's fetch takes async (and sync) iterables as bodies. */
+async function* generate(chunks: string[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) yield bytes(chunk);
+}
 
 function stream(chunks: string[]): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -248,14 +253,23 @@ Deno.test("Client.fetch() does not renew on 403 or a 401 for insufficient_scope"
   assert.equal(server.resourceRequests.length, 2);
 });
 
+/**
+ * How long a token obtained for a rejection is not replaced again when it is
+ * rejected too (the client's clock): tests that expect a renewal after each
+ * 401 move their clock past it.
+ */
+const REJECTION_PAUSE = 30_000;
+
 Deno.test("Client.fetch() renews on a 401 with invalid_token and with no challenge", async () => {
   await using server = await startAuthServer();
   let calls = 0;
   server.route("/bare-401", () => new Response(null, { status: calls++ === 0 ? 401 : 200 }));
-  await using client = clientFor(server);
+  const clock = new ManualClock();
+  await using client = clientFor(server, { now: clock.now });
   await fetchText(client.fetch, server.resourceUrl);
   server.revoke();
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200); // invalid_token
+  clock.advance(REJECTION_PAUSE);
   assert.equal((await fetchText(client.fetch, server.url("/bare-401"))).status, 200);
   assert.equal(server.tokenRequests.length, 3);
 });
@@ -268,6 +282,10 @@ for (
     ['Bearer realm="api", error="invalid_token", error_description="expired"', true],
     ['Bearer error="invalid_request"', true],
     ["Negotiate", true],
+    // Only the error parameter of the Bearer challenge counts (RFC 6750 §3, RFC 9110 §11.6.1).
+    ['Bearer error="invalid_token", error_description="not error=insufficient_scope"', true],
+    ['Bearer scope="error=insufficient_scope", error="invalid_token"', true],
+    ['Basic error=insufficient_scope, Bearer error="invalid_token"', true],
   ] as const
 ) {
   Deno.test(`Client.fetch() ${renews ? "renews" : "does not renew"} on a 401 with ${challenge}`, async () => {
@@ -311,6 +329,8 @@ const bodies: [string, () => BodyInit][] = [
   ["FormData", () => form],
   ["URLSearchParams", () => new URLSearchParams({ a: "1", b: "two words" })],
   ["a ReadableStream", () => stream(["streamed ", "in ", "chunks"])],
+  ["an async generator", () => generate(["generated ", "in ", "chunks"]) as unknown as BodyInit],
+  ["a list of chunks", () => ["listed ", "chunks"].map(bytes) as unknown as BodyInit],
 ];
 
 for (const [name, body] of bodies) {
@@ -670,10 +690,12 @@ Deno.test("Client.fetch() replays any body byte for byte after a 401", async () 
     attempts.push(recorded);
     return new Response(null, { status: attempts.length === 1 ? 401 : 200 });
   });
+  const clock = new ManualClock();
   await using client = new Client({
     tokenEndpoint: server.tokenEndpoint,
     clientId: "id",
     clientSecret: "secret",
+    now: clock.now,
   });
   await fc.assert(
     fc.asyncProperty(
@@ -681,6 +703,8 @@ Deno.test("Client.fetch() replays any body byte for byte after a 401", async () 
       fc.constantFrom("POST", "PUT", "PATCH", "DELETE"),
       async (body, method) => {
         attempts.length = 0;
+        clock.advance(REJECTION_PAUSE); // each run's 401 renews, however close the runs
+
         const { init, expected } = makeBody(body);
         const response = await client.fetch(server.url("/replay"), { method, body: init });
         await response.body?.cancel();
@@ -697,4 +721,301 @@ Deno.test("Client.fetch() replays any body byte for byte after a 401", async () 
     ),
     { numRuns: RUNS },
   );
+});
+
+// maxReplayBytes holds for every streamed body: a stream, an async or sync
+// iterable, a Request input's body.
+
+const KiB = 1024;
+
+/** `count` chunks of `size` bytes, as an async generator that counts what was read of it. */
+function largeGenerator(count: number, size: number) {
+  const read = { bytes: 0 };
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < count; i++) {
+      read.bytes += size;
+      yield new Uint8Array(size).fill(i % 256);
+    }
+  }
+  return { body: chunks() as unknown as BodyInit, read };
+}
+
+Deno.test("ReplayableRequest drops the copy of an async generator once it passes maxReplayBytes", async () => {
+  const { sent, transport } = recordingTransport();
+  const { body } = largeGenerator(16, 64 * KiB); // 1 MiB
+  const request = new ReplayableRequest("http://127.0.0.1/x", { method: "POST", body }, {
+    transport,
+    maxReplayBytes: 64 * KiB,
+  });
+  assert.equal((await request.send(token("one"))).status, 401);
+  assert.equal(request.holdForReplay(), false); // the copy stopped at the limit
+  request.release();
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]?.body.length, 1024 * KiB); // sent whole
+});
+
+Deno.test("ReplayableRequest drops the copy of a sync iterable once it passes maxReplayBytes", async () => {
+  const { sent, transport } = recordingTransport();
+  const chunks = Array.from({ length: 4 }, () => bytes("x".repeat(32 * KiB)));
+  const request = new ReplayableRequest(
+    "http://127.0.0.1/x",
+    { method: "PUT", body: chunks as unknown as BodyInit },
+    { transport, maxReplayBytes: 64 * KiB },
+  );
+  assert.equal((await request.send(token("one"))).status, 401);
+  assert.equal(request.holdForReplay(), false);
+  request.release();
+  assert.equal(sent[0]?.body.length, 128 * KiB);
+});
+
+Deno.test("ReplayableRequest drops the copy of a Request input's stream once it passes maxReplayBytes", async () => {
+  const { sent, transport } = recordingTransport();
+  const input = new Request("http://127.0.0.1/x", {
+    method: "POST",
+    body: stream(["abc", "def", "ghi"]),
+  });
+  const request = new ReplayableRequest(input, undefined, { transport, maxReplayBytes: 4 });
+  assert.equal((await request.send(token("one"))).status, 401);
+  assert.equal(request.holdForReplay(), false);
+  request.release();
+  assert.deepEqual(sent.map((call) => call.body), ["abcdefghi"]);
+});
+
+Deno.test("Client.fetch() returns the 401 of a 1 MiB async generator over maxReplayBytes and sends it whole", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server, { maxReplayBytes: 64 * KiB });
+  await fetchText(client.fetch, server.resourceUrl);
+  server.revoke();
+  const { body, read } = largeGenerator(16, 64 * KiB);
+  const { status } = await fetchText(client.fetch, server.resourceUrl, { method: "POST", body });
+  assert.equal(status, 401); // not replayed: its copy was not kept
+  assert.equal(read.bytes, 1024 * KiB);
+  assert.equal(server.resourceRequests.length, 2);
+  assert.equal(server.resourceRequests[1]?.body.byteLength, 1024 * KiB);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.tokenRequests.length, 2); // renewed once, for the next requests
+});
+
+Deno.test("Client.fetch() returns the 401 of a Request input's stream over maxReplayBytes", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server, { maxReplayBytes: 64 * KiB });
+  await fetchText(client.fetch, server.resourceUrl);
+  server.revoke();
+  const chunk = "r".repeat(64 * KiB);
+  const input = new Request(server.resourceUrl, {
+    method: "PUT",
+    body: stream([chunk, chunk, chunk, chunk]),
+  });
+  const { status } = await fetchText(client.fetch, input);
+  assert.equal(status, 401);
+  assert.equal(server.resourceRequests.length, 2);
+  assert.equal(server.resourceRequests[1]?.body.byteLength, 256 * KiB);
+});
+
+Deno.test("Client.fetch() replays a Request input's stream within maxReplayBytes", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server, { maxReplayBytes: 64 * KiB });
+  await fetchText(client.fetch, server.resourceUrl);
+  server.revoke();
+  const input = new Request(server.resourceUrl, {
+    method: "PUT",
+    body: stream(["small ", "body"]),
+  });
+  const { status } = await fetchText(client.fetch, input);
+  assert.equal(status, 200);
+  const [, rejected, replayed] = server.resourceRequests;
+  assert.equal(decode(replayed!.body), "small body");
+  assert.deepEqual(replayed!.body, rejected!.body);
+});
+
+// A transport that awaits request.body.cancel() returns: the copy for the
+// replay is a tee, whose branch's cancel() would wait for the other branch.
+
+/** Rejects if `promise` has not settled within `ms`: a bound on a hang, not a speed test. */
+async function settlesWithin<T>(promise: Promise<T>, ms = 5000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Each body, as the arguments of a call to `url`, and what its replay must carry. */
+const cancelledBodies: [string, (url: string) => [RequestInfo, RequestInit?], RegExp][] = [
+  [
+    "a ReadableStream",
+    (url) => [url, { method: "POST", body: stream(["stream ", "body"]) }],
+    /^stream body$/,
+  ],
+  ["a FormData", (url) => [url, { method: "POST", body: form }], /name="field"\r\n\r\nvalue\r\n/],
+  [
+    "an async generator",
+    (
+      url,
+    ) => [url, { method: "POST", body: generate(["generated ", "body"]) as unknown as BodyInit }],
+    /^generated body$/,
+  ],
+  [
+    "a Request input's stream",
+    (url) => [new Request(url, { method: "PUT", body: stream(["request ", "body"]) })],
+    /^request body$/,
+  ],
+  [
+    "a Request input's Blob",
+    (url) => [new Request(url, { method: "PUT", body: new Blob(["blob body"]) })],
+    /^blob body$/,
+  ],
+];
+
+for (const [name, args, replayed] of cancelledBodies) {
+  Deno.test(`Client.fetch() returns when the transport awaits the cancel of ${name} body, and replays it`, async () => {
+    await using server = await startAuthServer();
+    const resource = "http://127.0.0.1:9/resource"; // never reached: the transport answers
+    const received: string[] = [];
+    await using client = clientFor(server, {
+      fetch: async (input, init) => {
+        const request = input instanceof Request ? input : new Request(input, init);
+        if (!request.url.startsWith(resource)) return await fetch(request);
+        if (received.length === 0) {
+          received.push("cancelled");
+          await request.body?.cancel();
+          return new Response(null, { status: 401 });
+        }
+        received.push(await request.text());
+        return new Response("replayed");
+      },
+    });
+    const [input, init] = args(resource);
+    const response = await settlesWithin(client.fetch(input, init));
+    assert.deepEqual([response.status, await response.text()], [200, "replayed"]);
+    assert.equal(received.length, 2);
+    assert.equal(received[0], "cancelled");
+    assert.match(received[1]!, replayed); // the copy outlived the cancel
+  });
+}
+
+Deno.test("Client.fetch() sends a FormData body with Content-Length, not chunked", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server);
+  await fetchText(client.fetch, server.resourceUrl, { method: "POST", body: form });
+  await fetchText(client.fetch, new Request(server.resourceUrl, { method: "PUT", body: form }));
+  assert.equal(server.resourceRequests.length, 2);
+  for (const recorded of server.resourceRequests) {
+    assert.equal(recorded.headers.get("content-length"), String(recorded.body.byteLength));
+    assert.equal(recorded.headers.get("transfer-encoding"), null);
+  }
+});
+
+// Where a bearer token may go: no credentials in the URL, http only to
+// loopback hosts unless allowHttp (RFC 6750 §5.3).
+
+const PASSWORD = "hunter2-never-shown";
+
+Deno.test("Client.fetch() refuses a URL with credentials before any token request", async () => {
+  await using server = await startAuthServer();
+  await using client = clientFor(server);
+  const url = new URL(server.resourceUrl);
+  url.username = "user";
+  url.password = PASSWORD;
+  const inputs: [RequestInfo | URL, RequestInit?][] = [
+    [url.href],
+    [url],
+    [new Request(url)],
+    [new Request(url, { method: "POST", body: "x" })],
+    [url.href, { method: "POST", body: stream(["x"]) }],
+    [`https://user:${PASSWORD}@api.example.com/x`],
+    [`https://${PASSWORD}@api.example.com/x`],
+  ];
+  for (const [input, init] of inputs) {
+    await assert.rejects(client.fetch(input, init), (error) => {
+      assert.ok(error instanceof TypeError);
+      assert.match(error.message, /^Cannot send the request: the URL must not carry credentials/);
+      assert.ok(!error.message.includes(PASSWORD));
+      return true;
+    });
+  }
+  assert.equal(server.tokenRequests.length, 0);
+  assert.equal(server.resourceRequests.length, 0);
+});
+
+Deno.test("Client.fetch() refuses plain http to a host that is not loopback before any token request", async () => {
+  await using server = await startAuthServer();
+  const sent: string[] = [];
+  await using client = clientFor(server, {
+    fetch: (input, init) => {
+      sent.push(input instanceof Request ? input.url : String(input));
+      return fetch(input, init);
+    },
+  });
+  for (
+    const input of [
+      "http://api.example.com/x",
+      new URL("http://api.example.com/x"),
+      new Request("http://api.example.com/x", { method: "POST", body: "x" }),
+      "http://127.0.0.1.evil.example/x",
+      "http://[::ffff:7f00:1]/x",
+      "HTTP://API.EXAMPLE.COM:8080/x",
+    ]
+  ) {
+    await assert.rejects(client.fetch(input), {
+      name: "TypeError",
+      message:
+        'Cannot send the request: a bearer token goes over plain http: only to a loopback host; use https: or set "allowHttp"',
+    });
+  }
+  assert.deepEqual(sent, []); // no token request, no resource request
+  // Loopback hosts, however spelled, are allowed.
+  for (const host of ["127.0.0.1", "localhost", "127.1"]) {
+    const url = server.resourceUrl.replace("127.0.0.1", host);
+    assert.equal((await fetchText(client.fetch, url)).status, 200, url);
+  }
+});
+
+Deno.test("ReplayableRequest refuses plain http to a remote host unless allowHttp", async () => {
+  const { sent, transport } = recordingTransport();
+  const options = { transport, maxReplayBytes: Infinity };
+  assert.throws(
+    () => new ReplayableRequest("http://api.example.com/x", undefined, options),
+    /only to a loopback host/,
+  );
+  const allowed = new ReplayableRequest("http://api.example.com/x", undefined, {
+    ...options,
+    allowHttp: true,
+  });
+  await allowed.send(token("one"));
+  assert.equal(sent[0]?.input, "http://api.example.com/x");
+});
+
+Deno.test("Client.fetch() sends plain http to any host with allowHttp", async () => {
+  await using server = await startAuthServer();
+  const received: Request[] = [];
+  await using client = clientFor(server, {
+    allowHttp: true,
+    fetch: (input, init) => {
+      const request = new Request(input, init);
+      if (request.url.startsWith(server.tokenEndpoint)) return fetch(request);
+      received.push(request);
+      return Promise.resolve(new Response("ok"));
+    },
+  });
+  const { status, text } = await fetchText(client.fetch, "http://api.example.com/x");
+  assert.deepEqual([status, text], [200, "ok"]);
+  await fetchText(
+    client.fetch,
+    new Request("http://api.example.com/y", { method: "PUT", body: "b" }),
+  );
+  assert.deepEqual(received.map((request) => request.url), [
+    "http://api.example.com/x",
+    "http://api.example.com/y",
+  ]);
+  for (const request of received) {
+    assert.equal(request.headers.get("authorization"), `Bearer ${server.issuedTokens[0]}`);
+  }
+  // The same URL, just allowed for one client, is still refused for another.
+  await using strict = clientFor(server);
+  await assert.rejects(strict.fetch("http://api.example.com/x"), /only to a loopback host/);
 });

@@ -3,7 +3,9 @@ import fc from "fast-check";
 import {
   Client,
   type ClientEvent,
+  type Grant,
   MemoryTokenStorage,
+  RefreshTokenGrant,
   type Token,
   TokenError,
   type TokenStorage,
@@ -392,25 +394,56 @@ Deno.test("Client ignores a stored record that is not a valid token, and reports
   }
 });
 
-Deno.test("Client keeps its newer token when a storage read returns an older one", async () => {
+Deno.test("Client ignores a storage read that began before its own renewal, whatever the times", async () => {
   const clock = new ManualClock();
-  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using server = await startAuthServer({ expiresIn: 60, now: clock.now });
   const memory = new MemoryTokenStorage();
-  const lag: { older?: Token } = {};
+  // A lagging replica: once armed, the next read is held, then answers with a
+  // token this client never had (dated later than anything, so no clock can tell).
+  const lag = {
+    armed: false,
+    gate: Promise.withResolvers<void>(),
+    reached: Promise.withResolvers<void>(),
+  };
   const storage: TokenStorage = {
-    // A storage that lags: it returns a token issued before the client's own.
-    get: async (key) => lag.older ?? await memory.get(key),
+    get: async (key) => {
+      if (!lag.armed) return await memory.get(key);
+      lag.armed = false;
+      lag.reached.resolve();
+      await lag.gate.promise;
+      const time = clock.time + 1_000;
+      return { accessToken: "stale-replica", tokenType: "Bearer", issuedAt: time };
+    },
     set: (key, token) => memory.set(key, token),
     delete: (key, options) => memory.delete(key, options),
   };
   await using client = clientFor(server, { storage, now: clock.now });
-  const mine = await client.getToken();
-  lag.older = { ...mine, accessToken: "older-token", issuedAt: mine.issuedAt - 1_000 };
-  clock.advance(3600_000 - 30_000); // inside the renewal window: the client reads the storage
-  await fetchText(client.fetch, server.resourceUrl);
-  const [recorded] = server.resourceRequests;
-  assert.ok(recorded);
-  assert.equal(recorded.token, mine.accessToken);
+  const t1 = (await client.getToken()).accessToken;
+  const held = Promise.withResolvers<void>();
+  const arrived = Promise.withResolvers<void>();
+  server.route("/held", async (_request, recorded) => {
+    if (recorded.token !== t1) return new Response("replayed");
+    arrived.resolve();
+    await held.promise;
+    return new Response(null, { status: 401 });
+  });
+  const b = fetchText(client.fetch, server.url("/held")); // sent with t1, answered late
+  await arrived.promise;
+  clock.advance(60_000); // t1 expired: the next request reads the storage
+  lag.armed = true;
+  const a = fetchText(client.fetch, server.resourceUrl);
+  await lag.reached.promise; // a's read is under way...
+  held.resolve(); // ...when b's 401 makes the client renew: t2
+  const replayed = await b;
+  assert.deepEqual([replayed.status, replayed.text], [200, "replayed"]);
+  lag.gate.resolve(); // a's read answers now, with what it saw before t2
+  assert.equal((await a).status, 200);
+  assert.deepEqual(
+    server.resourceRequests.map((r) => r.token),
+    [t1, server.issuedTokens[1], server.issuedTokens[1]],
+    "a is sent with t2, never with the replica's token",
+  );
+  assert.equal(server.tokenRequests.length, 2);
 });
 
 Deno.test("Client bounds a grant that never settles with a TokenError", async () => {
@@ -428,26 +461,29 @@ Deno.test("Client bounds a grant that never settles with a TokenError", async ()
 });
 
 Deno.test("Client never brings back a rejected token when a late 401 for an older one arrives", async () => {
-  await using server = await startAuthServer();
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ now: clock.now });
   const memory = new MemoryTokenStorage();
   const gate = {
-    token: "",
+    armed: false,
     open: Promise.withResolvers<void>(),
     reached: Promise.withResolvers<void>(),
   };
   const storage: TokenStorage = {
-    get: (key) => memory.get(key),
-    set: (key, token) => memory.set(key, token),
-    // The delete of one chosen token is held: the storage still shows it meanwhile.
-    delete: async (key, options) => {
-      if (options?.accessToken === gate.token) {
+    // Once armed, the next read is held: its answer still shows the rejected token.
+    get: async (key) => {
+      const token = await memory.get(key);
+      if (gate.armed) {
+        gate.armed = false;
         gate.reached.resolve();
         await gate.open.promise;
       }
-      await memory.delete(key, options);
+      return token;
     },
+    set: (key, token) => memory.set(key, token),
+    delete: (key, options) => memory.delete(key, options),
   };
-  await using client = clientFor(server, { storage });
+  await using client = clientFor(server, { storage, now: clock.now });
   const t1 = (await client.getToken()).accessToken;
   const heldA = Promise.withResolvers<void>();
   const arrivedA = Promise.withResolvers<void>();
@@ -462,9 +498,10 @@ Deno.test("Client never brings back a rejected token when a late 401 for an olde
   server.revoke(t1);
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200); // t1 → t2
   const t2 = (await client.getToken()).accessToken;
+  clock.advance(30_000); // past the bound on replacing a replacement
   server.revoke(t2);
-  gate.token = t2;
-  const c = fetchText(client.fetch, server.resourceUrl); // 401 for t2: its delete is held
+  gate.armed = true;
+  const c = fetchText(client.fetch, server.resourceUrl); // 401 for t2: its read is held
   await gate.reached.promise;
   heldA.resolve(); // now the late 401 for t1, while the storage still holds t2
   const { status, text } = await a;
@@ -566,7 +603,8 @@ Deno.test("Client.fetch() costs one renewal for 50 concurrent requests to a reso
 
 /**
  * A storage without a renewal lease (so no read happens under one) that
- * counts its reads and remembers the key read.
+ * counts its reads of the access record (the first key read; the login
+ * record's key is read before each grant runs).
  */
 class CountingStorage implements TokenStorage {
   readonly tokens = new Map<string, Token>();
@@ -574,8 +612,8 @@ class CountingStorage implements TokenStorage {
   deletes = 0;
   key = "";
   get(key: string): Promise<Token | undefined> {
-    this.reads++;
-    this.key = key;
+    this.key ||= key;
+    if (key === this.key) this.reads++;
     return Promise.resolve(this.tokens.get(key));
   }
   set(key: string, token: Token): Promise<void> {
@@ -615,7 +653,7 @@ Deno.test("Client reads the storage anew once the shared read is over", async ()
   assert.equal(server.tokenRequests.length, 1);
 });
 
-Deno.test("Client makes one storage read, delete and renewal for a storm of 401s", async () => {
+Deno.test("Client makes one storage read and renewal for a storm of 401s, and deletes nothing", async () => {
   await using server = await startAuthServer();
   const storage = new CountingStorage();
   await using client = clientFor(server, { storage });
@@ -632,7 +670,261 @@ Deno.test("Client makes one storage read, delete and renewal for a storm of 401s
   // One shared read; a 401 that arrives after the renewal (on a slow machine)
   // reads once more and finds the new token.
   assert.ok(storage.reads - reads <= 3, `${storage.reads - reads} reads`);
-  assert.equal(storage.deletes, 1);
+  assert.equal(storage.deletes, 0, "a rejected access token erases nothing stored");
+});
+
+// Issue 11: the token lifecycle under real-world faults.
+
+/**
+ * A token endpoint that rotates refresh tokens: each refresh with the live
+ * one retires it and issues the next; any other is answered `invalid_grant`.
+ */
+function rotatingEndpoint(first = "rt-0") {
+  let live = first;
+  let issued = 0;
+  const presented: (string | null)[] = [];
+  const endpoint = serve(async (request) => {
+    const refreshToken = new URLSearchParams(await request.text()).get("refresh_token");
+    presented.push(refreshToken);
+    if (refreshToken !== live) return Response.json({ error: "invalid_grant" }, { status: 400 });
+    live = `rt-${++issued}`;
+    return Response.json({ access_token: `at-${issued}`, expires_in: 3600, refresh_token: live });
+  });
+  return Object.assign(endpoint, { tokenEndpoint: `${endpoint.url}/token`, presented });
+}
+
+/** A resource that accepts every token but the ones in `revoked`. */
+function revokingResource() {
+  const revoked = new Set<string>();
+  const resource = serve((request) => {
+    const token = request.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
+    return revoked.has(token) ? new Response(null, { status: 401 }) : new Response("ok");
+  });
+  return Object.assign(resource, { revoked });
+}
+
+Deno.test("Client adopts a rotated refresh token from a client whose clock is 5 s behind", async () => {
+  await using endpoint = rotatingEndpoint();
+  await using resource = revokingResource();
+  const storage = new MemoryTokenStorage();
+  const behind = new ManualClock();
+  const ahead = new ManualClock();
+  ahead.advance(5_000);
+  const client = (clock: ManualClock) =>
+    clientFor(endpoint, {
+      storage,
+      now: clock.now,
+      grant: new RefreshTokenGrant({ refreshToken: "rt-0" }),
+    });
+  await using a = client(ahead);
+  await using b = client(behind);
+  assert.equal((await a.getToken()).accessToken, "at-1"); // rt-0 → rt-1, dated 5 s ahead
+  assert.equal((await fetchText(b.fetch, resource.url)).status, 200); // at-1, from the storage
+  resource.revoked.add("at-1");
+  assert.equal((await fetchText(b.fetch, resource.url)).status, 200); // rt-1 → rt-2, dated earlier
+  assert.equal((await fetchText(a.fetch, resource.url)).status, 200); // a replays with at-2
+  resource.revoked.add("at-2");
+  assert.equal((await fetchText(a.fetch, resource.url)).status, 200); // a refreshes: with rt-2
+  assert.deepEqual(endpoint.presented, ["rt-0", "rt-1", "rt-2"]);
+});
+
+Deno.test("Client without a storage shares the process-wide one: a client per request makes one token request", async () => {
+  await using server = await startAuthServer();
+  for (let i = 0; i < 5; i++) {
+    await using client = clientFor(server); // as a request handler would
+    assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  }
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(new Set(server.resourceRequests.map((r) => r.token)).size, 1);
+});
+
+Deno.test("Client without a storage shares a rotating refresh token with other clients of the process", async () => {
+  await using endpoint = rotatingEndpoint();
+  const clock = new ManualClock();
+  const client = () =>
+    clientFor(endpoint, {
+      now: clock.now,
+      grant: new RefreshTokenGrant({ refreshToken: "rt-0" }),
+    });
+  await using a = client();
+  await using b = client();
+  assert.equal((await a.getToken()).accessToken, "at-1");
+  clock.advance(3600_000);
+  assert.equal((await b.getToken()).accessToken, "at-2");
+  clock.advance(3600_000);
+  assert.equal((await a.getToken()).accessToken, "at-3");
+  assert.deepEqual(endpoint.presented, ["rt-0", "rt-1", "rt-2"]);
+});
+
+Deno.test("Client.fetch() honours Retry-After: one token request, then copies of its answer until it passes", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ now: clock.now });
+  const body = '{"error":"slow_down"}';
+  server.failTokenRequests(1, {
+    status: 429,
+    body,
+    headers: { "Content-Type": "application/json", "Retry-After": "60" },
+  });
+  await using client = clientFor(server, { now: clock.now });
+  for (let i = 0; i < 50; i++) {
+    const { status, text, response } = await fetchText(client.fetch, server.resourceUrl);
+    assert.deepEqual([status, text, response.headers.get("retry-after")], [429, body, "60"]);
+  }
+  assert.equal(server.tokenRequests.length, 1);
+  const reported = client.events.filter((e) => e.type === "error");
+  assert.deepEqual(reported.map((e) => e.type === "error" && e.phase), ["token"]);
+  clock.advance(59_999);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 429);
+  assert.equal(server.tokenRequests.length, 1);
+  clock.advance(1);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+});
+
+Deno.test("Client.fetch() reads a Retry-After date against the answer's Date, and waits 300 s at most", async () => {
+  const clock = new ManualClock(); // far from the server's clock: only the server's own times count
+  const date = new Date(Date.UTC(2030, 0, 1));
+  let answers = 0;
+  await using endpoint = serve((request) => {
+    if (!request.url.endsWith("/token")) return new Response("ok"); // the resource
+    answers++;
+    const retryAfter = answers === 1
+      ? new Date(date.getTime() + 120_000).toUTCString() // two minutes after its Date
+      : "86400"; // a day: capped
+    if (answers <= 2) {
+      return Response.json({ error: "temporarily_unavailable" }, {
+        status: 503,
+        headers: { "Date": date.toUTCString(), "Retry-After": retryAfter },
+      });
+    }
+    return Response.json({ access_token: `at-${answers}`, expires_in: 3600 });
+  });
+  await using client = clientFor({ tokenEndpoint: `${endpoint.url}/token` }, { now: clock.now });
+  const status = async () => (await fetchText(client.fetch, endpoint.url)).status;
+  assert.equal(await status(), 503);
+  clock.advance(119_999);
+  assert.equal(await status(), 503);
+  assert.equal(answers, 1);
+  clock.advance(1);
+  assert.equal(await status(), 503); // the second answer: a day
+  clock.advance(299_999);
+  assert.equal(await status(), 503);
+  assert.equal(answers, 2);
+  clock.advance(1);
+  assert.equal(await status(), 200);
+  assert.equal(answers, 3);
+});
+
+Deno.test("Client renews in the background only once a Retry-After has passed", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  await using client = clientFor(server, { now: clock.now });
+  await fetchText(client.fetch, server.resourceUrl);
+  clock.advance(3600_000 - 50_000); // inside the 60 s renewal margin
+  server.failTokenRequests(1, { status: 503, headers: { "Retry-After": "30" } });
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  await nextEvent(client.events, (e) => e.type === "error" && e.phase === "renewal");
+  for (const step of [5_000, 10_000, 14_999]) { // past the 5 s back-off, inside the 30 s
+    clock.advance(step);
+    assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  }
+  assert.equal(server.tokenRequests.length, 2);
+  clock.advance(1);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  await nextEvent(client.events, (e) => e.type === "token" && e.reason === "expiring");
+  assert.equal(server.tokenRequests.length, 3);
+});
+
+Deno.test("Client.fetch() asks for at most one token per 30 s for a resource that rejects every token", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ now: clock.now });
+  server.route("/never", () =>
+    new Response("rejected", {
+      status: 401,
+      headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' },
+    }));
+  await using client = clientFor(server, { now: clock.now });
+  for (let i = 0; i < 1_000; i++) {
+    const { status, text } = await fetchText(client.fetch, server.url("/never"));
+    assert.deepEqual([status, text], [401, "rejected"]);
+  }
+  assert.equal(server.tokenRequests.length, 2, "the first token and one renewal");
+  assert.equal(server.resourceRequests.length, 1_001, "one replay; then each 401 as it is");
+  const second = server.issuedTokens[1];
+  assert.ok(server.resourceRequests.slice(1).every((r) => r.token === second));
+  clock.advance(29_999);
+  await fetchText(client.fetch, server.url("/never"));
+  assert.equal(server.tokenRequests.length, 2);
+  clock.advance(1);
+  await fetchText(client.fetch, server.url("/never"));
+  assert.equal(server.tokenRequests.length, 3, "once 30 s have passed, one renewal more");
+});
+
+Deno.test("Client.fetch() pays one storage bound for a storage that hangs, and reports the outage once", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ now: clock.now });
+  let calls = 0;
+  const release = Promise.withResolvers<undefined>();
+  const hanging: TokenStorage = {
+    get: () => (calls++, release.promise),
+    set: () => (calls++, release.promise),
+    delete: () => (calls++, release.promise),
+  };
+  await using client = clientFor(server, { storage: hanging, tokenTimeout: 100, now: clock.now });
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(calls, 1, "the first request waited for one storage call, then skipped the storage");
+  server.revoke();
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200); // 401, renewal, replay
+  assert.equal(calls, 1, "the replay waited for no storage call");
+  for (let i = 0; i < 20; i++) await fetchText(client.fetch, server.resourceUrl);
+  const reports = client.events.filter((e) => e.type === "error" && e.phase === "storage");
+  assert.equal(reports.length, 1);
+  assert.match(String(reports[0]?.type === "error" && reports[0].error), /did not answer/);
+  // After the probe interval (5 s; 30 s lets the rejection renew), the next
+  // storage call starts one probe, without waiting for it.
+  clock.advance(30_000);
+  server.revoke();
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(calls, 2);
+  release.resolve(undefined);
+});
+
+Deno.test("Client.fetch() checks a custom grant's token like a token endpoint's, and never shows it", async () => {
+  await using server = await startAuthServer();
+  const secret = "s3cr3t-token-value";
+  const grant = (fields: Partial<Token>): Grant => ({
+    name: "custom",
+    obtain: ({ endpoint }) =>
+      Promise.resolve({
+        token: { accessToken: secret, tokenType: "Bearer", issuedAt: endpoint.now(), ...fields },
+      }),
+  });
+  const refused: Partial<Token>[] = [
+    { tokenType: "mac" },
+    { tokenType: "Bearer a" }, // "Bearer a b" as the type and token
+    { accessToken: `${secret} b` },
+    { accessToken: "" },
+    { accessToken: `${secret}\r\nX-Injected: 1` },
+    { accessToken: `${secret}\n` },
+  ];
+  for (const fields of refused) {
+    await using client = clientFor(server, { grant: grant(fields) });
+    const error = await client.fetch(server.resourceUrl).then(
+      () => assert.fail(`sent ${JSON.stringify(fields)}`),
+      (error: unknown) => error,
+    );
+    assert.ok(error instanceof TokenError, JSON.stringify(fields));
+    assert.equal(error.code, "invalid_response");
+    assert.match(error.message, /^Cannot use the token of the grant "custom": /);
+    for (const text of [error.message, String(error.stack), Deno.inspect(error)]) {
+      assert.ok(!text.includes(secret), `the token shows in ${JSON.stringify(text)}`);
+    }
+  }
+  assert.equal(server.resourceRequests.length, 0);
+  // The type's case is normalized, as a token response's is.
+  await using client = clientFor(server, { grant: grant({ tokenType: "bearer" }) });
+  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(server.resourceRequests[0]?.headers.get("authorization"), `Bearer ${secret}`);
 });
 
 // Property: across any clock jumps, lifetimes and margins, no token is sent expired.

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Client, TokenError } from "../mod.ts";
+import { Client, MemoryTokenStorage, TokenError } from "../mod.ts";
 import { startAuthServer } from "../testing.ts";
 import { parseErrorResponse, parseTokenResponse } from "../src/token_response.ts";
 import {
@@ -90,15 +90,41 @@ for (
     ["expires_in as text", '{"access_token":"a","expires_in":"soon"}', /"expires_in" is not/],
     ["expires_in as an object", '{"access_token":"a","expires_in":{}}', /"expires_in" is not/],
     ["an error member", '{"error":"invalid_scope"}', /200 \(invalid_scope\)/],
+    ["an empty error member", '{"error":""}', /"access_token" is missing/],
+    [
+      "an error member next to an unusable token",
+      '{"access_token":"a b","error":"server_error"}',
+      /200 \(server_error\)/,
+    ],
   ] as const
 ) {
   Deno.test(`parseTokenResponse() rejects ${name} with a TokenError`, () => {
     assert.throws(() => parseTokenResponse(body, AT, 200), (error) => {
       assert.ok(error instanceof TokenError);
       assert.match(error.message, message);
+      assert.equal(error.code, "invalid_response");
       assert.equal(error.status, 200);
       return true;
     });
+  });
+}
+
+// RFC 6749 §5.1: a usable token is a success; an error member beside it is ignored like any
+// unknown member (kept in `extra`).
+for (
+  const [name, error] of [
+    ['"error": ""', ""],
+    ['"error": "server_error"', "server_error"],
+    ['"error": null', null],
+    ['"error": {}', {}],
+  ] as const
+) {
+  Deno.test(`parseTokenResponse() takes a usable token next to ${name}`, () => {
+    const body = JSON.stringify({ access_token: "tok-1", expires_in: 60, error });
+    const token = parseTokenResponse(body, AT, 200);
+    assert.equal(token.accessToken, "tok-1");
+    assert.equal(token.expiresAt, AT + 60_000);
+    assert.deepEqual(token.extra, { error });
   });
 }
 
@@ -115,6 +141,7 @@ Deno.test("parseErrorResponse() carries the RFC 6749 §5.2 fields", () => {
   assert.equal(error.errorDescription, "Unknown client");
   assert.equal(error.errorUri, "https://auth.example.com/errors");
   assert.equal(error.status, 401);
+  assert.equal(error.code, "http_error");
   assert.equal(
     error.message,
     "Cannot obtain a token: the token endpoint answered 401 (invalid_client: Unknown client)",
@@ -122,9 +149,12 @@ Deno.test("parseErrorResponse() carries the RFC 6749 §5.2 fields", () => {
 });
 
 Deno.test("parseErrorResponse() names the status when the body is not an error object", () => {
-  const error = parseErrorResponse("<html>Bad gateway</html>", 502);
+  const error = parseErrorResponse("<html>Bad gateway</html>", 502, { "Retry-After": "5" });
   assert.equal(error.error, undefined);
+  assert.equal(error.code, "http_error");
   assert.equal(error.status, 502);
+  assert.equal(error.body, "<html>Bad gateway</html>");
+  assert.equal(error.headers?.get("retry-after"), "5");
   assert.match(error.message, /answered 502$/);
 });
 
@@ -162,6 +192,7 @@ for (
     await assert.rejects(client.fetch(resource.resourceUrl), (error) => {
       assert.ok(error instanceof TokenError, String(error));
       assert.match(error.message, message);
+      assert.equal(error.code, "invalid_response");
       assert.equal(error.status, 200);
       return true;
     });
@@ -192,10 +223,24 @@ for (const [name, body, message] of unusable) {
     await assert.rejects(client.fetch(resource.resourceUrl), {
       name: "TokenError",
       message,
+      code: "invalid_response",
       status: 200,
     });
     assert.equal(resource.resourceRequests.length, 0);
     await assertRecovers(client, resource);
+  });
+}
+
+for (const error of ["", "server_error"]) {
+  Deno.test(`Client.fetch() sends a usable token from a 200 with "error": "${error}"`, async () => {
+    await using endpoint = serve(() =>
+      Response.json({ access_token: "usable-1", token_type: "Bearer", expires_in: 60, error })
+    );
+    await using resource = recordingResource();
+    await using client = clientFor({ tokenEndpoint: `${endpoint.url}/token` });
+    const { status, text } = await fetchText(client.fetch, resource.url);
+    assert.deepEqual([status, text], [200, "ok"]);
+    assert.deepEqual(resource.tokens, ["Bearer usable-1"]);
   });
 }
 
@@ -327,6 +372,8 @@ Deno.test("Client.fetch() sends only the token of a well-formed response, whatev
           clientId: "id",
           clientSecret: "secret",
           tokenErrors,
+          // Its own storage: each run must start without a token.
+          storage: new MemoryTokenStorage(),
         });
         let outcome: { status: number; text: string } | { error: unknown };
         try {

@@ -83,3 +83,19 @@ Deno.test("challengeError() reads only the error parameter of the scheme asked f
   assert.equal(challengeError('DPoP error="use_dpop_nonce"', "dpop"), "use_dpop_nonce");
   assert.equal(challengeError(null, "bearer"), undefined);
 });
+
+Deno.test("challengeError() ignores insufficient_scope in a description, another parameter or another scheme", () => {
+  for (
+    const header of [
+      'Bearer error="invalid_token", error_description="not error=\\"insufficient_scope\\""',
+      'Bearer error_uri="https://as.example/error=insufficient_scope", error="invalid_token"',
+      'Basic error=insufficient_scope, Bearer error="invalid_token"',
+    ]
+  ) {
+    assert.equal(challengeError(header, "bearer"), "invalid_token", header);
+  }
+  assert.equal(
+    challengeError('Basic realm="api", Bearer error="insufficient_scope"', "bearer"),
+    "insufficient_scope",
+  );
+});

@@ -13,6 +13,8 @@ import {
 import { CLIENT_AUTH_METHODS } from "../client_auth.ts";
 import { flagOption, listOption, type OptionSpec, type ParsedArgs, stringOption } from "./_args.ts";
 import type { Io } from "./_io.ts";
+import { openRedisStorage } from "./_redis_connection.ts";
+import { prepareKvFile } from "./_kv_file.ts";
 import { CliError, EXIT_CODE, oneLine, usageError } from "./exit_code.ts";
 
 /** The options every command takes to configure its client. */
@@ -26,6 +28,7 @@ export const CONFIG_OPTIONS: OptionSpec[] = [
   { name: "token-param", value: true, repeat: true },
   { name: "allow-http", value: false },
   { name: "kv", value: true },
+  { name: "redis", value: true },
   { name: "login", value: false },
   { name: "authorization-endpoint", value: true },
   { name: "login-ports", value: true },
@@ -52,7 +55,12 @@ can set the variables):
   --allow-http
       allow an http: token endpoint that is not on a loopback host
   --kv PATH (ALF_KV)
-      keep tokens across runs in this Deno KV file; Deno must run with --unstable-kv
+      keep tokens across runs in this Deno KV file, created readable by you only
+      (0600); another program's SQLite database is refused; Deno must run with
+      --unstable-kv
+  --redis URL (ALF_REDIS)
+      keep tokens in Redis, shared by every process that uses it (not with --kv):
+      redis://[user:password@]host[:port][/db], or rediss:// for TLS
   --login
       log in through the browser (authorization code with PKCE), not client credentials
   --authorization-endpoint URL (ALF_AUTHORIZATION_ENDPOINT)
@@ -60,7 +68,7 @@ can set the variables):
   --login-ports FROM-TO (ALF_LOGIN_PORTS)
       the loopback ports --login may listen on; default: 32000-32009`;
 
-/** A configured client and what it holds open (a KV file). */
+/** A configured client and what it holds open (a KV file, a Redis connection). */
 export interface CliClient extends AsyncDisposable {
   readonly client: Client;
 }
@@ -116,22 +124,33 @@ export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
       );
     }
   };
+  const redisUrl = setting("redis", "ALF_REDIS");
+  if (redisUrl !== undefined && setting("kv", "ALF_KV") !== undefined) {
+    throw usageError(
+      "Cannot configure the client: --kv (ALF_KV) and --redis (ALF_REDIS) are both set; choose one storage",
+    );
+  }
+  // Connects at the first command: a Redis that is down costs a warning, not the run.
+  const redis = redisUrl === undefined ? undefined : openRedisStorage(redisUrl);
   const kvPath = setting("kv", "ALF_KV");
   const kv = kvPath === undefined ? undefined : await openKvStorage(kvPath);
   try {
     if (flagOption(args, "login")) options.grant = loginGrant(args, io);
     if (kv) options.storage = kv.storage;
+    if (redis) options.storage = redis.storage;
     const client = new Client(options);
     return {
       client,
       async [Symbol.asyncDispose]() {
         await client.close();
         kv?.close();
+        await redis?.close();
         await Promise.all(warnings);
       },
     };
   } catch (error) {
     kv?.close();
+    await redis?.close();
     if (error instanceof TypeError || error instanceof RangeError) {
       // "Cannot create the client: ..." or "Cannot create the AuthorizationCodeGrant: ..."
       throw usageError(
@@ -179,7 +198,11 @@ function portRange(text: string): PortRange {
   return [from, match[2] === undefined ? from : Number(match[2])];
 }
 
-/** Opens the KV file that keeps tokens across runs (and shares them between processes). */
+/**
+ * Opens the KV file that keeps tokens across runs (and shares them between
+ * processes): created readable by its owner only, never another program's
+ * SQLite database.
+ */
 async function openKvStorage(path: string): Promise<{ storage: TokenStorage; close(): void }> {
   // Deno.openKv exists only when Deno runs with --unstable-kv.
   if (typeof Deno.openKv !== "function") {
@@ -187,6 +210,7 @@ async function openKvStorage(path: string): Promise<{ storage: TokenStorage; clo
       "Cannot open the KV file: Deno KV is unstable; run Deno with --unstable-kv (in deno install too)",
     );
   }
+  await prepareKvFile(path);
   let kv: Deno.Kv;
   try {
     kv = await Deno.openKv(path);

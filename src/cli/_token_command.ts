@@ -11,6 +11,9 @@ export const tokenCommand: Command = {
   summary: "print a fresh access token",
   help: `alf token: print an access token that can be sent now, obtaining one if needed
 
+A stored token inside its renewal margin (by default its last minute) is renewed
+first: the token printed is never one about to expire.
+
 Usage:
   alf token [--json] [configuration]
 

@@ -73,6 +73,15 @@ export interface RefreshTokenGrantOptions {
    * {@linkcode TokenError}.
    */
   fallback?: Grant;
+  /**
+   * A narrower scope to ask for on each refresh: a space-separated string or
+   * a list. By default a refresh sends no `scope`, and the server issues the
+   * scope the user granted
+   * ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6): a refresh may not ask for
+   * scope beyond what was granted, which the client's `scope` option may be when the user
+   * consented to less, [§3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)).
+   */
+  scope?: string | string[];
 }
 
 /**
@@ -81,8 +90,10 @@ export interface RefreshTokenGrantOptions {
  *
  * A token response without a refresh token keeps the old one; a new one
  * replaces it (rotation,
- * [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)). `scope` and the
- * client's extra token parameters are sent along.
+ * [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)). The client's
+ * extra token parameters (`resource`, `audience`) are sent along; its `scope` is not, since the
+ * user may have granted less ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6));
+ * the `scope` option narrows it.
  *
  * @example Starting from a refresh token kept elsewhere
  * ```ts
@@ -123,6 +134,7 @@ export class RefreshTokenGrant implements Grant {
   readonly timeout?: number;
   readonly #refreshToken?: string;
   readonly #fallback?: Grant;
+  readonly #scope?: string;
 
   static {
     redactInspect(RefreshTokenGrant, (grant) => ({
@@ -141,13 +153,14 @@ export class RefreshTokenGrant implements Grant {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("Cannot create the RefreshTokenGrant: options must be an object");
     }
-    const { refreshToken, fallback } = options;
+    const { refreshToken, fallback, scope } = options;
     if (refreshToken !== undefined && (typeof refreshToken !== "string" || refreshToken === "")) {
       throw new TypeError(
         'Cannot create the RefreshTokenGrant: "refreshToken" must be a non-empty string',
       );
     }
     if (fallback !== undefined) checkGrant(fallback, "create the RefreshTokenGrant", "fallback");
+    if (scope !== undefined) this.#scope = parseScope(scope);
     this.#refreshToken = refreshToken;
     this.#fallback = fallback;
     this.name = fallback?.name ?? "refresh_token";
@@ -190,11 +203,13 @@ export class RefreshTokenGrant implements Grant {
       if (this.#fallback) return await this.#fallback.obtain(context);
       throw new TokenError("Cannot refresh the token: there is no refresh token");
     }
+    // No scope unless narrowed: what was granted may be less than what the client asked for.
     const params = new URLSearchParams([
       ["grant_type", "refresh_token"],
       ["refresh_token", refreshToken],
-      ...context.params,
+      ...[...context.params].filter(([name]) => name !== "scope"),
     ]);
+    if (this.#scope !== undefined) params.set("scope", this.#scope);
     const result = await context.endpoint.request(params, context.signal);
     if ("token" in result) {
       // The server may issue a new refresh token; else the old one stays valid:
@@ -213,4 +228,17 @@ export class RefreshTokenGrant implements Grant {
     }
     return result;
   }
+}
+
+function parseScope(scope: unknown): string {
+  const parts = typeof scope === "string" ? [scope] : scope;
+  const joined = Array.isArray(parts) && parts.every((part) => typeof part === "string")
+    ? parts.join(" ").trim().split(/\s+/).filter(Boolean).join(" ")
+    : "";
+  if (joined === "") {
+    throw new TypeError(
+      'Cannot create the RefreshTokenGrant: "scope" must be a non-empty string or list of strings',
+    );
+  }
+  return joined;
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkDuration, MAX_TIMER_DELAY } from "../_duration.ts";
 import { parseEndpointUrl } from "../_endpoint_url.ts";
 import type { GrantContext } from "../grant.ts";
 import type { TokenResult } from "../token_endpoint.ts";
@@ -73,16 +74,14 @@ export class BrowserLogin {
       throw new TypeError(`Cannot create the ${grant}: "openBrowser" must be a function`);
     }
     this.#openBrowser = openBrowser ?? ((url) => openSystemBrowser(url));
-    if (
-      loginTimeout !== undefined &&
-      (typeof loginTimeout !== "number" || !Number.isFinite(loginTimeout) || loginTimeout < 1)
-    ) {
-      throw new RangeError(
-        `Cannot create the ${grant}: "loginTimeout" must be a finite number of milliseconds >= 1`,
-      );
-    }
-    this.loginTimeout = loginTimeout ?? DEFAULT_LOGIN_TIMEOUT;
-    this.grantTimeout = this.loginTimeout + EXCHANGE_ALLOWANCE;
+    this.loginTimeout = checkDuration(loginTimeout, {
+      context: grant,
+      option: "loginTimeout",
+      fallback: DEFAULT_LOGIN_TIMEOUT,
+      min: 1,
+    });
+    // Still a delay a timer can hold.
+    this.grantTimeout = Math.min(this.loginTimeout + EXCHANGE_ALLOWANCE, MAX_TIMER_DELAY);
     this.#portRange = checkPortRange(
       options.portRange ?? DEFAULT_PORT_RANGE,
       `create the ${grant}`,
@@ -107,7 +106,10 @@ export class BrowserLogin {
   ): Promise<TokenResult> {
     const { signal } = context;
     if (signal.aborted) {
-      throw new TokenError("Cannot log in: the login was aborted", { cause: signal.reason });
+      throw new TokenError("Cannot log in: the login was aborted", {
+        code: "aborted",
+        cause: signal.reason,
+      });
     }
     if (this.#listener?.closed) throw closedError();
     const listener = this.#listener ?? this.#listen();
@@ -133,7 +135,7 @@ export class BrowserLogin {
       return new LoopbackListener(this.#portRange);
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
-        throw new TokenError(error.message, { cause: error });
+        throw new TokenError(error.message, { code: "login_failed", cause: error });
       }
       throw error;
     }
@@ -163,7 +165,10 @@ export class BrowserLogin {
     const fail = (cause: unknown) => {
       const reason = cause instanceof Error ? cause.message : String(cause);
       failed.abort(
-        new TokenError(`Cannot log in: the browser could not be opened: ${reason}`, { cause }),
+        new TokenError(`Cannot log in: the browser could not be opened: ${reason}`, {
+          code: "login_failed",
+          cause,
+        }),
       );
     };
     try {
@@ -196,6 +201,6 @@ export function authorizationError(answer: URLSearchParams): TokenError | undefi
   if (fields === undefined) return undefined;
   return new TokenError(
     `Cannot log in: the authorization server answered ${errorDetail(fields)}`,
-    fields,
+    { ...fields, code: "login_failed" },
   );
 }

@@ -6,7 +6,9 @@
  * @module
  */
 
-import { readBounded } from "../_body.ts";
+import { deadline, delay } from "../_abort.ts";
+import { BodyTooLargeError, readBounded } from "../_body.ts";
+import { isLoopbackHost } from "../_endpoint_url.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { fragmentPage, messagePage, plainText } from "./_callback_pages.ts";
@@ -17,6 +19,18 @@ export const CALLBACK_PATH = "/callback";
 
 /** Largest form a page may post back: far more than any authorization response. */
 const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * How long a page may take to post its answer, in milliseconds: a few hundred
+ * bytes sent at once, so a body that is still missing after this never comes.
+ */
+export const ANSWER_TIMEOUT = 10_000;
+
+/**
+ * How long `close()` waits for the requests under way (the page of a login
+ * that just completed, a code exchange) before it closes their connections.
+ */
+const CLOSE_GRACE = 2_000;
 
 /** A login waiting for its redirect, by `state`. */
 interface Waiting {
@@ -49,22 +63,33 @@ export class LoopbackListener {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #waiting = new Map<string, Waiting>();
   readonly #origin: string;
-  #closed = false;
+  /** Ends the answers being read when the listener closes. */
+  readonly #closing = new AbortController();
+  /** Closes every connection at once (Deno.serve's `signal`). */
+  readonly #dropConnections = new AbortController();
+  /** The requests under way, each settled once its response is written. */
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #answerTimeout: number;
+  #closed: Promise<void> | undefined;
 
   /**
    * Listens on the first free port of `range`, trying the next one while a
    * port is busy.
    *
+   * @param range The ports to try.
+   * @param options How long a posted answer may take to arrive, in
+   * milliseconds. Default: {@linkcode ANSWER_TIMEOUT}.
    * @throws {Deno.errors.AddrInUse} when every port of the range is busy; the
    * message names the range.
    */
-  constructor(range: PortRange) {
+  constructor(range: PortRange, options: { answerTimeout?: number } = {}) {
+    this.#answerTimeout = options.answerTimeout ?? ANSWER_TIMEOUT;
     let server: Deno.HttpServer<Deno.NetAddr> | undefined;
     for (let port = range[0]; port <= range[1] && !server; port++) {
       try {
         server = Deno.serve(
-          { hostname: "127.0.0.1", port, onListen() {} },
-          (request) => this.#handle(request),
+          { hostname: "127.0.0.1", port, onListen() {}, signal: this.#dropConnections.signal },
+          (request, info) => this.#track(request, info),
         );
       } catch (error) {
         if (!(error instanceof Deno.errors.AddrInUse)) throw error;
@@ -88,7 +113,7 @@ export class LoopbackListener {
 
   /** Whether the listener was closed: no login can wait on it any more. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed !== undefined;
   }
 
   /** The `redirect_uri` of logins on this listener. */
@@ -112,7 +137,7 @@ export class LoopbackListener {
     options: { timeout: number; signal: AbortSignal },
   ): Promise<TokenResult> {
     const { timeout, signal } = options;
-    if (this.#closed) return Promise.reject(closedError());
+    if (this.closed) return Promise.reject(closedError());
     return new Promise<TokenResult>((resolve, reject) => {
       const stop = (error: TokenError) => {
         if (this.#waiting.get(state) !== waiting) return;
@@ -124,13 +149,17 @@ export class LoopbackListener {
         stop(
           signal.reason instanceof TokenError
             ? signal.reason
-            : new TokenError("Cannot log in: the login was aborted", { cause: signal.reason }),
+            : new TokenError("Cannot log in: the login was aborted", {
+              code: "aborted",
+              cause: signal.reason,
+            }),
         );
       const timer = setTimeout(
         () =>
           stop(
             new TokenError(
               `Cannot log in: the browser did not come back to ${this.redirectUri} within ${timeout} ms`,
+              { code: "timeout" },
             ),
           ),
         timeout,
@@ -162,22 +191,55 @@ export class LoopbackListener {
     });
   }
 
-  /** Stops listening; logins still waiting reject with a {@linkcode TokenError}. */
-  async close(): Promise<void> {
-    this.#closed = true;
+  /**
+   * Stops listening; logins still waiting reject with a {@linkcode TokenError}.
+   *
+   * Prompt whatever the connections do: answers still being read end, and
+   * the connections left are closed after a short grace.
+   */
+  close(): Promise<void> {
+    return this.#closed ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
     for (const waiting of [...this.#waiting.values()]) {
       waiting.stop(closedError());
     }
-    await this.#server.shutdown();
+    this.#closing.abort();
+    const graceOver = new AbortController();
+    await Promise.race([
+      Promise.all(this.#inFlight),
+      delay(CLOSE_GRACE, graceOver.signal).catch(() => {}),
+    ]);
+    graceOver.abort();
+    // Not Deno's graceful shutdown: it waits for every request to end, and a
+    // request whose body never arrives never does (nor can it be cut short
+    // once begun). The responses written are sent; the connections are closed.
+    await delay(0);
+    this.#dropConnections.abort();
+    await this.#server.finished;
+  }
+
+  #track(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+    const done = info.completed.catch(() => {});
+    this.#inFlight.add(done);
+    done.then(() => this.#inFlight.delete(done));
+    return this.#handle(request);
   }
 
   async #handle(request: Request): Promise<Response> {
+    if (!this.#isOwnHost(request.headers.get("host"))) {
+      // A page of another site that rebinds its name to 127.0.0.1 ends here.
+      await this.#skipBody(request);
+      return plainText(421, "Cannot answer this request: it is addressed to another host");
+    }
     const url = new URL(request.url);
     if (url.pathname !== CALLBACK_PATH) {
-      await request.body?.cancel();
+      await this.#skipBody(request);
       return messagePage(404, "This address is not part of the login");
     }
     if (request.method === "GET") {
+      await this.#skipBody(request);
       // An answer in the query (authorization code,
       // [RFC 6749 §4.1.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2)) is
       // handled at once; none means it is in the fragment, which the page
@@ -189,22 +251,66 @@ export class LoopbackListener {
     if (request.method === "POST") {
       const origin = request.headers.get("origin");
       if (origin !== null && origin !== this.#origin) {
-        await request.body?.cancel();
+        await this.#skipBody(request);
         return plainText(403, "Cannot accept the login answer: it was posted from another origin");
       }
-      let body: Uint8Array;
-      try {
-        body = await readBounded(new Response(request.body), MAX_ANSWER_BYTES);
-      } catch {
-        return plainText(413, "Cannot accept the login answer: it is too large");
-      }
+      const body = await this.#readAnswer(request);
+      if (body instanceof Response) return body;
       const outcome = await this.#deliver(new URLSearchParams(new TextDecoder().decode(body)));
       return plainText(outcome.status, outcome.message);
     }
-    await request.body?.cancel();
+    await this.#skipBody(request);
     return plainText(405, "Cannot answer this request: only GET and POST are accepted", {
       "Allow": "GET, POST",
     });
+  }
+
+  /**
+   * Whether a request's `Host` names this listener: a loopback name or
+   * address with its port. Anything else may be another site's page that
+   * rebound its name to 127.0.0.1 (DNS rebinding).
+   */
+  #isOwnHost(host: string | null): boolean {
+    const match = host === null ? null : /^([^:[\]]+|\[[^\]]+\])(?::(\d{1,5}))?$/.exec(host);
+    if (!match || !isLoopbackHost(match[1]!)) return false;
+    return Number(match[2] ?? 80) === this.port;
+  }
+
+  /**
+   * Reads the posted answer, at most {@linkcode MAX_ANSWER_BYTES} within the
+   * answer timeout, and no longer than the listener is open; or
+   * the response that refuses it.
+   */
+  async #readAnswer(request: Request): Promise<Uint8Array | Response> {
+    if (Number(request.headers.get("content-length")) > MAX_ANSWER_BYTES) {
+      await this.#skipBody(request);
+      return plainText(413, "Cannot accept the login answer: it is too large");
+    }
+    if (request.body === null) return new Uint8Array();
+    using limit = deadline(
+      this.#closing.signal,
+      this.#answerTimeout,
+      `The login answer did not arrive within ${this.#answerTimeout} ms`,
+    );
+    // Piped, so that the signal ends a read that waits for bytes that never come.
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    request.body.pipeTo(writable, { signal: limit.signal }).catch(() => {});
+    try {
+      return await readBounded(new Response(readable), MAX_ANSWER_BYTES);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        return plainText(413, "Cannot accept the login answer: it is too large");
+      }
+      if (limit.expired.aborted) {
+        return plainText(408, "Cannot accept the login answer: it did not arrive in time");
+      }
+      return plainText(503, "Cannot accept the login answer: the login listener was closed");
+    }
+  }
+
+  /** Cancels a body this listener does not read. */
+  async #skipBody(request: Request): Promise<void> {
+    await request.body?.cancel().catch(() => {});
   }
 
   async #deliver(answer: URLSearchParams): Promise<Outcome> {
@@ -229,5 +335,5 @@ export class LoopbackListener {
 
 /** The error of a login on a closed listener. */
 export function closedError(): TokenError {
-  return new TokenError("Cannot log in: the login listener was closed");
+  return new TokenError("Cannot log in: the login listener was closed", { code: "closed" });
 }

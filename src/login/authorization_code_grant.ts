@@ -131,7 +131,9 @@ export class AuthorizationCodeGrant implements Grant {
       if (error) throw error;
       const code = answer.get("code");
       if (!code) {
-        throw new TokenError("Cannot log in: the authorization server's answer has no code");
+        throw new TokenError("Cannot log in: the authorization server's answer has no code", {
+          code: "login_failed",
+        });
       }
       // [RFC 6749 §4.1.3](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3) and
       // [RFC 7636 §4.5](https://www.rfc-editor.org/rfc/rfc7636#section-4.5);

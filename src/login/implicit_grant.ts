@@ -113,6 +113,7 @@ function tokenFromFragment(answer: URLSearchParams, receivedAt: number): Token {
     if (!(error instanceof TokenError)) throw error;
     // The status belongs to no HTTP response here: leave it out.
     throw new TokenError(error.message, {
+      code: error.code,
       error: error.error,
       errorDescription: error.errorDescription,
       errorUri: error.errorUri,

@@ -89,7 +89,11 @@ export interface LoginOptions {
    * {@linkcode TokenError}.
    */
   openBrowser?: (url: string) => void | Promise<void>;
-  /** How long a login waits for the browser, in milliseconds. Default: 300 000 (5 minutes). */
+  /**
+   * How long a login waits for the browser, in milliseconds: from 1 to
+   * 2 147 483 647 (2^31 − 1, about 24.8 days, the longest a timer holds); a
+   * longer one is a `RangeError`. Default: 300 000 (5 minutes).
+   */
   loginTimeout?: number;
 }
 

@@ -1,10 +1,14 @@
-// What KvTokenStorage keeps in KV: the keys of one token, the lease record,
-// and how long KV keeps a record after it is of no use.
+// What KvTokenStorage keeps in KV: the keys of one token and the lease
+// record, and how long a lease another process holds is taken to last.
 
-import type { Token } from "../token.ts";
+import { CLEANUP_GRACE } from "./_cleanup.ts";
+
+export { CLEANUP_GRACE };
 
 /** The KV keys of one token. */
 export interface KvKeys {
+  /** The SHA-256 of the token key, hex: names the pair in this process. */
+  hash: string;
   token: Deno.KvKey;
   lease: Deno.KvKey;
 }
@@ -12,40 +16,65 @@ export interface KvKeys {
 /** The value under a lease key. */
 export interface LeaseRecord {
   id: string;
-  /** When the lease ends, in epoch milliseconds of the wall clock. */
+  /**
+   * When the lease ends, in epoch milliseconds of the writer's wall clock:
+   * read only for records without `ttl` (written by earlier versions).
+   */
   expiresAt: number;
+  /** How long the lease lasts from its writing, in milliseconds. */
+  ttl?: number;
 }
 
-/**
- * How long KV keeps a record after it is of no use, in milliseconds. KV's
- * `expireIn` only cleans up (lazily): expiry is decided by `expiresAt` values.
- */
-export const CLEANUP_GRACE = 60_000;
+/** Lease records whose observation is kept; a process rarely waits on more. */
+const MAX_OBSERVED = 1_000;
 
 /** The keys of the token whose key hashes to `hash`, under `prefix`. */
 export function kvKeys(prefix: Deno.KvKey, hash: string): KvKeys {
-  return { token: [...prefix, "token", hash], lease: [...prefix, "lease", hash] };
-}
-
-/**
- * How long KV keeps a token record: its lifetime and a grace period, taken
- * from the token's own times so the client's clock and KV's need not agree.
- * A token with a refresh token, or without an expiry, is kept until replaced.
- */
-export function cleanupDelay(token: Token): number | undefined {
-  if (token.expiresAt === undefined || token.refreshToken !== undefined) return undefined;
-  return Math.ceil(Math.max(0, token.expiresAt - token.issuedAt)) + CLEANUP_GRACE;
-}
-
-/** Whether `value` is a lease record that has not ended yet. */
-export function isLive(value: unknown): value is LeaseRecord {
-  return isLeaseRecord(value) && value.expiresAt > Date.now();
+  return { hash, token: [...prefix, "token", hash], lease: [...prefix, "lease", hash] };
 }
 
 export function isLeaseRecord(value: unknown): value is LeaseRecord {
   const record = value as LeaseRecord | null;
   return typeof record === "object" && record !== null && typeof record.id === "string" &&
-    typeof record.expiresAt === "number";
+    typeof record.expiresAt === "number" &&
+    (record.ttl === undefined || typeof record.ttl === "number");
+}
+
+/**
+ * Judges leases without another machine's clock: a lease record lasts its
+ * `ttl` from the moment this process first saw it (or wrote it), on the
+ * monotonic clock. A holder whose clock runs ten minutes fast blocks others
+ * for its ttl, not for ten minutes; one whose clock runs slow never loses its
+ * lease early. A record that changed (a new versionstamp) is a new lease.
+ */
+export class LeaseObserver {
+  readonly #seen = new Map<string, { versionstamp: string; since: number }>();
+
+  /** Notes that this process wrote the lease entry `versionstamp` at monotonic time `since`. */
+  wrote(keys: KvKeys, versionstamp: string, since: number): void {
+    this.#note(keys.hash, versionstamp, since);
+  }
+
+  /** Whether the lease entry read for `keys` holds a lease that has not ended. */
+  isLive(keys: KvKeys, entry: Deno.KvEntryMaybe<unknown>): boolean {
+    const record = entry.value;
+    if (!isLeaseRecord(record) || entry.versionstamp === null) return false;
+    // Records of earlier versions carry only their wall-clock end.
+    if (record.ttl === undefined) return record.expiresAt > Date.now();
+    const now = performance.now();
+    let seen = this.#seen.get(keys.hash);
+    if (seen?.versionstamp !== entry.versionstamp) {
+      seen = this.#note(keys.hash, entry.versionstamp, now);
+    }
+    return now - seen.since < record.ttl;
+  }
+
+  #note(hash: string, versionstamp: string, since: number) {
+    if (this.#seen.size >= MAX_OBSERVED) this.#seen.clear();
+    const seen = { versionstamp, since };
+    this.#seen.set(hash, seen);
+    return seen;
+  }
 }
 
 /** Whether `part` can be a part of a KV key. */

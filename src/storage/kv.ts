@@ -9,14 +9,13 @@ import { delay } from "../_abort.ts";
 import { sha256Hex } from "../_sha256.ts";
 import { redactInspect } from "../_redact.ts";
 import { isValidToken, type Token } from "../token.ts";
+import { CLEANUP_GRACE, cleanupDelay } from "./_cleanup.ts";
 import {
-  CLEANUP_GRACE,
-  cleanupDelay,
   isKeyPart,
   isLeaseRecord,
-  isLive,
   type KvKeys,
   kvKeys,
+  LeaseObserver,
   type LeaseRecord,
 } from "./_kv_records.ts";
 import { retryTransient } from "./_kv_retry.ts";
@@ -83,7 +82,8 @@ const MAX_CACHED_KEYS = 1_000;
  * token endpoint; the others wait for the token it writes. The token is
  * written only while the lease still holds, so a holder that took too long
  * cannot overwrite a newer token, and a holder that died is replaced once its
- * lease ends.
+ * lease ends: its ttl after a process first saw it, on that process's
+ * monotonic clock (a holder's wall clock, ten minutes fast, decides nothing).
  *
  * Records are stored under the prefix and the SHA-256 hash of the client's
  * token key, so keys hold neither credentials nor scopes in clear; the values
@@ -120,6 +120,8 @@ export class KvTokenStorage implements TokenStorage {
   readonly #keys = new Map<string, Promise<KvKeys>>();
   /** Per token key, what this storage last saw, so a wait notices changes it missed. */
   readonly #seen = new Map<string, Seen>();
+  /** How long this process has seen each lease record: the one judge of its end. */
+  readonly #leases = new LeaseObserver();
 
   /**
    * Creates a storage on an open KV database.
@@ -193,7 +195,7 @@ export class KvTokenStorage implements TokenStorage {
     }
     await retryTransient(async () => {
       const held = await this.#kv.get<unknown>(keys.lease);
-      if (!isLive(held.value) || held.value.id !== lease.id) return;
+      if (!this.#leases.isLive(keys, held) || (held.value as LeaseRecord).id !== lease.id) return;
       // A failed check means the lease changed hands since the read: fenced out.
       await this.#kv.atomic().check(held).set(keys.token, token, settings).commit();
     });
@@ -224,9 +226,12 @@ export class KvTokenStorage implements TokenStorage {
   /**
    * Takes the renewal lease for `key` unless another holder has a live one.
    *
-   * The lease is a KV record holding its id and its end (`expiresAt`, wall
-   * clock); KV's `expireIn` only removes it later. Taking it is an atomic
-   * check-and-set, so of several processes exactly one wins.
+   * The lease is a KV record holding its id and its `ttl`; another process
+   * takes it as ended once it has seen the same record for `ttl`
+   * milliseconds of its own monotonic clock (the wall-clock `expiresAt` it
+   * also holds is only for earlier versions of this module). KV's `expireIn`
+   * only removes it later. Taking it is an atomic check-and-set, so of
+   * several processes exactly one wins.
    *
    * @param key The client's token key.
    * @param options The lease's time to live and an abort signal.
@@ -245,13 +250,15 @@ export class KvTokenStorage implements TokenStorage {
     const id = crypto.randomUUID();
     return await retryTransient(async () => {
       const held = await this.#kv.get<unknown>(keys.lease);
+      const live = this.#leases.isLive(keys, held);
       // Ours already: an earlier attempt committed, but its answer was lost.
-      if (isLive(held.value) && held.value.id === id) return this.#lease(keys, id);
-      if (isLive(held.value)) {
+      if (live && (held.value as LeaseRecord).id === id) return this.#lease(keys, id);
+      if (live) {
         this.#see(key).lease = held.versionstamp;
         return undefined;
       }
-      const record: LeaseRecord = { id, expiresAt: Date.now() + ttl };
+      const record: LeaseRecord = { id, expiresAt: Date.now() + ttl, ttl };
+      const since = performance.now();
       const result = await this.#kv.atomic()
         .check(held)
         .set(keys.lease, record, { expireIn: Math.ceil(ttl) + CLEANUP_GRACE })
@@ -261,6 +268,7 @@ export class KvTokenStorage implements TokenStorage {
         delete this.#see(key).lease;
         return undefined;
       }
+      this.#leases.wrote(keys, result.versionstamp, since);
       return this.#lease(keys, record.id);
     }, signal);
   }
@@ -294,7 +302,7 @@ export class KvTokenStorage implements TokenStorage {
           () => this.#kv.getMany<[unknown, unknown]>([keys.token, keys.lease]),
           signal,
         );
-        if (changed(entries, seen)) return;
+        if (this.#changed(keys, entries, seen)) return;
         const remaining = deadline - Date.now();
         if (remaining <= 0) return;
         const pause = this.#pollInterval * (0.5 + Math.random());
@@ -330,7 +338,7 @@ export class KvTokenStorage implements TokenStorage {
       while (!stop.aborted) {
         const { done, value } = await reader.read();
         if (done) return;
-        if (changed(value, seen)) {
+        if (this.#changed(keys, value, seen)) {
           woken.abort();
           return;
         }
@@ -355,6 +363,20 @@ export class KvTokenStorage implements TokenStorage {
     };
   }
 
+  /**
+   * Whether the token and lease entries differ from what a waiter saw, or the
+   * lease has ended. What the waiter had not seen yet is taken as its baseline.
+   */
+  #changed(keys: KvKeys, entries: Readonly<Entries>, seen: Seen): boolean {
+    const [token, lease] = entries;
+    if (!this.#leases.isLive(keys, lease)) return true;
+    if (seen.token !== undefined && seen.token !== token.versionstamp) return true;
+    if (seen.lease !== undefined && seen.lease !== lease.versionstamp) return true;
+    seen.token = token.versionstamp;
+    seen.lease = lease.versionstamp;
+    return false;
+  }
+
   #see(key: string): Seen {
     let seen = this.#seen.get(key);
     if (!seen) {
@@ -376,17 +398,3 @@ export class KvTokenStorage implements TokenStorage {
 }
 
 redactInspect(KvTokenStorage, (storage) => ({ prefix: storage.prefix }));
-
-/**
- * Whether the token and lease entries differ from what a waiter saw, or the
- * lease has ended. What the waiter had not seen yet is taken as its baseline.
- */
-function changed(entries: Readonly<Entries>, seen: Seen): boolean {
-  const [token, lease] = entries;
-  if (!isLive(lease.value)) return true;
-  if (seen.token !== undefined && seen.token !== token.versionstamp) return true;
-  if (seen.lease !== undefined && seen.lease !== lease.versionstamp) return true;
-  seen.token = token.versionstamp;
-  seen.lease = lease.versionstamp;
-  return false;
-}

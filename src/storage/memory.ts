@@ -6,6 +6,7 @@
 
 import { redactInspect } from "../_redact.ts";
 import type { Token } from "../token.ts";
+import { CLEANUP_GRACE, cleanupDelay } from "./_cleanup.ts";
 import type {
   AcquireLeaseOptions,
   DeleteTokenOptions,
@@ -17,17 +18,32 @@ import type {
 
 interface HeldLease {
   id: string;
-  expiresAt: number;
+  /** When the lease ends, on this process's monotonic clock (`performance.now()`). */
+  endsAt: number;
 }
+
+interface Held {
+  token: Token;
+  /** When the record is of no use any more, on the monotonic clock; absent: kept until replaced. */
+  dropAt?: number;
+}
+
+/** The storage of every client created without one; made on first use. */
+let shared: MemoryTokenStorage | undefined;
 
 /**
  * Keeps tokens in memory, for the life of the process.
  *
  * Clients that share one instance share their tokens and make one token
  * request per renewal between them (it implements the lease methods of
- * {@linkcode TokenStorage} in memory). Records are copied in and out (a
- * structured clone), so changing a record after `set()` or `get()` changes
- * nothing stored, as with a storage that serializes.
+ * {@linkcode TokenStorage} in memory). Every client created without a
+ * `storage` uses one process-wide instance, {@linkcode MemoryTokenStorage.shared}:
+ * a client made per request reuses the token of the previous one. Records are
+ * copied in and out (a structured clone), so changing a record after `set()`
+ * or `get()` changes nothing stored, as with a storage that serializes.
+ * Leases are timed on the monotonic clock (`performance.now()`), and a record
+ * is dropped a minute after its lifetime (counted from its own `issuedAt` and
+ * `expiresAt`), so the process-wide instance does not grow without bound.
  *
  * @example Two clients sharing one token
  * ```ts
@@ -45,11 +61,37 @@ interface HeldLease {
  * ```
  */
 export class MemoryTokenStorage implements TokenStorage {
-  readonly #tokens = new Map<string, Token>();
+  readonly #tokens = new Map<string, Held>();
   readonly #leases = new Map<string, HeldLease>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  #sweptAt = performance.now();
 
-  /** The number of tokens held. */
+  /**
+   * The process-wide storage of every client created without a `storage`
+   * option (and without an installed browser login flow). The keys name the
+   * endpoint, client, credential, grant and parameters, so clients share only
+   * what they would ask for alike.
+   *
+   * @example A client per request, one token between them
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, MemoryTokenStorage } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * for (let i = 0; i < 3; i++) {
+   *   await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "id" });
+   *   await (await client.fetch(server.resourceUrl)).body?.cancel();
+   * }
+   * assert.equal(server.tokenRequests.length, 1);
+   * assert(MemoryTokenStorage.shared.size >= 1);
+   * ```
+   */
+  static get shared(): MemoryTokenStorage {
+    return shared ??= new MemoryTokenStorage();
+  }
+
+  /** The number of records held. */
   get size(): number {
     return this.#tokens.size;
   }
@@ -60,8 +102,12 @@ export class MemoryTokenStorage implements TokenStorage {
    * @param key The token's key.
    */
   get(key: string): Promise<Token | undefined> {
-    const token = this.#tokens.get(key);
-    return Promise.resolve(token && structuredClone(token));
+    const held = this.#tokens.get(key);
+    if (held?.dropAt !== undefined && performance.now() >= held.dropAt) {
+      this.#tokens.delete(key);
+      return Promise.resolve(undefined);
+    }
+    return Promise.resolve(held && structuredClone(held.token));
   }
 
   /**
@@ -75,11 +121,16 @@ export class MemoryTokenStorage implements TokenStorage {
    */
   set(key: string, token: Token, options: SetTokenOptions = {}): Promise<void> {
     if (options.lease && !this.#holds(key, options.lease.id)) return Promise.resolve();
+    const now = performance.now();
+    const keep = cleanupDelay(token);
     try {
-      this.#tokens.set(key, structuredClone(token));
+      const held: Held = { token: structuredClone(token) };
+      if (keep !== undefined) held.dropAt = now + keep;
+      this.#tokens.set(key, held);
     } catch (error) {
       return Promise.reject(error);
     }
+    if (now - this.#sweptAt >= CLEANUP_GRACE) this.#sweep(now);
     this.#notify(key);
     return Promise.resolve();
   }
@@ -91,7 +142,7 @@ export class MemoryTokenStorage implements TokenStorage {
    * @param options The access token that must still be stored.
    */
   delete(key: string, options: DeleteTokenOptions = {}): Promise<void> {
-    const current = this.#tokens.get(key);
+    const current = this.#tokens.get(key)?.token;
     if (options.accessToken !== undefined && current?.accessToken !== options.accessToken) {
       return Promise.resolve();
     }
@@ -107,9 +158,9 @@ export class MemoryTokenStorage implements TokenStorage {
    */
   acquireLease(key: string, options: AcquireLeaseOptions): Promise<TokenLease | undefined> {
     const held = this.#leases.get(key);
-    if (held && held.expiresAt > Date.now()) return Promise.resolve(undefined);
+    if (held && held.endsAt > performance.now()) return Promise.resolve(undefined);
     const id = crypto.randomUUID();
-    this.#leases.set(key, { id, expiresAt: Date.now() + options.ttl });
+    this.#leases.set(key, { id, endsAt: performance.now() + options.ttl });
     return Promise.resolve({
       id,
       release: () => {
@@ -156,7 +207,18 @@ export class MemoryTokenStorage implements TokenStorage {
 
   #holds(key: string, id: string): boolean {
     const held = this.#leases.get(key);
-    return held !== undefined && held.id === id && held.expiresAt > Date.now();
+    return held !== undefined && held.id === id && held.endsAt > performance.now();
+  }
+
+  /** Drops the records past their use, and leases long over. */
+  #sweep(now: number): void {
+    this.#sweptAt = now;
+    for (const [key, held] of this.#tokens) {
+      if (held.dropAt !== undefined && now >= held.dropAt) this.#tokens.delete(key);
+    }
+    for (const [key, lease] of this.#leases) {
+      if (now >= lease.endsAt) this.#leases.delete(key);
+    }
   }
 
   #notify(key: string): void {

@@ -1,4 +1,4 @@
-// The key a token is stored under: everything that changes the token, hashed.
+// The keys a client's records are stored under: everything that changes them, hashed.
 
 import { sha256Hex } from "../_sha256.ts";
 import type { Grant } from "../grant.ts";
@@ -9,26 +9,71 @@ export interface TokenKeyParts {
   url: URL;
   /** The client identifier. */
   clientId: string;
+  /**
+   * The client's credential (its secret), if any: only its fingerprint goes
+   * into the key, so that a client with another secret never gets these tokens.
+   */
+  credential?: string;
   /** The grant, by its name and its identity (such as whose refresh token it holds). */
   grant: Grant;
   /** The parameters every token request carries (`scope`, `audience`, ...). */
   params: URLSearchParams;
 }
 
+/** The two keys of one client: its access token's and its login's. */
+export interface TokenKeys {
+  /** The access token's record: one per set of token parameters. */
+  access: string;
+  /**
+   * The login's record (its latest refresh token), shared by every access
+   * token of one login whatever their parameters, and the key of the renewal
+   * lease.
+   */
+  login: string;
+}
+
 /**
- * Names a token by everything that changes it: endpoint, client, grant (and
- * the grant's identity) and parameters, in any order. Hashed, so the key
- * holds nothing in clear.
+ * Names a token by everything that changes it: endpoint, client, credential
+ * fingerprint, grant (and the grant's identity) and parameters, in any order.
+ * Hashed, so the key holds nothing in clear.
  *
- * @param parts The endpoint, client, grant and parameters.
+ * @param parts The endpoint, client, credential, grant and parameters.
  * @returns `alf1:` and 64 hex digits.
  */
 export async function storageKey(parts: TokenKeyParts): Promise<string> {
-  const { url, clientId, grant, params } = parts;
+  return (await storageKeys(parts)).access;
+}
+
+/**
+ * The access key ({@linkcode storageKey}) and the login key: the same
+ * material without the parameters, so one login's refresh token is one
+ * record whatever scope or resource its access tokens are for.
+ *
+ * @param parts The endpoint, client, credential, grant and parameters.
+ * @returns Both keys, each `alf1:` and 64 hex digits.
+ */
+export async function storageKeys(parts: TokenKeyParts): Promise<TokenKeys> {
+  const { url, clientId, credential, grant, params } = parts;
   const sorted = [...params].sort(([a, x], [b, y]) =>
     a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0
   );
   const identity = grant.identity?.() ?? null;
-  const material = JSON.stringify(["alf/1", url.href, clientId, grant.name, identity, sorted]);
-  return `alf1:${await sha256Hex(material)}`;
+  // Without a credential the material is what it always was: a public
+  // client's records (a CLI login's refresh token) stay where they are.
+  const fingerprint = credential ? [await credentialFingerprint(credential)] : [];
+  const access = ["alf/1", url.href, clientId, grant.name, identity, sorted, ...fingerprint];
+  const login = ["alf/login/1", url.href, clientId, grant.name, identity, ...fingerprint];
+  const [accessHash, loginHash] = await Promise.all([
+    sha256Hex(JSON.stringify(access)),
+    sha256Hex(JSON.stringify(login)),
+  ]);
+  return { access: `alf1:${accessHash}`, login: `alf1:${loginHash}` };
+}
+
+/**
+ * The SHA-256 of a domain-separated form of a client's credential: tells two
+ * secrets apart without holding either (the key it goes into is hashed again).
+ */
+export function credentialFingerprint(credential: string): Promise<string> {
+  return sha256Hex(`@alf/client credential fingerprint\n${credential}`);
 }

@@ -6,18 +6,17 @@
  */
 
 import { LoginDesk } from "./_authorization.ts";
-import { authenticate, clientCredentials } from "./_client_auth.ts";
+import { ClientAuthenticator } from "./_client_auth.ts";
+import { GrantDesk } from "./_grant_routes.ts";
+import { IssuedTokens } from "./_issued_tokens.ts";
+import { checkMetadataOptions, isWellKnown, metadataResponse } from "./_metadata_routes.ts";
+import { revoke } from "./_revocation_route.ts";
 import type {
   AuthorizationFailure,
   AuthServerOptions,
   TokenFailure,
 } from "./auth_server_options.ts";
-import type { RecordedRequest, RouteHandler } from "./recorded_request.ts";
-
-interface Issued {
-  expiresAt?: number;
-  revoked: boolean;
-}
+import type { RecordedRequest, RecordedRevocation, RouteHandler } from "./recorded_request.ts";
 
 /**
  * A running stand-in authorization server and protected resource.
@@ -33,6 +32,11 @@ interface Issued {
  * in the fragment (`response_type=token`), or with a code (`response_type=code`,
  * PKCE S256 required) that `/token` exchanges, with a refresh token, for the
  * `authorization_code` grant; the `refresh_token` grant renews it.
+ *
+ * The token endpoint also takes the JWT bearer and token exchange grants, and
+ * clients that authenticate with signed JWTs; `/revoke` revokes tokens
+ * ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)); the metadata is served at
+ * both well-known locations. See {@linkcode AuthServerOptions}.
  *
  * @example A test against the stand-in server
  * ```ts
@@ -56,8 +60,12 @@ interface Issued {
 export class AuthServer implements AsyncDisposable {
   /** The origin, e.g. `http://127.0.0.1:41234`. */
   readonly origin: string;
+  /** The issuer identifier: the origin, followed by `issuerPath` when given. */
+  readonly issuer: string;
   /** The token endpoint URL. */
   readonly tokenEndpoint: string;
+  /** The revocation endpoint URL, `/revoke` ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)). */
+  readonly revocationEndpoint: string;
   /** The protected resource's URL. */
   readonly resourceUrl: string;
   /**
@@ -72,6 +80,12 @@ export class AuthServer implements AsyncDisposable {
   readonly tokenRequests: RecordedRequest[] = [];
   /** Every resource request received, in order (custom routes included). */
   readonly resourceRequests: RecordedRequest[] = [];
+  /** Every request to a well-known path (metadata), in order, answered or 404. */
+  readonly metadataRequests: RecordedRequest[] = [];
+  /** Every revocation request received, in order, authenticated or not. */
+  readonly revocationRequests: RecordedRequest[] = [];
+  /** Every revocation the revocation endpoint performed, in order. */
+  readonly revocations: RecordedRevocation[] = [];
   /** The `expires_in` of the next issued tokens, in seconds; `null` leaves it out. */
   expiresIn: number | null;
   /** Delay before answering each token request, in milliseconds. */
@@ -84,15 +98,19 @@ export class AuthServer implements AsyncDisposable {
 
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #options: AuthServerOptions;
-  readonly #issued = new Map<string, Issued>();
+  readonly #tokens = new IssuedTokens(() => this.#now(), () => this.expiresIn);
   readonly #routes = new Map<string, RouteHandler>();
   readonly #failures: TokenFailure[] = [];
-  readonly #pending = new Set<AbortController>();
+  readonly #revocationFailures: TokenFailure[] = [];
+  readonly #pending = new Set<() => void>();
   readonly #logins: LoginDesk;
-  #count = 0;
+  readonly #clients: ClientAuthenticator;
+  readonly #grants: GrantDesk;
+  readonly #now = (): number => (this.#options.now ?? Date.now)();
 
   /** Use {@linkcode startAuthServer}. @internal */
   constructor(options: AuthServerOptions = {}) {
+    checkMetadataOptions(options);
     this.#options = options;
     this.expiresIn = options.expiresIn === undefined ? 3600 : options.expiresIn;
     this.#server = Deno.serve(
@@ -100,15 +118,22 @@ export class AuthServer implements AsyncDisposable {
       (request) => this.#handle(request),
     );
     this.origin = `http://127.0.0.1:${this.#server.addr.port}`;
+    this.issuer = `${this.origin}${options.issuerPath ?? ""}`;
     this.tokenEndpoint = `${this.origin}/token`;
+    this.revocationEndpoint = `${this.origin}/revoke`;
     this.resourceUrl = `${this.origin}/resource`;
     this.authorizationEndpoint = `${this.origin}/authorize`;
     this.#logins = new LoginDesk({
       now: () => this.#now(),
       clientId: options.clientId,
       rotateRefreshTokens: options.rotateRefreshTokens ?? false,
-      issue: (scope) => this.#issue(scope),
+      issue: (scope) => this.#tokens.issue(scope),
     });
+    this.#clients = new ClientAuthenticator(options, this, () => this.#now());
+    this.#grants = new GrantDesk(options, this.#clients.context, this.#logins, this.#tokens);
+    const ready = Promise.all([this.#clients.import(), this.#grants.import()]);
+    ready.catch(() => {}); // awaited by startAuthServer
+    imports.set(this, ready);
   }
 
   /** The port the server listens on. */
@@ -118,7 +143,7 @@ export class AuthServer implements AsyncDisposable {
 
   /** The access tokens issued so far, in order. */
   get issuedTokens(): string[] {
-    return [...this.#issued.keys()];
+    return this.#tokens.list;
   }
 
   /**
@@ -136,9 +161,7 @@ export class AuthServer implements AsyncDisposable {
    * @param token The access token; all of them when omitted.
    */
   revoke(token?: string): void {
-    for (const [value, issued] of this.#issued) {
-      if (token === undefined || token === value) issued.revoked = true;
-    }
+    this.#tokens.revoke(token);
   }
 
   /**
@@ -163,9 +186,7 @@ export class AuthServer implements AsyncDisposable {
 
   /** Whether `token` is a token this server issued and would accept now. */
   accepts(token: string): boolean {
-    const issued = this.#issued.get(token);
-    if (!issued || issued.revoked) return false;
-    return issued.expiresAt === undefined || this.#now() < issued.expiresAt;
+    return this.#tokens.accepts(token);
   }
 
   /** The refresh tokens issued so far, in order. */
@@ -252,19 +273,26 @@ export class AuthServer implements AsyncDisposable {
     this.#logins.revokeRefreshTokens(token);
   }
 
+  /**
+   * Answers the next `count` revocation requests with a failure instead of
+   * revoking ([RFC 7009 §2.2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.2.1)).
+   *
+   * @param count How many requests fail.
+   * @param failure The status, body and headers to answer with.
+   */
+  failRevocationRequests(count: number, failure: TokenFailure = {}): void {
+    for (let i = 0; i < count; i++) this.#revocationFailures.push(failure);
+  }
+
   /** Stops the server and every response it was still delaying. */
   async close(): Promise<void> {
-    for (const controller of this.#pending) controller.abort();
+    for (const stop of this.#pending) stop();
     await this.#server.shutdown();
   }
 
   /** Same as {@linkcode AuthServer.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  #now(): number {
-    return (this.#options.now ?? Date.now)();
   }
 
   async #handle(request: Request): Promise<Response> {
@@ -277,83 +305,56 @@ export class AuthServer implements AsyncDisposable {
       body,
       form: new URLSearchParams(),
     };
-    if (url.pathname === "/token") {
+    const token = url.pathname === "/token";
+    if (token || url.pathname === "/revoke") {
       recorded.form = new URLSearchParams(new TextDecoder().decode(body));
-      this.tokenRequests.push(recorded);
-      if (this.tokenDelay > 0) await this.#wait(this.tokenDelay);
-      return await this.#token(recorded);
+      (token ? this.tokenRequests : this.revocationRequests).push(recorded);
+      if (token && this.tokenDelay > 0) await this.#wait(this.tokenDelay);
+      return await this.#token(recorded, token ? this.tokenEndpoint : this.revocationEndpoint);
     }
     if (url.pathname === "/authorize" || url.pathname === "/token/authorize") {
       this.authorizationRequests.push(recorded);
       return this.#logins.authorize(url);
     }
-    const auth = request.headers.get("authorization") ?? "";
-    const match = /^Bearer (\S+)$/i.exec(auth);
+    if (isWellKnown(url.pathname)) {
+      this.metadataRequests.push(recorded);
+      return metadataResponse(url.pathname, this.#options, this, this.#clients);
+    }
+    const match = /^Bearer (\S+)$/i.exec(request.headers.get("authorization") ?? "");
     if (match) recorded.token = match[1];
     this.resourceRequests.push(recorded);
     if (this.resourceDelay > 0) await this.#wait(this.resourceDelay);
     const route = this.#routes.get(url.pathname);
     if (route) return await route(request, recorded);
     if (!recorded.token || !this.accepts(recorded.token)) {
-      return new Response(JSON.stringify({ error: "invalid_token" }), {
-        status: 401,
-        headers: {
-          "Content-Type": "application/json",
-          "WWW-Authenticate": 'Bearer error="invalid_token"',
-        },
-      });
+      const headers = { "WWW-Authenticate": 'Bearer error="invalid_token"' };
+      return Response.json({ error: "invalid_token" }, { status: 401, headers });
     }
     return Response.json({ method: request.method, path: url.pathname, bytes: body.byteLength });
   }
 
-  async #token(recorded: RecordedRequest): Promise<Response> {
-    const failure = this.#failures.shift();
-    if (failure) {
-      return new Response(failure.body ?? JSON.stringify({ error: "server_error" }), {
-        status: failure.status ?? 500,
-        headers: failure.headers ?? { "Content-Type": "application/json" },
-      });
-    }
-    const authError = authenticate(recorded, this.#options);
-    if (authError) return authError;
-    const grantType = recorded.form.get("grant_type");
-    if (grantType === "authorization_code") {
-      return await this.#logins.exchange(recorded.form, clientCredentials(recorded).id);
-    }
-    if (grantType === "refresh_token") {
-      return this.#logins.refresh(recorded.form, clientCredentials(recorded).id);
-    }
-    if (grantType !== "client_credentials") {
-      return Response.json({ error: "unsupported_grant_type" }, { status: 400 });
-    }
-    const body = this.#issue(recorded.form.get("scope"));
-    return Response.json(body, { headers: { "Cache-Control": "no-store" } });
-  }
-
-  /** Issues an access token: the members of its token response. */
-  #issue(scope: string | null): Record<string, unknown> {
-    const accessToken = `at-${++this.#count}-${crypto.randomUUID()}`;
-    const issued: Issued = { revoked: false };
-    const body: Record<string, unknown> = { access_token: accessToken, token_type: "Bearer" };
-    if (this.expiresIn !== null) {
-      body.expires_in = this.expiresIn;
-      if (this.expiresIn > 0) issued.expiresAt = this.#now() + this.expiresIn * 1000;
-    }
-    if (scope !== null) body.scope = scope;
-    this.#issued.set(accessToken, issued);
-    return body;
+  /** A request to the token or the revocation endpoint: both authenticate the client first. */
+  async #token(recorded: RecordedRequest, endpoint: string): Promise<Response> {
+    const revocation = endpoint === this.revocationEndpoint;
+    const failure = (revocation ? this.#revocationFailures : this.#failures).shift();
+    if (failure) return scripted(failure);
+    const { clientId, error } = await this.#clients.authenticate(recorded, endpoint);
+    if (error) return error;
+    return revocation
+      ? revoke(recorded, clientId, this.#tokens, this.#logins, this.revocations)
+      : await this.#grants.grant(recorded, clientId);
   }
 
   #wait(ms: number): Promise<void> {
-    const controller = new AbortController();
-    this.#pending.add(controller);
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      controller.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    }).finally(() => this.#pending.delete(controller));
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const stop = () => {
+      clearTimeout(timer);
+      this.#pending.delete(stop);
+      resolve();
+    };
+    const timer = setTimeout(stop, ms);
+    this.#pending.add(stop);
+    return promise;
   }
 }
 
@@ -377,6 +378,21 @@ export class AuthServer implements AsyncDisposable {
  * await response.body?.cancel();
  * ```
  */
-export function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
-  return Promise.resolve(new AuthServer(options));
+export async function startAuthServer(options: AuthServerOptions = {}): Promise<AuthServer> {
+  const server = new AuthServer(options);
+  await imports.get(server)?.catch(async (error) => {
+    await server.close();
+    throw error;
+  });
+  return server;
+}
+
+/** Each server's import of its registered keys, which {@linkcode startAuthServer} waits for. */
+const imports = new WeakMap<AuthServer, Promise<unknown>>();
+
+function scripted(failure: TokenFailure): Response {
+  return new Response(failure.body ?? JSON.stringify({ error: "server_error" }), {
+    status: failure.status ?? 500,
+    headers: failure.headers ?? { "Content-Type": "application/json" },
+  });
 }

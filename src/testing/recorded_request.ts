@@ -51,10 +51,85 @@ export interface RecordedRequest {
   headers: Headers;
   /** The request body, whole. */
   body: Uint8Array;
-  /** The form fields of a token request (empty for other requests). */
+  /** The form fields of a token or revocation request (empty for other requests). */
   form: URLSearchParams;
   /** The bearer token a resource request carried, if any. */
   token?: string;
+  /**
+   * How a token or revocation request authenticated the client, as the server
+   * saw it: `"client_secret_basic"`, `"client_secret_post"`,
+   * `"private_key_jwt"`, `"client_secret_jwt"` or `"none"`.
+   */
+  clientAuthMethod?: string;
+  /**
+   * The client assertion of a `private_key_jwt` or `client_secret_jwt`
+   * request, decoded (whether or not it passed the checks;
+   * [RFC 7523 §2.2](https://www.rfc-editor.org/rfc/rfc7523#section-2.2)).
+   */
+  clientAssertion?: DecodedJwt;
+  /**
+   * The `assertion` of a JWT bearer grant request, decoded (whether or not it
+   * passed the checks; [RFC 7523 §2.1](https://www.rfc-editor.org/rfc/rfc7523#section-2.1)).
+   */
+  assertion?: DecodedJwt;
+}
+
+/**
+ * A JWT as the {@linkcode AuthServer} decoded it: its JOSE header and its
+ * claims, for a test to check what the client signed.
+ *
+ * @example Checking the claims of a client assertion
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DecodedJwt } from "@alf/client/testing";
+ *
+ * function assertSignedBy(jwt: DecodedJwt | undefined, clientId: string): void {
+ *   assert.equal(jwt?.claims.iss, clientId);
+ *   assert.equal(jwt?.claims.sub, clientId);
+ *   assert.notEqual(jwt?.header.alg, "none");
+ * }
+ * assertSignedBy({ header: { alg: "ES256" }, claims: { iss: "app", sub: "app" } }, "app");
+ * ```
+ */
+export interface DecodedJwt {
+  /** The JOSE header: `alg`, `kid`, `typ`... */
+  header: Record<string, unknown>;
+  /** The claims: `iss`, `sub`, `aud`, `exp`, `jti`... */
+  claims: Record<string, unknown>;
+}
+
+/**
+ * A token revocation the {@linkcode AuthServer}'s revocation endpoint
+ * performed ([RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)),
+ * in {@linkcode AuthServer.revocations}.
+ *
+ * @example A refresh token revoked with its hint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RecordedRevocation } from "@alf/client/testing";
+ *
+ * const revocation: RecordedRevocation = {
+ *   token: "rt-1",
+ *   tokenTypeHint: "refresh_token",
+ *   found: "refresh_token",
+ *   clientId: "app",
+ * };
+ * assert.equal(revocation.found, revocation.tokenTypeHint);
+ * ```
+ */
+export interface RecordedRevocation {
+  /** The token the client asked to revoke. */
+  token: string;
+  /** The `token_type_hint` sent, or `null`. */
+  tokenTypeHint: string | null;
+  /**
+   * What the token was: an access or a refresh token this server issued, or
+   * `null` when it knew no such token (answered 200 all the same,
+   * [RFC 7009 §2.2](https://www.rfc-editor.org/rfc/rfc7009#section-2.2)).
+   */
+  found: "access_token" | "refresh_token" | null;
+  /** The client that asked, as authenticated (or named in the form), or `null`. */
+  clientId: string | null;
 }
 
 /**

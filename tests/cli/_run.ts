@@ -13,6 +13,7 @@ const UNSET: Record<string, string> = Object.fromEntries(
     "ALF_CLIENT_AUTH",
     "ALF_AUDIENCE",
     "ALF_KV",
+    "ALF_REDIS",
     "ALF_AUTHORIZATION_ENDPOINT",
     "ALF_LOGIN_PORTS",
   ].map((name) => [name, ""]),

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { startAuthServer } from "../../testing.ts";
 import { fakeXdgOpen } from "./_fake_xdg_open.ts";
 import { alf, CREDENTIALS, envFor, isOneLineError, SECRET } from "./_run.ts";
+import { connectRedis, redisSkipReason, startRedisServer } from "../storage/_redis_server.ts";
 
 /** A temporary folder for KV files, removed at the end of the test. */
 async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
@@ -231,6 +233,66 @@ Deno.test("alf --kv exits 5 when the KV file cannot be opened", async () => {
   assert.equal(server.tokenRequests.length, 0);
 });
 
+Deno.test("alf --kv creates the KV file readable and writable by its owner only", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  await using dir = await tempDir();
+  const kv = `${dir.path}/tokens.kv`;
+  const { code, err } = await alf(["token", "--kv", kv], { env: envFor(server) });
+  assert.equal(code, 0, err);
+  assert.equal((await Deno.stat(kv)).mode! & 0o777, 0o600);
+  // SQLite's -wal and -shm files, while they exist, take the database file's mode.
+  for await (const entry of Deno.readDir(dir.path)) {
+    assert.equal((await Deno.stat(`${dir.path}/${entry.name}`)).mode! & 0o777, 0o600, entry.name);
+  }
+});
+
+Deno.test("alf --kv uses an existing KV file as it is", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  await using dir = await tempDir();
+  const path = `${dir.path}/tokens.kv`;
+  const kv = await Deno.openKv(path); // made by Deno itself, e.g. by an earlier version of alf
+  await kv.set(["app", "setting"], "kept");
+  kv.close();
+  await Deno.chmod(path, 0o640);
+  const first = await alf(["token", "--kv", path], { env: envFor(server) });
+  const second = await alf(["token", "--kv", path], { env: envFor(server) });
+  assert.equal(first.code, 0, first.err);
+  assert.equal(second.out, first.out);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal((await Deno.stat(path)).mode! & 0o777, 0o640); // an existing file's mode is its owner's
+  const reopened = await Deno.openKv(path);
+  assert.equal((await reopened.get(["app", "setting"])).value, "kept");
+  reopened.close();
+});
+
+Deno.test("alf --kv exits 5 for another program's SQLite database and leaves it unchanged", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.db`;
+  const db = new DatabaseSync(path);
+  db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)");
+  db.exec("INSERT INTO notes (text) VALUES ('keep me')");
+  db.close();
+  const before = await Deno.readFile(path);
+  const { code, out, err } = await alf(["token", "--kv", path], { env: envFor(server) });
+  assert.equal(code, 5);
+  assert.equal(out, "");
+  assert.ok(isOneLineError(err), err);
+  assert.equal(
+    err,
+    `alf: Cannot open the KV file ${path}: it is another program's SQLite database, not a Deno KV file; choose another path\n`,
+  );
+  assert.deepEqual(await Deno.readFile(path), before);
+  const after = new DatabaseSync(path, { readOnly: true });
+  const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all();
+  const notes = after.prepare("SELECT text FROM notes").all();
+  after.close();
+  assert.deepEqual(tables.map((row) => row.name), ["notes"]);
+  assert.deepEqual(notes.map((row) => row.text), ["keep me"]);
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((entry) => entry.name), ["app.db"]);
+  assert.equal(server.tokenRequests.length, 0);
+});
+
 Deno.test({
   name: "alf --login --kv logs in once, then renews with the refresh token, without the browser",
   ignore: Deno.build.os !== "linux",
@@ -343,4 +405,133 @@ Deno.test("alf --login exits 2 for malformed login settings", async () => {
     assert.match(err, message);
   }
   assert.equal(server.authorizationRequests.length + server.tokenRequests.length, 0);
+});
+
+// --- alf --redis: tokens in a real redis-server, started per test ---------------
+
+/** The Redis tests are skipped, with a printed reason, when no redis-server exists (not in CI). */
+const withRedis = { ignore: redisSkipReason !== undefined };
+
+Deno.test({
+  name: "alf --redis keeps the token in Redis: runs print one token, with one token request",
+  ...withRedis,
+  async fn() {
+    await using server = await startAuthServer(CREDENTIALS);
+    await using redis = await startRedisServer();
+    const first = await alf(["token", "--redis", redis.url], { env: envFor(server) });
+    const second = await alf(["token", "--redis", redis.url], { env: envFor(server) });
+    const third = await alf(["request", server.resourceUrl], {
+      env: envFor(server, { ALF_REDIS: redis.url }),
+    });
+    for (const run of [first, second, third]) assert.equal(run.code, 0, run.err);
+    assert.equal(first.err + second.err + third.err, "", "no warning");
+    assert.equal(first.out, `${server.issuedTokens[0]}\n`);
+    assert.equal(second.out, first.out);
+    assert.equal(server.tokenRequests.length, 1);
+    assert.equal(server.resourceRequests[0]?.token, server.issuedTokens[0]);
+    await using check = await connectRedis("node-redis", redis.url);
+    const keys = await check.send("KEYS", "*") as string[];
+    assert.deepEqual(keys.map((key) => key.replace(/\{[0-9a-f]{64}\}/, "{hash}")), [
+      "@alf/client:{hash}:token",
+    ]);
+    assert.ok(!keys[0]?.includes("cli-client"), "the key shows no client id");
+  },
+});
+
+Deno.test({
+  name: "alf --redis makes one token request for several processes at once",
+  ...withRedis,
+  async fn() {
+    await using server = await startAuthServer(CREDENTIALS);
+    server.tokenDelay = 300; // the others start while the first one waits for its token
+    await using redis = await startRedisServer();
+    const env = envFor(server, { ALF_REDIS: redis.url });
+    const runs = await Promise.all(Array.from({ length: 4 }, () => alf(["token"], { env })));
+    for (const run of runs) assert.equal(run.code, 0, run.err);
+    assert.equal(server.tokenRequests.length, 1);
+    assert.deepEqual(runs.map((run) => run.out), runs.map(() => `${server.issuedTokens[0]}\n`));
+  },
+});
+
+Deno.test("alf --redis exits 2 for a malformed URL, without repeating it or contacting anything", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const cases: [RunArgs, RegExp][] = [
+    [{ args: ["--redis", "127.0.0.1:6379"] }, /the Redis URL is not a URL/],
+    [{ args: ["--redis", "redis://:pw-db-7@127.0.0.1/tokens"] }, /must be a database number/],
+    [{ env: { ALF_REDIS: "http://:pw-env-7@127.0.0.1" } }, /must start with redis:\/\//],
+  ];
+  for (const [{ args = [], env = {} }, message] of cases) {
+    const { code, out, err } = await alf(["token", ...args], { env: envFor(server, env) });
+    assert.equal(code, 2, err);
+    assert.equal(out, "");
+    assert.ok(isOneLineError(err), err);
+    assert.match(err, /^alf: Cannot configure the client: the Redis URL /);
+    assert.match(err, message);
+    assert.ok(!err.includes("pw-"), err);
+  }
+  assert.equal(server.tokenRequests.length, 0);
+});
+
+/** Arguments and variables of one `alf` run. */
+interface RunArgs {
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+Deno.test("alf exits 2 when both --kv and --redis (or their variables) are set", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  await using dir = await tempDir();
+  const kv = `${dir.path}/tokens.kv`;
+  const redis = "redis://127.0.0.1:6379";
+  const cases: RunArgs[] = [
+    { args: ["--kv", kv, "--redis", redis] },
+    { args: ["--redis", redis], env: { ALF_KV: kv } },
+    { args: ["--kv", kv], env: { ALF_REDIS: redis } },
+    { env: { ALF_KV: kv, ALF_REDIS: redis } },
+  ];
+  for (const { args = [], env = {} } of cases) {
+    const { code, out, err } = await alf(["token", ...args], { env: envFor(server, env) });
+    assert.equal(code, 2, err);
+    assert.equal(out, "");
+    assert.equal(
+      err,
+      "alf: Cannot configure the client: --kv (ALF_KV) and --redis (ALF_REDIS) are both set; " +
+        "choose one storage\n",
+    );
+  }
+  assert.equal(server.tokenRequests.length, 0);
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "no KV file was created");
+});
+
+Deno.test({
+  name:
+    "alf --redis prints the token while Redis is down, with a warning, and uses it once it is back",
+  ...withRedis,
+  async fn() {
+    await using server = await startAuthServer(CREDENTIALS);
+    await using redis = await startRedisServer(["--requirepass", "pw-redis-7"]);
+    const env = envFor(server, {
+      ALF_REDIS: `redis://:pw-redis-7@127.0.0.1:${redis.port}`,
+    });
+    await redis.stop();
+    const down = await alf(["token"], { env });
+    assert.equal(down.code, 0, down.err);
+    assert.equal(down.out, `${server.issuedTokens[0]}\n`);
+    // One warning for the outage (one storage error event per outage), in one line.
+    assert.match(
+      down.err,
+      new RegExp(
+        "^alf: warning: the token storage failed; going on without it: " +
+          `Cannot connect to Redis at 127.0.0.1:${redis.port}: [^\\n]+\\n$`,
+      ),
+    );
+    assert.ok(!down.err.includes("pw-redis"), down.err);
+    await redis.start(); // empty: persistence is off
+    const back = await alf(["token"], { env });
+    const again = await alf(["token"], { env });
+    assert.equal(back.code, 0, back.err);
+    assert.equal(back.err + again.err, "", "no warning once Redis is back");
+    assert.equal(again.out, back.out);
+    assert.equal(server.tokenRequests.length, 2, "one while Redis was down, one stored in it");
+  },
 });

@@ -79,3 +79,63 @@ Deno.test("alf token exits 2 for a positional argument, without repeating it", a
   assert.ok(!err.includes(SECRET));
   assert.equal(server.tokenRequests.length, 0);
 });
+
+/**
+ * Rewrites the KV file's record of `accessToken` (wherever the storage keeps
+ * it) as if the token were issued an hour ago and had `left` ms to live.
+ */
+async function ageStoredToken(path: string, accessToken: string, left: number): Promise<void> {
+  const kv = await Deno.openKv(path);
+  let aged = 0;
+  try {
+    for await (const entry of kv.list({ prefix: [] })) {
+      const record = findRecord(entry.value, accessToken);
+      if (!record) continue;
+      const now = Date.now();
+      record.issuedAt = now - 3600_000;
+      record.expiresAt = now + left;
+      await kv.set(entry.key, entry.value);
+      aged++;
+    }
+  } finally {
+    kv.close();
+  }
+  assert.ok(aged > 0, "the KV file holds the token");
+}
+
+/** The object in `value` that is the record of `accessToken`. */
+function findRecord(value: unknown, accessToken: string): Record<string, unknown> | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (record.accessToken === accessToken) return record;
+  for (const child of Object.values(record)) {
+    const found = findRecord(child, accessToken);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+Deno.test("alf token prints a fresh token, never a stored one inside its renewal margin", async () => {
+  await using server = await startAuthServer({ ...CREDENTIALS, expiresIn: 3600 });
+  const dir = await Deno.makeTempDir({ prefix: "alf-token-test-" });
+  try {
+    const env = envFor(server, { ALF_KV: `${dir}/tokens.kv` });
+    const first = await alf(["token"], { env });
+    assert.equal(first.code, 0, first.err);
+    // 30 s left: inside the default 60 s margin, where a renewal is due.
+    await ageStoredToken(`${dir}/tokens.kv`, first.out.trim(), 30_000);
+    const before = Date.now();
+    const second = await alf(["token", "--json"], { env });
+    assert.equal(second.code, 0, second.err);
+    const printed = JSON.parse(second.out);
+    assert.equal(server.tokenRequests.length, 2);
+    assert.equal(printed.accessToken, server.issuedTokens[1]);
+    assert.notEqual(printed.accessToken, first.out.trim());
+    assert.ok(printed.expiresAt - before > 60_000, "outside the renewal margin");
+    const third = await alf(["token"], { env });
+    assert.equal(third.out, `${server.issuedTokens[1]}\n`); // the fresh one is reused
+    assert.equal(server.tokenRequests.length, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

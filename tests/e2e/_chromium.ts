@@ -1,6 +1,17 @@
 // A real headless Chromium as the `openBrowser` of a login, and a look at its
 // page through the DevTools protocol once the login is over.
 
+import { requireBinary } from "../_requirements.ts";
+
+/** Why the browser tests are skipped (no Chromium), or `undefined` when they run. */
+export const chromiumSkipReason: string | undefined = await requireBinary(
+  "chromium",
+  "apt-get install -y chromium",
+);
+
+/** The options of a test that needs Chromium: `Deno.test(name, withChromium, fn)`. */
+export const withChromium: { ignore: boolean } = { ignore: chromiumSkipReason !== undefined };
+
 /** The flags every run uses: no sandbox (root in CI), no network of its own. */
 const FLAGS = [
   "--headless",
@@ -31,6 +42,12 @@ export class HeadlessChromium implements AsyncDisposable {
   readonly opened: string[] = [];
   #child?: Deno.ChildProcess;
   #profile?: string;
+  readonly #flags: string[];
+
+  /** @param flags Command line flags on top of the usual ones. */
+  constructor(flags: string[] = []) {
+    this.#flags = flags;
+  }
 
   /** Starts Chromium at `url`; a launcher for the `openBrowser` option. */
   readonly open = async (url: string): Promise<void> => {
@@ -38,7 +55,7 @@ export class HeadlessChromium implements AsyncDisposable {
     this.opened.push(url);
     this.#profile = await Deno.makeTempDir({ prefix: "alf-e2e-chromium-" });
     this.#child = new Deno.Command("chromium", {
-      args: [...FLAGS, `--user-data-dir=${this.#profile}`, url],
+      args: [...FLAGS, ...this.#flags, `--user-data-dir=${this.#profile}`, url],
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -49,14 +66,19 @@ export class HeadlessChromium implements AsyncDisposable {
    * The page of the tab once its title is no longer `pending`, read through
    * the DevTools protocol.
    */
-  async settledPage(pending: string): Promise<PageState> {
+  settledPage(pending: string): Promise<PageState> {
+    return this.pageWhen((state) => state.title !== "" && state.title !== pending);
+  }
+
+  /** The page of the tab once `ready` says so, read through the DevTools protocol. */
+  async pageWhen(ready: (state: PageState) => boolean): Promise<PageState> {
     const deadline = Date.now() + 30_000;
     let state: PageState | undefined;
     while (Date.now() < deadline) {
       state = await this.#evaluate<PageState>(
         "({ title: document.title, text: document.body?.innerText ?? '', href: location.href })",
       ).catch(() => undefined);
-      if (state && state.title !== "" && state.title !== pending) return state;
+      if (state && ready(state)) return state;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(`Cannot read the page: it still shows ${JSON.stringify(state)}`);

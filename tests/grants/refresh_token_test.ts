@@ -41,7 +41,7 @@ function recordingGrant(): Grant & { previous: (Token | undefined)[] } {
   };
 }
 
-Deno.test("RefreshTokenGrant.obtain() starts from the given refresh token and keeps it", async () => {
+Deno.test("RefreshTokenGrant.obtain() starts from the given refresh token and keeps it, without the client's scope", async () => {
   await using server = await startAuthServer();
   const refreshToken = await refreshTokenOf(server);
   await using client = new Client({
@@ -55,12 +55,68 @@ Deno.test("RefreshTokenGrant.obtain() starts from the given refresh token and ke
   assert.equal(token.refreshToken, refreshToken);
   const request = server.tokenRequests[1];
   assert.ok(request, "a token request after the login's");
+  // No scope: what the user granted may be less than what the client asks for (RFC 6749 §6).
   assert.deepEqual([...request.form], [
     ["grant_type", "refresh_token"],
     ["refresh_token", refreshToken],
-    ["scope", "read"],
     ["client_id", "cli"],
   ]);
+});
+
+/**
+ * A token endpoint where the user consented to `read` out of the `read write`
+ * the client asked for (RFC 6749 §3.3): a refresh that asks for more than was
+ * granted is answered `invalid_scope`, as RFC 6749 §6 requires.
+ */
+function grantedReadOnly() {
+  const forms: URLSearchParams[] = [];
+  const endpoint = serve(async (request) => {
+    const form = new URLSearchParams(await request.text());
+    forms.push(form);
+    const asked = form.get("scope")?.split(" ") ?? [];
+    if (asked.some((scope) => scope !== "read")) {
+      return Response.json({ error: "invalid_scope" }, { status: 400 });
+    }
+    return Response.json({ access_token: `at-${forms.length}`, expires_in: 60, scope: "read" });
+  });
+  return Object.assign(endpoint, { forms, tokenEndpoint: `${endpoint.url}/token` });
+}
+
+Deno.test("RefreshTokenGrant.obtain() asks for no scope, so a user who granted less goes on refreshing", async () => {
+  await using endpoint = grantedReadOnly();
+  const clock = new ManualClock();
+  await using client = new Client({
+    tokenEndpoint: endpoint.tokenEndpoint,
+    clientId: "cli",
+    scope: "read write",
+    now: clock.now,
+    grant: new RefreshTokenGrant({ refreshToken: "rt" }),
+  });
+  for (let i = 1; i <= 3; i++) {
+    const token = await client.getToken();
+    assert.deepEqual([token.accessToken, token.scope], [`at-${i}`, "read"]);
+    clock.advance(60_000);
+  }
+  assert.deepEqual(endpoint.forms.map((form) => form.get("scope")), [null, null, null]);
+});
+
+Deno.test("RefreshTokenGrant.obtain() narrows the scope when its scope option says so", async () => {
+  await using endpoint = grantedReadOnly();
+  await using client = new Client({
+    tokenEndpoint: endpoint.tokenEndpoint,
+    clientId: "cli",
+    scope: "read write",
+    grant: new RefreshTokenGrant({ refreshToken: "rt", scope: ["read"] }),
+  });
+  assert.equal((await client.getToken()).accessToken, "at-1");
+  assert.deepEqual(endpoint.forms.map((form) => form.getAll("scope")), [["read"]]);
+  for (const scope of ["", " ", [], [42]]) {
+    assert.throws(
+      () => new RefreshTokenGrant({ scope: scope as unknown as string[] }),
+      TypeError,
+      JSON.stringify(scope),
+    );
+  }
 });
 
 Deno.test("RefreshTokenGrant.obtain() prefers the previous token's refresh token", async () => {
@@ -196,5 +252,5 @@ Deno.test("RefreshTokenGrant tokens of two users never mix in one storage", asyn
   await using bob = client("bob-rt");
   assert.equal((await alice.getToken()).accessToken, "for-alice-rt");
   assert.equal((await bob.getToken()).accessToken, "for-bob-rt");
-  assert.equal(storage.size, 2);
+  assert.equal(storage.size, 4, "an access record and a login record each");
 });

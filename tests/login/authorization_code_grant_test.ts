@@ -4,11 +4,14 @@ import {
   type AuthorizationCodeGrantOptions,
   type Client,
   type ClientOptions,
+  KvTokenStorage,
+  MemoryTokenStorage,
   TokenError,
 } from "../../mod.ts";
 import { type AuthServer, ScriptedBrowser, startAuthServer } from "../../testing.ts";
 import { browserClient, isFree, paramsOf } from "../_browser_login.ts";
 import { fetchText, ManualClock } from "../_helpers.ts";
+import { guarded, type HeldRequest, holdBody } from "./_raw_client.ts";
 
 /** A public client of `server` that logs in with the authorization code grant. */
 function codeClient(
@@ -127,7 +130,8 @@ Deno.test("AuthorizationCodeGrant refreshes without the browser, keeping a refre
   ]);
   for (const request of server.tokenRequests.slice(1)) {
     assert.equal(request.form.get("refresh_token"), first.refreshToken);
-    assert.equal(request.form.get("scope"), "read");
+    // No scope: a refresh keeps what was granted ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)).
+    assert.equal(request.form.get("scope"), null);
   }
 });
 
@@ -225,7 +229,9 @@ Deno.test("AuthorizationCodeGrant rejects an error redirect and a redirect witho
   });
   await assert.rejects(
     noCode.getToken(),
-    new TokenError("Cannot log in: the authorization server's answer has no code"),
+    new TokenError("Cannot log in: the authorization server's answer has no code", {
+      code: "login_failed",
+    }),
   );
   await browser.close();
   assert.deepEqual(browser.pages.map((page) => page.status), [400, 400]);
@@ -320,4 +326,94 @@ Deno.test("AuthorizationCodeGrant does not open the browser for a background ren
   clock.advance(1_000); // expired: now the login happens
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
   assert.equal(browser.opened.length, 2);
+});
+
+Deno.test("AuthorizationCodeGrant.obtain() returns the token while another connection withholds a body", async () => {
+  await using server = await startAuthServer();
+  await using browser = new ScriptedBrowser();
+  const held: HeldRequest[] = [];
+  await using client = codeClient(server, {
+    openBrowser: async (url) => {
+      const port = Number(new URL(paramsOf(url).get("redirect_uri")!).port);
+      // A local program starts posting to the listener and never finishes.
+      held.push(await holdBody(port), await holdBody(port, "GET"));
+      await browser.open(url);
+    },
+  });
+  try {
+    const token = await guarded(client.getToken(), "getToken()");
+    assert.equal(token.accessToken, server.issuedTokens[0]);
+    const redirectUri = paramsOf(browser.opened[0]).get("redirect_uri")!;
+    assert(isFree(Number(new URL(redirectUri).port)), "the login's listener is closed");
+    assert.equal(await guarded(held[0]!.status(), "the held answer"), 503);
+  } finally {
+    for (const request of held) request.conn.close();
+  }
+});
+
+Deno.test("AuthorizationCodeGrant.obtain() honours the longest loginTimeout a timer holds", async () => {
+  await using server = await startAuthServer();
+  await using browser = new ScriptedBrowser();
+  await using client = codeClient(server, { openBrowser: browser.open, loginTimeout: 2 ** 31 - 1 });
+  const token = await guarded(client.getToken(), "getToken()");
+  assert.equal(token.accessToken, server.issuedTokens[0]);
+});
+
+// Issue 11, points 1 and 2: a login's refresh token outlives its access tokens.
+
+Deno.test("AuthorizationCodeGrant keeps the login through a 401 and a failed refresh: the next process refreshes without the browser", async () => {
+  await using server = await startAuthServer();
+  await using browser = new ScriptedBrowser();
+  using kv = await Deno.openKv(":memory:"); // as `alf --login --kv`
+  {
+    await using first = codeClient(server, { openBrowser: browser.open }, {
+      storage: new KvTokenStorage(kv),
+    });
+    assert.equal((await fetchText(first.fetch, server.resourceUrl)).status, 200);
+    server.revoke(); // the access token is revoked: the resource answers 401
+    server.failTokenRequests(1, { status: 503 }); // and the refresh gets one 503
+    assert.equal((await fetchText(first.fetch, server.resourceUrl)).status, 503);
+  }
+  await using next = codeClient(server, { openBrowser: browser.open }, {
+    storage: new KvTokenStorage(kv),
+  });
+  assert.equal((await fetchText(next.fetch, server.resourceUrl)).status, 200);
+  assert.equal(browser.opened.length, 1, "the refresh token was kept: no second login");
+  assert.deepEqual(server.tokenRequests.map((r) => r.form.get("grant_type")), [
+    "authorization_code",
+    "refresh_token", // the 503
+    "refresh_token",
+  ]);
+  assert.equal(server.tokenRequests[2]?.form.get("refresh_token"), server.issuedRefreshTokens[0]);
+});
+
+Deno.test("AuthorizationCodeGrant shares one login between two resources while the server rotates its refresh token", async () => {
+  await using server = await startAuthServer({ rotateRefreshTokens: true });
+  await using browser = new ScriptedBrowser();
+  const storage = new MemoryTokenStorage();
+  const resource = (name: string) =>
+    codeClient(server, { openBrowser: browser.open }, {
+      storage,
+      tokenParams: { resource: `https://${name}.example.com` }, // RFC 8707
+    });
+  await using a = resource("a");
+  await using b = resource("b");
+  assert.equal((await fetchText(a.fetch, server.resourceUrl)).status, 200); // the login: rt0
+  assert.equal((await fetchText(b.fetch, server.resourceUrl)).status, 200); // rt0 → rt1
+  server.revoke();
+  assert.equal((await fetchText(a.fetch, server.resourceUrl)).status, 200); // rt1 → rt2
+  assert.equal((await fetchText(b.fetch, server.resourceUrl)).status, 200); // rt2 → rt3
+  assert.equal(browser.opened.length, 1);
+  const refreshes = server.tokenRequests.filter((r) =>
+    r.form.get("grant_type") === "refresh_token"
+  );
+  assert.deepEqual(
+    refreshes.map((r) => r.form.get("refresh_token")),
+    server.issuedRefreshTokens.slice(0, 3),
+    "each refresh presents the latest refresh token",
+  );
+  assert.deepEqual(
+    refreshes.map((r) => r.form.get("resource")),
+    ["https://b.example.com", "https://a.example.com", "https://b.example.com"],
+  );
 });

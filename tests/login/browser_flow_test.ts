@@ -11,7 +11,8 @@ import {
 } from "../../mod.ts";
 import { ScriptedBrowser, startAuthServer } from "../../testing.ts";
 import { holdPorts, isFree, NoBrowser, paramsOf } from "../_browser_login.ts";
-import { fetchText } from "../_helpers.ts";
+import { fetchText, ManualClock } from "../_helpers.ts";
+import { guarded, holdBody } from "./_raw_client.ts";
 
 Deno.test("useImplicitFlow() logs in the clients created afterwards, in the original's usage", async () => {
   await using server = await startAuthServer();
@@ -235,7 +236,12 @@ Deno.test("useAuthorizationCodeFlow() logs in with PKCE on its listener, refresh
     authorizationEndpoint: server.authorizationEndpoint,
     openBrowser: browser.open,
   });
-  await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "cli" });
+  const clock = new ManualClock();
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "cli",
+    now: clock.now,
+  });
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
   assert.equal(paramsOf(browser.opened[0]).get("response_type"), "code");
   assert.equal(server.tokenRequests[0]?.form.get("redirect_uri"), flow.redirectUri);
@@ -244,6 +250,8 @@ Deno.test("useAuthorizationCodeFlow() logs in with PKCE on its listener, refresh
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
   assert.equal(browser.opened.length, 1);
 
+  // A token obtained for a rejection is replaced again only 30 s later (see "The 401 retry").
+  clock.advance(30_000);
   server.revoke();
   server.revokeRefreshTokens();
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
@@ -254,4 +262,21 @@ Deno.test("useAuthorizationCodeFlow() logs in with PKCE on its listener, refresh
     "refresh_token",
     "authorization_code",
   ]);
+});
+
+Deno.test("BrowserFlow.close() is prompt while connections withhold their bodies", async () => {
+  await using server = await startAuthServer();
+  await using browser = new ScriptedBrowser();
+  await using flow = await useAuthorizationCodeFlow(new MemoryTokenStorage(), [0, 0], {
+    authorizationEndpoint: server.authorizationEndpoint,
+    openBrowser: browser.open,
+  });
+  using post = await holdBody(flow.port);
+  using _get = await holdBody(flow.port, "GET");
+  await using client = new Client({ tokenEndpoint: server.tokenEndpoint, clientId: "cli" });
+  const token = await guarded(client.getToken(), "getToken()");
+  assert.equal(token.accessToken, server.issuedTokens[0]);
+  assert.equal(await guarded(flow.close().then(() => "closed"), "close()"), "closed");
+  assert.equal(await guarded(post.status(), "the held answer"), 503);
+  assert(isFree(flow.port));
 });

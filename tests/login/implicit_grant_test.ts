@@ -330,7 +330,7 @@ Deno.test("ImplicitGrant listens on the first free port and names the range when
     await using client = implicitClient(server, {
       openBrowser: browser.open,
       portRange: held.range,
-    });
+    }, { storage: new MemoryTokenStorage() }); // not the first client's token
     await assert.rejects(client.getToken(), (error: TokenError) => {
       assert(error instanceof TokenError);
       assert.equal(

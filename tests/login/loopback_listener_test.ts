@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { TokenError, type TokenResult } from "../../mod.ts";
 import { LoopbackListener } from "../../src/login/_loopback_listener.ts";
 import { holdPorts, isFree } from "../_browser_login.ts";
+import { getWithHost, guarded, holdBody } from "./_raw_client.ts";
 
 const TOKEN: TokenResult = { token: { accessToken: "at", tokenType: "Bearer", issuedAt: 0 } };
 const FOREVER = 60_000;
@@ -215,7 +216,7 @@ Deno.test("LoopbackListener.close() rejects the logins still waiting, and later 
   });
   const rejected = assert.rejects(
     login,
-    new TokenError("Cannot log in: the login listener was closed"),
+    new TokenError("Cannot log in: the login listener was closed", { code: "closed" }),
   );
   await listener.close();
   await rejected;
@@ -255,4 +256,91 @@ Deno.test("LoopbackListener refuses other origins, paths, methods and oversized 
   assert.equal(completions, 0);
   controller.abort();
   await assert.rejects(login, TokenError);
+});
+
+Deno.test("LoopbackListener.waitFor() completes while another connection withholds its body", async () => {
+  await using listener = listen(); // close() again at the end changes nothing
+  const login = listener.waitFor("s1", () => Promise.resolve(TOKEN), {
+    timeout: FOREVER,
+    signal: new AbortController().signal,
+  });
+  using held = await holdBody(listener.port);
+  using _heldGet = await holdBody(listener.port, "GET");
+  const page = await fetch(`${listener.redirectUri}?code=c1&state=s1`);
+  assert.equal(page.status, 200);
+  await page.body?.cancel();
+  assert.deepEqual(await guarded(login, "the login"), TOKEN);
+  assert.equal(await guarded(listener.close().then(() => "closed"), "close()"), "closed");
+  // The withheld answer is refused, not left hanging.
+  assert.equal(await guarded(held.status(), "the held answer"), 503);
+  assert(isFree(listener.port));
+});
+
+Deno.test("LoopbackListener.close() is prompt while connections withhold their bodies", async () => {
+  await using listener = listen(); // close() again at the end changes nothing
+  const login = listener.waitFor("s1", () => Promise.resolve(TOKEN), {
+    timeout: FOREVER,
+    signal: new AbortController().signal,
+  });
+  const rejected = assert.rejects(login, /the login listener was closed/);
+  using _post = await holdBody(listener.port);
+  using _get = await holdBody(listener.port, "GET");
+  using _other = await holdBody(listener.port, "PUT");
+  assert.equal(await guarded(listener.close().then(() => "closed"), "close()"), "closed");
+  await rejected;
+  assert(isFree(listener.port));
+});
+
+Deno.test("LoopbackListener answers 408 to an answer whose body does not arrive in time, and goes on", async () => {
+  const listener = new LoopbackListener([0, 0], { answerTimeout: 50 });
+  await using _listener = Object.assign(listener, {
+    [Symbol.asyncDispose]: () => listener.close(),
+  });
+  const login = listener.waitFor("s1", () => Promise.resolve(TOKEN), {
+    timeout: FOREVER,
+    signal: new AbortController().signal,
+  });
+  using held = await holdBody(listener.port);
+  assert.equal(await guarded(held.status(), "the held answer"), 408);
+  const answer = await post(listener, "access_token=at&state=s1");
+  assert.equal(answer.status, 200);
+  await answer.body?.cancel();
+  assert.deepEqual(await login, TOKEN);
+});
+
+Deno.test("LoopbackListener refuses a Host that is not a loopback name with its port", async () => {
+  await using listener = listen();
+  let completions = 0;
+  const controller = new AbortController();
+  const login = listener.waitFor("s1", () => {
+    completions++;
+    return Promise.resolve(TOKEN);
+  }, { timeout: FOREVER, signal: controller.signal });
+  const port = listener.port;
+  const answer = "/callback?code=c1&state=s1";
+  // DNS rebinding: another site's name resolved to 127.0.0.1.
+  assert.equal(await getWithHost(port, answer, `evil.example:${port}`), 421);
+  assert.equal(await getWithHost(port, answer, `127.0.0.1.evil.example:${port}`), 421);
+  assert.equal(await getWithHost(port, answer, "evil.example"), 421);
+  assert.equal(await getWithHost(port, answer, `127.0.0.1:${port === 65535 ? 1 : port + 1}`), 421);
+  assert.equal(await getWithHost(port, answer, null), 421);
+  assert.equal(completions, 0);
+  assert.equal(await getWithHost(port, answer, `localhost:${port}`), 200);
+  assert.deepEqual(await login, TOKEN);
+  assert.equal(completions, 1);
+});
+
+Deno.test("LoopbackListener accepts the loopback names of its own port as Host", async () => {
+  await using listener = listen();
+  const port = listener.port;
+  for (
+    const host of [`127.0.0.1:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`, `127.1.2.3:${port}`]
+  ) {
+    const login = listener.waitFor("s", () => Promise.resolve(TOKEN), {
+      timeout: FOREVER,
+      signal: new AbortController().signal,
+    });
+    assert.equal(await getWithHost(port, "/callback?code=c&state=s", host), 200, host);
+    assert.deepEqual(await login, TOKEN);
+  }
 });

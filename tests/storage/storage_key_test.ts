@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Client, ClientCredentialsGrant, MemoryTokenStorage } from "../../mod.ts";
 import type { Grant } from "../../src/grant.ts";
-import { storageKey, type TokenKeyParts } from "../../src/storage/storage_key.ts";
+import {
+  credentialFingerprint,
+  storageKey,
+  storageKeys,
+  type TokenKeyParts,
+} from "../../src/storage/storage_key.ts";
+import { sha256Hex } from "../../src/_sha256.ts";
 import { startAuthServer } from "../../testing.ts";
 import { RUNS } from "../_arbitraries.ts";
 import { clientFor, fetchText, ManualClock, serve } from "../_helpers.ts";
@@ -47,6 +53,54 @@ Deno.test("storageKey() changes with the endpoint, client, grant, identity and p
   assert.equal(new Set(keys).size, keys.length);
   // A grant without an identity, or whose identity is undefined, is named by its name alone.
   assert.equal(await storageKey(parts({ grant: actingFor(undefined) })), keys[0]);
+});
+
+Deno.test("storageKey() fingerprints the credential: another secret, another key, the secret nowhere", async () => {
+  const right = await storageKeys(parts({ credential: "right-secret" }));
+  const wrong = await storageKeys(parts({ credential: "wrong-secret" }));
+  const none = await storageKeys(parts());
+  assert.equal(new Set([right.access, wrong.access, none.access]).size, 3);
+  assert.equal(new Set([right.login, wrong.login, none.login]).size, 3);
+  for (const key of [right.access, right.login]) assert.doesNotMatch(key, /right-secret/);
+  // The fingerprint is domain-separated: not the plain SHA-256 of the secret.
+  assert.notEqual(await credentialFingerprint("right-secret"), await sha256Hex("right-secret"));
+  // A public client's key is what it always was: its stored records (a CLI login) stay found.
+  const { url, clientId, params } = parts();
+  const sorted = [...params].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  const material = JSON.stringify([
+    "alf/1",
+    url.href,
+    clientId,
+    "client_credentials",
+    null,
+    sorted,
+  ]);
+  assert.equal(none.access, `alf1:${await sha256Hex(material)}`);
+});
+
+Deno.test("storageKeys() names one login record for every set of parameters", async () => {
+  const read = await storageKeys(parts());
+  const write = await storageKeys(parts({ params: new URLSearchParams([["scope", "write"]]) }));
+  assert.notEqual(read.access, write.access);
+  assert.equal(read.login, write.login);
+  assert.notEqual(read.login, read.access);
+  assert.match(read.login, /^alf1:[0-9a-f]{64}$/);
+  const alice = await storageKeys(parts({ grant: actingFor("alice") }));
+  const bob = await storageKeys(parts({ grant: actingFor("bob") }));
+  assert.notEqual(alice.login, bob.login);
+});
+
+Deno.test("Client with a wrong secret is not handed the token of the right one from a shared storage", async () => {
+  await using server = await startAuthServer({ clientId: "client-id", clientSecret: "right" });
+  const storage = new MemoryTokenStorage();
+  await using good = clientFor(server, { storage, clientSecret: "right" });
+  assert.equal((await fetchText(good.fetch, server.resourceUrl)).status, 200);
+  await using bad = clientFor(server, { storage, clientSecret: "wrong" });
+  const { status, text } = await fetchText(bad.fetch, server.resourceUrl);
+  assert.equal(status, 401); // the token endpoint's answer
+  assert.equal(JSON.parse(text).error, "invalid_client");
+  assert.equal(server.resourceRequests.length, 1);
+  assert.equal(server.tokenRequests.length, 2);
 });
 
 Deno.test("Client keys tokens by endpoint, client id, scope and parameters", async () => {

@@ -29,6 +29,8 @@ Deno.test("startAuthServer() listens on 127.0.0.1 and names its endpoints", asyn
   assert.equal(server.tokenEndpoint, `${server.origin}/token`);
   assert.equal(server.resourceUrl, `${server.origin}/resource`);
   assert.equal(server.authorizationEndpoint, `${server.origin}/authorize`);
+  assert.equal(server.revocationEndpoint, `${server.origin}/revoke`);
+  assert.equal(server.issuer, server.origin);
   assert.equal(server.url("/resource/a?b=1"), `${server.origin}/resource/a?b=1`);
 });
 
