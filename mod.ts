@@ -26,7 +26,7 @@
 
 export { Client, type ClientOptions, type GetTokenOptions } from "./src/client.ts";
 export type { ClientAuthMethod } from "./src/client_auth.ts";
-export type { ClientEvent, TokenReason } from "./src/client_event.ts";
+export type { ClientEvent, TokenReason, TokenRequestEvent } from "./src/client_event.ts";
 export type { Grant, GrantContext } from "./src/grant.ts";
 export {
   type AssertionContext,
@@ -54,7 +54,7 @@ export type {
   PortRange,
 } from "./src/login/login_options.ts";
 export { KvTokenStorage, type KvTokenStorageOptions } from "./src/storage/kv.ts";
-export { MemoryTokenStorage } from "./src/storage/memory.ts";
+export { MemoryTokenStorage, type MemoryTokenStorageOptions } from "./src/storage/memory.ts";
 export type {
   AcquireLeaseOptions,
   DeleteTokenOptions,
@@ -91,3 +91,10 @@ export {
   type GoogleServiceAccountOptions,
 } from "./src/google_service_account.ts";
 export { revokeToken, type RevokeTokenOptions } from "./src/revocation.ts";
+export {
+  type ClientCertificate,
+  createMtlsFetch,
+  type MtlsFetch,
+  type MtlsFetchOptions,
+  type TlsClientAuthMethod,
+} from "./src/mtls.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { OAuth2Client, OAuth2Fetch } from "@badgateway/oauth2-client";
+import { OAuth2Client, OAuth2Fetch } from "npm:@badgateway/oauth2-client@3.3.1";
 import * as alf from "../mod.ts";
 import type { ClientEvent, ClientOptions } from "../mod.ts";
 import { type BenchServer, CLIENT } from "./_servers.ts";

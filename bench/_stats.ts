@@ -107,6 +107,27 @@ export function loadText(): string {
   return Deno.loadavg().map((value) => fixed(value)).join(" ");
 }
 
+/**
+ * `concurrency` callers, each calling `send` back to back for `ms`
+ * milliseconds: how many calls they made, in how many seconds.
+ */
+export async function closedLoop(
+  send: () => Promise<void>,
+  concurrency: number,
+  ms: number,
+): Promise<{ calls: number; seconds: number }> {
+  let calls = 0;
+  const start = clock();
+  const end = start + ms;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (clock() < end) {
+      await send();
+      calls++;
+    }
+  }));
+  return { calls, seconds: (clock() - start) / 1000 };
+}
+
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

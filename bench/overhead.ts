@@ -22,7 +22,7 @@ import {
 } from "./_clients.ts";
 import { benchMain } from "./_main.ts";
 import type { BenchServer } from "./_servers.ts";
-import { clock, cpuMicros, fixed, median, percentile, ratio, table } from "./_stats.ts";
+import { closedLoop, cpuMicros, fixed, median, percentile, ratio, table } from "./_stats.ts";
 
 /** Settings of {@linkcode overhead}. */
 export interface OverheadOptions {
@@ -83,12 +83,12 @@ export async function overhead(
     for (const workload of WORKLOADS) {
       // Warm-up: tokens, connections and JIT for every contender.
       for (const contender of contenders) {
-        await closedLoop(contender, server.resourceUrl, workload, concurrency, 300);
+        await requestLoop(contender, server.resourceUrl, workload, concurrency, 300);
       }
       // Plain fetch runs between every two other runs (P A P B P C P ...),
       // and each run is compared with the mean of the plain runs around it.
       const run = (contender: Contender) =>
-        closedLoop(contender, server.resourceUrl, workload, concurrency, seconds * 1000);
+        requestLoop(contender, server.resourceUrl, workload, concurrency, seconds * 1000);
       let before = await run(plain);
       const plainRuns: Run[] = [before];
       const runs = others.map((contender) => ({
@@ -163,26 +163,23 @@ interface Run {
 }
 
 /** `concurrency` callers each sending requests back to back for `ms`. */
-async function closedLoop(
+async function requestLoop(
   contender: Contender,
   url: string,
   workload: Workload,
   concurrency: number,
   ms: number,
 ): Promise<Run> {
-  let count = 0;
   const cpu = cpuMicros();
-  const start = clock();
-  const deadline = start + ms;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (clock() < deadline) {
+  const { calls, seconds } = await closedLoop(
+    async () => {
       const status = await consume(await contender.fetch(url, workload.request(url)));
       if (status !== 200) throw new Error(`${contender.name} got status ${status}`);
-      count++;
-    }
-  }));
-  const elapsed = (clock() - start) / 1000;
-  return { rate: count / elapsed, cpu: (cpuMicros() - cpu) / count };
+    },
+    concurrency,
+    ms,
+  );
+  return { rate: calls / seconds, cpu: (cpuMicros() - cpu) / calls };
 }
 
 if (import.meta.main) await benchMain({ rounds: 20, seconds: 0.5, concurrency: 16 }, overhead);

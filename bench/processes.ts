@@ -16,7 +16,8 @@ import { ALF_KV, PLAIN, statusText } from "./_clients.ts";
 import type { WorkerResult } from "./_process_worker.ts";
 import { benchMain } from "./_main.ts";
 import type { BenchServer } from "./_servers.ts";
-import { clock, fixed, median, ratio, ratios, spread, table } from "./_stats.ts";
+import { fixed, median, ratio, ratios, spread, table } from "./_stats.ts";
+import type { WorkerReport } from "../tests/storage/_worker_process.ts";
 
 /** Settings of {@linkcode processes}. */
 export interface ProcessesOptions {
@@ -46,6 +47,13 @@ export interface ProcessesRow {
   times: number[][];
 }
 
+/** One kind of process in the processes runs: its contender, and how to start one. */
+export interface ProcessMode {
+  name: string;
+  /** The `deno run -A` arguments of one process in `trial`, with a fresh directory `dir`. */
+  args(trial: number, dir: string): string[];
+}
+
 const WORKER = new URL("./_process_worker.ts", import.meta.url);
 
 /** Runs the trials, plain fetch and `@alf/client` alternating. */
@@ -55,48 +63,71 @@ export async function processes(
 ): Promise<{ rows: ProcessesRow[]; markdown: string }> {
   const { trials = 5, processes = 8, requests = 100, pollInterval = 0 } = options;
   await server.control({ expiresIn: 3600, tokenDelay: 0 });
-  const modes = [["plain", PLAIN], ["alf", ALF_KV]] as const;
-  const emptyEntry = () => ({
+  const worker = processWorker(server, requests);
+  const poll = pollInterval > 0 ? ["--poll-interval", String(pollInterval)] : [];
+  return await processTrials(server, [
+    { name: PLAIN, args: () => worker("plain") },
+    { name: ALF_KV, args: (_, dir) => worker("alf", "--kv", `${dir}/tokens.kv`, ...poll) },
+  ], { trials, processes });
+}
+
+/** The arguments of a bench/_process_worker.ts process, by mode, sending `requests` each. */
+export function processWorker(
+  server: BenchServer,
+  requests: number,
+): (mode: "plain" | "alf", ...flags: string[]) => string[] {
+  return (mode, ...flags) => [
+    WORKER.href,
+    mode,
+    "--origin",
+    server.origin,
+    "--requests",
+    String(requests),
+    ...flags,
+  ];
+}
+
+/**
+ * Runs `trials` trials of `processes` processes of each mode, the modes in
+ * turn, their order reversed every other trial; compares each mode's slowest
+ * process with plain fetch's (a mode named {@linkcode PLAIN}).
+ */
+export async function processTrials(
+  server: BenchServer,
+  modes: ProcessMode[],
+  options: { trials: number; processes: number },
+): Promise<{ rows: ProcessesRow[]; markdown: string }> {
+  const results = new Map(modes.map((mode) => [mode.name, {
     tokens: [] as number[],
     slowest: [] as number[],
     statuses: [] as string[],
     errors: [] as string[],
     times: [] as number[][],
-  });
-  const results = { plain: emptyEntry(), alf: emptyEntry() };
-  for (let trial = 0; trial < trials; trial++) {
-    for (const [mode] of trial % 2 === 0 ? modes : [...modes].reverse()) {
-      const dir = await Deno.makeTempDir({ prefix: "alf_bench_kv_" });
+  }]));
+  for (let trial = 0; trial < options.trials; trial++) {
+    for (const mode of trial % 2 === 0 ? modes : [...modes].reverse()) {
+      const dir = await Deno.makeTempDir({ prefix: "alf_bench_processes_" });
       try {
-        const run = await runProcesses(server, mode, `${dir}/tokens.kv`, processes, [
-          "--requests",
-          String(requests),
-          ...(pollInterval > 0 ? ["--poll-interval", String(pollInterval)] : []),
-        ]);
-        const entry = results[mode];
-        entry.times[trial] = run.results.map((result) => result.ms);
-        entry.errors.push(...run.results.flatMap((result) => result.errors));
+        const run = await runProcesses(server, mode.args(trial, dir), options.processes);
+        const entry = results.get(mode.name)!;
+        entry.times[trial] = run.times;
+        entry.errors.push(...run.errors);
         entry.tokens[trial] = run.tokenRequests;
-        entry.slowest[trial] = Math.max(...run.results.map((result) => result.ms));
-        const all: Record<number, number> = {};
-        for (const result of run.results) {
-          for (const [code, n] of Object.entries(result.statuses)) {
-            all[Number(code)] = (all[Number(code)] ?? 0) + n;
-          }
-        }
-        entry.statuses[trial] = statusText(all);
+        entry.slowest[trial] = Math.max(...run.times);
+        entry.statuses[trial] = run.statuses;
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
     }
   }
-  const rows = modes.map(([mode, contender]) => {
-    const entry = results[mode];
+  const plain = results.get(PLAIN)!;
+  const rows = modes.map(({ name }): ProcessesRow => {
+    const entry = results.get(name)!;
     return {
-      contender,
+      contender: name,
       tokenRequests: entry.tokens,
       slowest: median(entry.slowest),
-      ratios: ratios(entry.slowest, results.plain.slowest),
+      ratios: ratios(entry.slowest, plain.slowest),
       statuses: [...new Set(entry.statuses)].join("; "),
       errors: entry.errors.length,
       times: entry.times,
@@ -105,8 +136,8 @@ export async function processes(
   const markdown = table(
     [
       "contender",
-      `token requests of ${processes} processes × ${requests} requests, per trial`,
-      "slowest process: go → last response",
+      "token requests, per trial",
+      "slowest process: go → last response (median)",
       "vs plain fetch",
       "range",
       "statuses",
@@ -122,34 +153,22 @@ export async function processes(
       String(row.errors),
     ]),
   );
-  const messages = [...new Set(Object.values(results).flatMap((entry) => entry.errors))];
+  const messages = [...new Set([...results.values()].flatMap((entry) => entry.errors))];
   const note = messages.length === 0
     ? ""
     : `\n\nClient error events: ${messages.slice(0, 3).map((m) => `\`${m}\``).join("; ")}.`;
   return { rows, markdown: markdown + note };
 }
 
-/** Starts the processes, waits until all are ready, says "go" to all, collects their results. */
-async function runProcesses(
-  server: BenchServer,
-  mode: "plain" | "alf",
-  kvPath: string,
-  count: number,
-  workerFlags: string[],
-): Promise<{ tokenRequests: number; results: WorkerResult[]; wall: number }> {
+/**
+ * Starts `count` processes of `args`, waits until all are ready, says "go" to
+ * all, and sums up what they report: the bench worker's figures or a storage
+ * test worker's report.
+ */
+async function runProcesses(server: BenchServer, args: string[], count: number) {
   const children = Array.from({ length: count }, () =>
     new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        WORKER.href,
-        mode,
-        "--origin",
-        server.origin,
-        "--kv",
-        kvPath,
-        ...workerFlags,
-      ],
+      args: ["run", "-A", ...args],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -163,18 +182,25 @@ async function runProcesses(
     await Promise.all(nextLines.map((nextLine) => nextLine())); // "ready"
     const before = await server.control();
     const go = new TextEncoder().encode("go\n");
-    const start = clock();
     const writers = children.map((child) => child.stdin.getWriter());
     await Promise.all(writers.map((writer) => writer.write(go)));
     const lines = await Promise.all(nextLines.map((nextLine) => nextLine()));
-    const wall = clock() - start;
     const after = await server.control();
     await Promise.all(writers.map((writer) => writer.close()));
     done = true;
+    const reports: (WorkerResult | WorkerReport)[] = lines.map((line) => JSON.parse(line));
+    const all: Record<number, number> = {};
+    for (const report of reports) {
+      const statuses: [string, number][] = Array.isArray(report.statuses)
+        ? report.statuses.map((status) => [String(status), 1])
+        : Object.entries(report.statuses);
+      for (const [code, n] of statuses) all[Number(code)] = (all[Number(code)] ?? 0) + n;
+    }
     return {
       tokenRequests: after.tokenRequests - before.tokenRequests,
-      results: lines.map((line) => JSON.parse(line)),
-      wall,
+      times: reports.map((report) => "ms" in report ? report.ms : report.elapsed),
+      errors: reports.flatMap((report) => report.errors),
+      statuses: statusText(all),
     };
   } finally {
     // A worker that failed leaves the others waiting for "go": end them.
@@ -191,7 +217,7 @@ async function runProcesses(
     const statuses = await Promise.all(children.map((child) => child.status));
     await Promise.all(children.map((child) => child.stdin.close().catch(() => {})));
     if (done && statuses.some((status) => !status.success)) {
-      console.error(`Warning: ${mode} workers failed: ${statuses.map((s) => s.code).join(", ")}`);
+      console.error(`Warning: workers failed: ${statuses.map((s) => s.code).join(", ")}`);
     }
   }
 }

@@ -26,10 +26,11 @@ import {
   type RedisClientKind,
   startRedisServer,
 } from "../tests/storage/_redis_server.ts";
-import { ALF_KV, ALF_MEMORY, consume, PLAIN, statusText } from "./_clients.ts";
+import { ALF_KV, ALF_MEMORY, consume, PLAIN } from "./_clients.ts";
 import { benchMain } from "./_main.ts";
 import { type BenchServer, CLIENT } from "./_servers.ts";
-import { clock, fixed, median, ratio, spread, table } from "./_stats.ts";
+import { closedLoop, fixed, median, ratio, spread, table } from "./_stats.ts";
+import { processTrials, processWorker } from "./processes.ts";
 
 /** Settings of {@linkcode redisBench}. */
 export interface RedisBenchOptions {
@@ -50,7 +51,6 @@ export interface RedisBenchOptions {
 /** The contenders on Redis, by client library. */
 export const ALF_REDIS = "@alf/client (Redis, node-redis)";
 export const ALF_IOREDIS = "@alf/client (Redis, ioredis)";
-const PROCESS_WORKER = new URL("./_process_worker.ts", import.meta.url);
 const REDIS_WORKER = new URL("../tests/storage/_redis_worker.ts", import.meta.url);
 
 /** Runs both parts; returns their rows and markdown. */
@@ -116,8 +116,14 @@ async function cachedToken(
   const rows: { workload: string; contender: string; rate: number; ratios: number[] }[] = [];
   try {
     for (const [workload, send] of workloads) {
-      const run = (c: Contender) =>
-        closedLoop(c.client, send, options.concurrency, options.seconds);
+      const run = async (c: Contender) => {
+        const loop = await closedLoop(
+          () => send(c.client),
+          options.concurrency,
+          options.seconds * 1000,
+        );
+        return loop.calls / loop.seconds;
+      };
       for (const c of [memory, ...others]) await run(c); // warm-up: tokens, connections, JIT
       let before = await run(memory);
       const memoryRates = [before];
@@ -159,38 +165,14 @@ async function cachedToken(
   return { rows, markdown };
 }
 
-/** `concurrency` callers each calling `send` back to back for `seconds`; calls per second. */
-async function closedLoop<C>(
-  contender: C,
-  send: (c: C) => Promise<void>,
-  concurrency: number,
-  seconds: number,
-): Promise<number> {
-  let count = 0;
-  const start = clock();
-  const end = start + seconds * 1000;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (clock() < end) {
-      await send(contender);
-      count++;
-    }
-  }));
-  return count / ((clock() - start) / 1000);
-}
-
-/** One mode of the processes runs: how to start one process. */
-interface Mode {
-  name: string;
-  command(trial: number, dir: string): string[];
-}
-
 /** Plain fetch, KV and Redis processes, alternating; the slowest process of each trial. */
-async function processRuns(
+function processRuns(
   server: BenchServer,
   redisUrl: string,
   options: { trials: number; processes: number; requests: number },
 ) {
   const { trials, processes, requests } = options;
+  const worker = processWorker(server, requests);
   const redisWorker = (kind: RedisClientKind) => (trial: number) => [
     REDIS_WORKER.href,
     JSON.stringify({
@@ -203,144 +185,12 @@ async function processRuns(
       ...CLIENT,
     }),
   ];
-  const modes: Mode[] = [
-    {
-      name: PLAIN,
-      command: () => [
-        PROCESS_WORKER.href,
-        "plain",
-        "--origin",
-        server.origin,
-        "--requests",
-        String(requests),
-      ],
-    },
-    {
-      name: ALF_KV,
-      command: (_, dir) => [
-        PROCESS_WORKER.href,
-        "alf",
-        "--origin",
-        server.origin,
-        "--kv",
-        `${dir}/tokens.kv`,
-        "--requests",
-        String(requests),
-      ],
-    },
-    { name: ALF_REDIS, command: redisWorker("node-redis") },
-    { name: ALF_IOREDIS, command: redisWorker("ioredis") },
-  ];
-  const results = new Map(modes.map((mode) => [mode.name, {
-    tokens: [] as number[],
-    slowest: [] as number[],
-    statuses: new Set<string>(),
-    errors: [] as string[],
-  }]));
-  for (let trial = 0; trial < trials; trial++) {
-    const order = trial % 2 === 0 ? modes : [...modes].reverse();
-    for (const mode of order) {
-      const dir = await Deno.makeTempDir({ prefix: "alf_bench_redis_" });
-      try {
-        const run = await runProcesses(server, mode.command(trial, dir), processes);
-        const entry = results.get(mode.name)!;
-        entry.tokens.push(run.tokenRequests);
-        entry.slowest.push(Math.max(...run.times));
-        entry.statuses.add(run.statuses);
-        entry.errors.push(...run.errors);
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
-    }
-  }
-  const plain = results.get(PLAIN)!;
-  const rows = modes.map(({ name }) => {
-    const entry = results.get(name)!;
-    const ratios = entry.slowest.map((ms, i) => ms / plain.slowest[i]!);
-    return { contender: name, ...entry, ratios };
-  });
-  const markdown = table(
-    [
-      "contender",
-      "token requests, per trial",
-      "slowest process: go → last response (median)",
-      "vs plain fetch",
-      "range",
-      "statuses",
-      "client error events",
-    ],
-    rows.map((row) => [
-      row.contender,
-      row.contender === PLAIN ? "0 (token given)" : row.tokens.join(", "),
-      `${fixed(median(row.slowest), 1)} ms`,
-      row.contender === PLAIN ? "1 (baseline)" : ratio(median(row.ratios)),
-      row.contender === PLAIN ? "" : spread(row.ratios),
-      [...row.statuses].join("; "),
-      String(row.errors.length),
-    ]),
-  );
-  return { rows, markdown };
-}
-
-/**
- * Starts `count` processes of `args`, waits until every one is ready, says
- * "go" to all, and collects each one's time and statuses.
- */
-async function runProcesses(server: BenchServer, args: string[], count: number) {
-  const children = Array.from({ length: count }, () =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", ...args],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn());
-  const readers = children.map((child) =>
-    child.stdout.pipeThrough(new TextDecoderStream()).getReader()
-  );
-  const buffers = children.map(() => "");
-  const readLine = async (i: number) => {
-    while (!buffers[i]!.includes("\n")) {
-      const { value, done } = await readers[i]!.read();
-      if (done) throw new Error(`Cannot run the processes: process ${i} exited early`);
-      buffers[i] += value;
-    }
-    const line = buffers[i]!.slice(0, buffers[i]!.indexOf("\n"));
-    buffers[i] = buffers[i]!.slice(line.length + 1);
-    return line;
-  };
-  const writers = children.map((child) => child.stdin.getWriter());
-  try {
-    await Promise.all(children.map((_, i) => readLine(i))); // "ready"
-    const before = await server.control();
-    const go = new TextEncoder().encode("go\n");
-    await Promise.all(writers.map((writer) => writer.write(go)));
-    const reports = (await Promise.all(children.map((_, i) => readLine(i)))).map((line) =>
-      JSON.parse(line)
-    );
-    const after = await server.control();
-    const all: Record<number, number> = {};
-    const times: number[] = [];
-    const errors: string[] = [];
-    for (const report of reports) {
-      // The bench worker reports `ms` and counts per status; the Redis worker `elapsed`, a list.
-      times.push(report.ms ?? report.elapsed);
-      errors.push(...report.errors);
-      const statuses: [string, number][] = Array.isArray(report.statuses)
-        ? report.statuses.map((status: number) => [String(status), 1])
-        : Object.entries(report.statuses);
-      for (const [code, n] of statuses) all[Number(code)] = (all[Number(code)] ?? 0) + n;
-    }
-    return {
-      tokenRequests: after.tokenRequests - before.tokenRequests,
-      times,
-      errors,
-      statuses: statusText(all),
-    };
-  } finally {
-    await Promise.all(writers.map((writer) => writer.close().catch(() => {})));
-    await Promise.all(readers.map((reader) => reader.cancel().catch(() => {})));
-    await Promise.all(children.map((child) => child.status));
-  }
+  return processTrials(server, [
+    { name: PLAIN, args: () => worker("plain") },
+    { name: ALF_KV, args: (_, dir) => worker("alf", "--kv", `${dir}/tokens.kv`) },
+    { name: ALF_REDIS, args: redisWorker("node-redis") },
+    { name: ALF_IOREDIS, args: redisWorker("ioredis") },
+  ], { trials, processes });
 }
 
 if (import.meta.main) {

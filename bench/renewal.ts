@@ -164,6 +164,7 @@ export async function renewal(
   });
   const reasons: Record<string, number> = {};
   for (const event of events) {
+    if (event.type !== "token" && event.type !== "error") continue;
     const name = event.type === "token" ? `token:${event.reason}` : `error:${event.phase}`;
     reasons[name] = (reasons[name] ?? 0) + 1;
   }

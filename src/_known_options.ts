@@ -3,24 +3,43 @@
 /**
  * Refuses an options object that has a name not in `known`, naming the
  * nearest known one: `clientSecert` would otherwise make a client with no
- * secret.
+ * secret, and `prefx` a storage that shares the default prefix.
  *
- * @param options The options object (own enumerable names are checked).
+ * The names checked are the object's own enumerable string keys
+ * (`Object.keys`): what a spread (`{ ...options }`) or `Object.assign`
+ * copies, so an object that passes here still passes once copied.
+ * Inherited names (a class instance's getters, `Object.prototype`'s
+ * members), non-enumerable names and symbols are not checked: they are not
+ * the options someone wrote in a literal, and refusing them would refuse
+ * objects that work. Call it before reading any option, so that a misspelled
+ * name is reported before what its absence would cause.
+ *
+ * @param options The options object; anything else is refused too.
  * @param known Every option name, as a record so that a type can require each
  *   name of the options interface (`satisfies Record<keyof Options, true>`).
- * @param context What is being created, for messages: `client`, ...
- * @throws {TypeError} on the first unknown name.
+ * @param context What the options are for, for messages: `client`,
+ *   `KV token storage`, `implicit flow`, ...
+ * @param verb What is being done with it, for messages: `create` (the
+ *   default), `use`, `start`, `test`.
+ * @throws {TypeError} when `options` is not an object, and on its first
+ *   unknown name: `Cannot create the client: unknown option "clientSecert";
+ *   did you mean "clientSecret"?`.
  */
 export function checkKnownOptions(
-  options: object,
+  options: unknown,
   known: Readonly<Record<string, true>>,
   context: string,
+  verb = "create",
 ): void {
+  const prefix = `Cannot ${verb} the ${context}`;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${prefix}: options must be an object`);
+  }
   for (const name of Object.keys(options)) {
     if (Object.hasOwn(known, name)) continue;
     const nearest = nearestName(name, Object.keys(known));
     const hint = nearest === undefined ? "" : `; did you mean "${nearest}"?`;
-    throw new TypeError(`Cannot create the ${context}: unknown option "${name}"${hint}`);
+    throw new TypeError(`${prefix}: unknown option "${name}"${hint}`);
   }
 }
 

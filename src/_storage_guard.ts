@@ -1,5 +1,6 @@
 // The token provider's calls to its storage: each bounded in time, a storage
-// that hangs skipped until it answers again, and one report per outage.
+// that fails, hangs or is slow skipped until it answers quickly again, and one
+// report per outage.
 
 import { abortable, deadline } from "./_abort.ts";
 
@@ -7,6 +8,10 @@ import { abortable, deadline } from "./_abort.ts";
 export const MIN_STORAGE_BOUND = 5_000;
 /** While a storage is skipped, how often one call tries it again, on the client's clock. */
 export const PROBE_INTERVAL = 5_000;
+/** A call that answers within this share of the bound shows the storage healthy. */
+const QUICK_SHARE = 1 / 10;
+/** Once the slow calls since the last quick answer took this share of the bound, the storage is skipped. */
+const SLOW_SHARE = 1 / 2;
 
 /** Settings of a {@linkcode StorageGuard}. */
 export interface StorageGuardOptions {
@@ -20,21 +25,37 @@ export interface StorageGuardOptions {
   report: (error: unknown) => void;
   /** Once aborted, failures are the client's closing, not the storage's: not reported. */
   closed: AbortSignal;
+  /** A monotonic clock in milliseconds, for how long calls take. Default: `performance.now`. */
+  monotonic?: () => number;
 }
 
 /**
  * Runs storage calls so that one request pays for at most one storage bound.
  *
- * A call that fails is reported once per outage (until a call succeeds). A
- * call that times out marks the storage down: later calls fail at once,
- * without waiting, and at most once per {@linkcode PROBE_INTERVAL} one of
- * them starts a probe in the background; the first call that succeeds ends
- * the outage.
+ * A call that fails, by throwing (a Redis client's own command timeout, a
+ * refused connection) or by not answering within the bound, marks the
+ * storage down: later calls fail at once, without waiting, and at most once
+ * per {@linkcode PROBE_INTERVAL} one of them starts a probe in the
+ * background; a quick answer (of the probe, or of a call begun before) ends
+ * the outage. Each outage is reported once, by its first failure.
+ *
+ * A storage that answers, but slowly, fails too: a request makes several
+ * calls one after another (read, lease, login record, two writes, release),
+ * so calls just inside the bound would each cost nearly a bound. The guard
+ * knows calls, not requests, so it counts time: calls that take more than a
+ * tenth of the bound add up, and once they took half the bound since the
+ * storage last answered quickly, the storage is down; a call is also bounded
+ * by what is left of one bound. So slow calls cost at most one bound in all
+ * (a call at 0.9× the bound is the last one waited for), whichever requests
+ * pay it, while a storage that is slow now and then (KV retrying a locked
+ * database) keeps being used.
  */
 export class StorageGuard {
   readonly #options: StorageGuardOptions;
+  readonly #monotonic: () => number;
   #down = false;
-  #reported = false;
+  /** Time the slow calls since the last quick answer took, in milliseconds. */
+  #slow = 0;
   #probedAt = -Infinity;
   #probing = false;
   /** Calls under way, so that the client's close() can wait for them. */
@@ -42,6 +63,7 @@ export class StorageGuard {
 
   constructor(options: StorageGuardOptions) {
     this.#options = options;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
   }
 
   /** The calls under way (probes included), each bounded. */
@@ -50,17 +72,24 @@ export class StorageGuard {
   }
 
   /**
-   * Runs `call`, bounded by the guard's bound plus `extra` milliseconds (a
-   * call that waits on purpose). Rejects at once while the storage is down.
+   * Runs `call`, bounded by what is left of the guard's bound plus `extra`
+   * milliseconds (a call that waits on purpose; that wait is not slowness).
+   * Rejects at once while the storage is down.
    */
   call<T>(call: () => Promise<T>, extra = 0): Promise<T> {
     if (this.#down) {
       this.#probeNow();
       return Promise.reject(
-        new Error("Cannot use the token storage: it did not answer, and is skipped until it does"),
+        new Error(
+          "Cannot use the token storage: it failed or was slow, and is skipped until it answers in time",
+        ),
       );
     }
-    return this.#track(this.#bounded(call, extra));
+    return this.#track(this.#bounded(call, extra, false));
+  }
+
+  get #bound(): number {
+    return Math.max(this.#options.bound, MIN_STORAGE_BOUND);
   }
 
   #probeNow(): void {
@@ -70,32 +99,55 @@ export class StorageGuard {
     if (this.#probing || (since >= 0 && since < PROBE_INTERVAL)) return;
     this.#probing = true;
     this.#probedAt = now;
-    this.#track(this.#bounded(this.#options.probe, 0))
+    this.#track(this.#bounded(this.#options.probe, 0, true))
       .catch(() => {})
       .finally(() => this.#probing = false);
   }
 
-  async #bounded<T>(call: () => Promise<T>, extra: number): Promise<T> {
-    const bound = Math.max(this.#options.bound, MIN_STORAGE_BOUND) + extra;
-    using limit = deadline(undefined, bound, `The token storage did not answer within ${bound} ms`);
+  async #bounded<T>(call: () => Promise<T>, extra: number, probe: boolean): Promise<T> {
+    const bound = this.#bound;
+    // While up, #slow is under half the bound: at least half of it is left.
+    const ms = Math.round((probe ? bound : bound - this.#slow) + extra);
+    const started = this.#monotonic();
+    let result: T;
+    // Disposed by hand: the core runs on Node 20, which has no `using`.
+    const limit = deadline(undefined, ms, `The token storage did not answer within ${ms} ms`);
     try {
-      const result = await abortable(call(), limit.expired);
-      this.#down = false;
-      this.#reported = false;
-      return result;
+      result = await abortable(call(), limit.expired);
     } catch (error) {
-      if (!this.#options.closed.aborted) {
-        if (limit.expired.aborted) {
-          this.#down = true;
-          this.#probedAt = this.#options.now();
-        }
-        if (!this.#reported) {
-          this.#reported = true;
-          this.#options.report(error);
-        }
-      }
+      this.#failed(error);
       throw error;
+    } finally {
+      limit[Symbol.dispose]();
     }
+    const took = Math.max(0, this.#monotonic() - started - extra);
+    if (took < bound * QUICK_SHARE) {
+      this.#down = false;
+      this.#slow = 0;
+    } else if (!probe) {
+      this.#slow += took;
+      if (this.#slow >= bound * SLOW_SHARE) {
+        this.#failed(
+          new Error(
+            `Cannot use the token storage: its calls took ${
+              Math.round(this.#slow)
+            } ms, half the ${bound} ms bound or more; it is skipped until it answers within ${
+              Math.round(bound * QUICK_SHARE)
+            } ms`,
+          ),
+        );
+      }
+    }
+    return result;
+  }
+
+  /** Marks the storage down, and reports the first failure of an outage. */
+  #failed(error: unknown): void {
+    if (this.#options.closed.aborted) return;
+    this.#probedAt = this.#options.now();
+    if (this.#down) return;
+    this.#down = true;
+    this.#options.report(error);
   }
 
   #track<T>(pending: Promise<T>): Promise<T> {

@@ -2,7 +2,17 @@
 // access record and the login record, read and written through a guard that
 // bounds every call, and ordered without comparing anyone's clock.
 
-import { accessRecordOf, loginRecordOf, RecentSet, withRefreshToken } from "./_login_record.ts";
+import { abortable } from "./_abort.ts";
+import {
+  accessRecordOf,
+  loginRecordOf,
+  type LoginScope,
+  RecentSet,
+  revocableOf,
+  type RevocableToken,
+  type RevokeLogin,
+  withRefreshToken,
+} from "./_login_record.ts";
 import { StorageGuard } from "./_storage_guard.ts";
 import type { ClientEvent } from "./client_event.ts";
 import { storageKeys, type TokenKeyParts, type TokenKeys } from "./storage/storage_key.ts";
@@ -81,6 +91,11 @@ export class TokenRecords {
    */
   get loginKnown(): boolean {
     return this.#loginKnown;
+  }
+
+  /** The login record as this process knows it: the login's refresh token and scope. */
+  get login(): Token | undefined {
+    return this.#login;
   }
 
   /** Storage calls under way, each bounded: close() waits for them. */
@@ -170,12 +185,16 @@ export class TokenRecords {
 
   /**
    * Keeps a token this process obtained: in memory, in the login record when
-   * it carries a refresh token (fenced by `lease`, the login's), and in the
-   * access record when it may be reused.
+   * it carries a refresh token (fenced by `lease`, the login's; with the
+   * login's `scope`), and in the access record when it may be reused.
    *
    * @returns The token to hand out, with the login's refresh token.
    */
-  async adopt(obtained: Token, isReusable: boolean, lease?: TokenLease): Promise<Token> {
+  async adopt(
+    obtained: Token,
+    options: { reusable: boolean; lease?: TokenLease; scope?: LoginScope },
+  ): Promise<Token> {
+    const { lease, scope } = options;
     const writes: ((storage: TokenStorage, keys: TokenKeys) => Promise<void>)[] = [];
     const { refreshToken } = obtained;
     this.#loginKnown = true;
@@ -184,14 +203,14 @@ export class TokenRecords {
       if (retiring !== undefined && retiring !== refreshToken) {
         this.#retiredRefreshTokens.add(retiring);
       }
-      const login = loginRecordOf({ ...obtained, refreshToken });
+      const login = loginRecordOf({ ...obtained, refreshToken }, scope);
       this.#setLogin(login);
       // A holder whose lease ran out writes nothing over a newer login.
       writes.push((s, keys) => s.set(keys.login, login, { lease }));
     }
     const record = this.#lastSeen = accessRecordOf(obtained);
     const token = withRefreshToken(obtained, this.#login?.refreshToken);
-    if (isReusable) {
+    if (options.reusable) {
       const replaced = this.#current?.accessToken;
       if (replaced !== undefined && replaced !== obtained.accessToken) this.#retired.add(replaced);
       this.#generation++;
@@ -215,6 +234,36 @@ export class TokenRecords {
     this.#setLogin(undefined);
     const accessToken = login.accessToken;
     await this.#call((s, keys) => s.delete(keys.login, { accessToken })).catch(() => {});
+  }
+
+  /**
+   * Ends the login: `revoke` gets its refresh token, else its access token,
+   * as the storage has them (another process may have renewed); once it
+   * succeeds, the access record and the login record are deleted, and what
+   * this process knew is retired, so that no read brings it back. When
+   * `revoke` throws, everything is kept (after a 503 the token still exists,
+   * [RFC 7009 §2.2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.2.1)).
+   *
+   * @returns What was revoked; `undefined` when there was no token (nothing is sent).
+   */
+  async revoke(revoke: RevokeLogin, signal?: AbortSignal): Promise<RevocableToken | undefined> {
+    await abortable(this.read(), signal);
+    const login = await abortable(this.readLogin(), signal);
+    if (login === undefined) return undefined;
+    const revocable = revocableOf(login);
+    await revoke(revocable);
+    for (const known of [this.#current, this.#lastSeen, this.#login, login]) {
+      if (known) this.#retired.add(known.accessToken);
+    }
+    if (login.refreshToken !== undefined) this.#retiredRefreshTokens.add(login.refreshToken);
+    // Reads begun before this are stale: they see the revoked tokens.
+    this.#generation++;
+    this.#current = this.#lastSeen = undefined;
+    this.#setLogin(undefined);
+    // Unconditional: a logout leaves nothing stored for this client.
+    await this.#call((s, keys) => s.delete(keys.access)).catch(() => {});
+    await this.#call((s, keys) => s.delete(keys.login)).catch(() => {});
+    return revocable;
   }
 
   /** Takes the renewal lease, on the login key (one renewal per login). */
@@ -253,6 +302,11 @@ export class TokenRecords {
       async () => await call(this.#options.storage, await this.#storageKeys()),
       extra,
     );
+  }
+
+  /** The storage keys (hashes, computed once): the access key also names the token's limits. */
+  keys(): Promise<TokenKeys> {
+    return this.#storageKeys();
   }
 
   #storageKeys(): Promise<TokenKeys> {

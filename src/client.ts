@@ -6,9 +6,12 @@
  */
 
 import { discard } from "./_body.ts";
+import { checkKnownOptions } from "./_known_options.ts";
 import { redactInspect } from "./_redact.ts";
 import { type ClientOptions, parseClientOptions } from "./client_options.ts";
+import type { ClientEvent } from "./client_event.ts";
 import { installedFlow } from "./login/browser_flow.ts";
+import { type MtlsFetch, openClientCertificate } from "./mtls.ts";
 import { ReplayableRequest, type ReplayableRequestOptions } from "./replayable_request.ts";
 import type { Token } from "./token.ts";
 import { type ErrorResponse, TokenEndpoint, toResponse } from "./token_endpoint.ts";
@@ -39,6 +42,12 @@ export interface GetTokenOptions {
   minValidity?: number;
 }
 
+/** The options {@linkcode Client.prototype.getToken} knows: a misspelled one is refused. */
+const GET_TOKEN_OPTION_NAMES = {
+  signal: true,
+  minValidity: true,
+} as const satisfies Record<keyof GetTokenOptions, true>;
+
 /**
  * An OAuth 2 client whose `fetch` sends `Authorization: Bearer <token>` and
  * does the token work itself.
@@ -68,10 +77,17 @@ export interface GetTokenOptions {
  */
 export class Client implements AsyncDisposable {
   readonly #provider: TokenProvider;
+  /** The token endpoint (or issuer) with the client's authentication; also revokes. */
+  readonly #endpoint: TokenEndpoint;
   /** The transport and replay limit every request is prepared with. */
   readonly #requests: ReplayableRequestOptions;
   readonly #throwTokenErrors: boolean;
+  readonly #onEvent: ((event: ClientEvent) => void) | undefined;
   readonly #summary: Record<string, unknown>;
+  /** The `revocationEndpoint` option; else the issuer's metadata names one, or none. */
+  readonly #revocationEndpoint: URL | undefined;
+  /** The transport that presents the client's certificate, when it does; `close()` frees it. */
+  readonly #mtls: MtlsFetch | undefined;
   #closed = false;
 
   static {
@@ -115,27 +131,43 @@ export class Client implements AsyncDisposable {
    */
   constructor(options: ClientOptions) {
     const settings = parseClientOptions(options, installedFlow);
-    const { endpoint, grant, scope } = settings;
+    const { grant, scope, clientCertificate: tls } = settings;
+    // RFC 8705: the certificate goes to the token and revocation endpoints, and to resources
+    // only for tokens bound to it (§3). The user's `fetch` stays the transport underneath.
+    this.#mtls = settings.presentsCertificate && tls
+      ? openClientCertificate(tls, settings.endpoint.fetch)
+      : undefined;
+    const endpoint = { ...settings.endpoint, mtlsFetch: this.#mtls?.fetch };
     this.#requests = {
-      transport: endpoint.fetch,
+      transport: tls?.boundAccessTokens && this.#mtls ? this.#mtls.fetch : endpoint.fetch,
       maxReplayBytes: settings.maxReplayBytes,
       allowHttp: settings.allowHttp,
     };
     this.#throwTokenErrors = settings.tokenErrors === "throw";
+    this.#onEvent = settings.onEvent;
+    this.#endpoint = new TokenEndpoint(endpoint);
     this.#provider = new TokenProvider({
       grant,
-      endpoint: new TokenEndpoint(endpoint),
+      endpoint: this.#endpoint,
       params: settings.params,
       storage: settings.storage,
-      credential: endpoint.clientSecret,
+      credential: settings.credential,
       now: endpoint.now,
       renewalMargin: settings.renewalMargin,
       timeout: endpoint.timeout,
       onEvent: settings.onEvent,
     });
-    const { url, clientId, clientAuth } = endpoint;
-    this.#summary = { tokenEndpoint: url.href, clientId, scope, clientAuth, grant: grant.name };
+    const { url, issuer, clientId, clientAuth } = endpoint;
+    this.#summary = {
+      ...(issuer === undefined ? {} : { issuer: String(issuer) }),
+      ...(url === undefined ? {} : { tokenEndpoint: url.href }),
+      clientId,
+      scope,
+      clientAuth,
+      grant: grant.name,
+    };
     this.fetch = (input, init) => this.#fetch(input, init);
+    this.#revocationEndpoint = settings.revocationEndpoint;
   }
 
   /**
@@ -202,6 +234,7 @@ export class Client implements AsyncDisposable {
    */
   async getToken(options: GetTokenOptions = {}): Promise<Token> {
     this.#checkOpen("get a token");
+    checkKnownOptions(options, GET_TOKEN_OPTION_NAMES, "token", "get");
     const { minValidity = this.#provider.renewalMargin } = options;
     if (typeof minValidity !== "number" || !(minValidity >= 0) || minValidity === Infinity) {
       throw new RangeError(
@@ -215,8 +248,72 @@ export class Client implements AsyncDisposable {
   }
 
   /**
+   * Logs out: revokes the login's refresh token, else its access token, at
+   * the revocation endpoint (`revocationEndpoint`, else the issuer's metadata's,
+   * [RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)),
+   * with the client's authentication and a `token_type_hint`; then deletes
+   * the stored access token and login record, so that the next request
+   * obtains a new token (a browser login asks the user again). Whether the
+   * server also ends the access tokens of a revoked refresh token is its
+   * choice (it should).
+   *
+   * With no token at all it resolves at once, sending nothing. When the
+   * revocation endpoint answers an error or cannot be reached, the records
+   * are kept and the {@linkcode TokenError} is thrown: after a 503 the token
+   * still exists ([§2.2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.2.1)).
+   * A renewal under way finishes first, so that its token is the one revoked.
+   *
+   * @param options A signal to stop waiting (the request may still reach the server).
+   * @returns Which token was revoked, `"refresh_token"` or `"access_token"`,
+   * or `undefined` when there was none.
+   * @throws {TypeError} when the client has no revocation endpoint: no
+   * `revocationEndpoint`, and no `issuer` whose metadata names one.
+   * @throws {TokenError} when the revocation endpoint answers an error
+   * (its `error` and `status` kept) or cannot be reached in time.
+   *
+   * @example Revoking the token and starting afresh
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * await using client = new Client({
+   *   tokenEndpoint: server.tokenEndpoint,
+   *   revocationEndpoint: server.revocationEndpoint,
+   *   clientId: "id",
+   *   clientSecret: "secret",
+   * });
+   * const { accessToken } = await client.getToken();
+   * assert.equal(await client.revoke(), "access_token");
+   * assert.equal(server.accepts(accessToken), false);
+   * assert.notEqual((await client.getToken()).accessToken, accessToken); // a new one
+   * ```
+   */
+  async revoke(
+    options: { signal?: AbortSignal } = {},
+  ): Promise<"refresh_token" | "access_token" | undefined> {
+    this.#checkOpen("revoke the token");
+    const endpoint = this.#revocationEndpoint;
+    // Without an issuer no metadata can name one: say so before reading any token.
+    if (endpoint === undefined && this.#endpoint.issuer === undefined) {
+      throw new TypeError(
+        'Cannot revoke the token: the client has no revocation endpoint; set "revocationEndpoint"',
+      );
+    }
+    const { signal } = options;
+    // The token endpoint's authentication (method, assertion, certificate) and discovery.
+    const revoked = await this.#provider.revoke(
+      ({ token, hint }) => this.#endpoint.revoke(token, { endpoint, tokenTypeHint: hint, signal }),
+      signal,
+    );
+    return revoked?.hint;
+  }
+
+  /**
    * Stops background renewals and the token request in flight, and waits for
-   * them. Later calls reject.
+   * them; then closes the connections of the client's certificate, if any.
+   * Later calls reject.
    *
    * @example Closing explicitly
    * ```ts
@@ -228,7 +325,11 @@ export class Client implements AsyncDisposable {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#provider.close();
+    try {
+      await this.#provider.close();
+    } finally {
+      this.#mtls?.close();
+    }
   }
 
   /** Same as {@linkcode Client.prototype.close}, for `await using`. */
@@ -261,7 +362,13 @@ export class Client implements AsyncDisposable {
       void discard(response);
       const second = await this.#provider.tokenAfterRejection(first.token, request.signal);
       if ("errorResponse" in second) return this.#tokenFailure(second.errorResponse);
-      return await request.replay(second.token);
+      const replayed = await request.replay(second.token);
+      try {
+        this.#onEvent?.({ type: "replay", status: replayed.status });
+      } catch {
+        // A listener's failure is not the request's.
+      }
+      return replayed;
     } finally {
       request.release();
     }

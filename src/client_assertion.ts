@@ -49,7 +49,7 @@ export type ClientAssertionMethod = "private_key_jwt" | "client_secret_jwt";
  * const key: ClientKey = Deno.env.get("CLIENT_KEY_PEM")!;
  * ```
  */
-export type ClientKey = CryptoKey | JsonWebKey | string;
+export type ClientKey = CryptoKey | (JsonWebKey & { kid?: string }) | string;
 
 /**
  * Which value a client assertion's `aud` claim carries. Servers disagree

@@ -38,6 +38,9 @@ export type TokenReason = "missing" | "expired" | "expiring" | "rejected";
  *   still-valid token stays in use. Reported besides the `token` event.
  * - `error` with `phase: "storage"`: a storage call failed; the client went on
  *   without it.
+ * - `request`: one token request ended: see {@linkcode TokenRequestEvent}.
+ * - `replay`: a request was sent again with a new token after a 401, and the
+ *   resource answered `status` ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)).
  *
  * Events never carry a token or a secret.
  *
@@ -61,4 +64,39 @@ export type TokenReason = "missing" | "expired" | "expiring" | "rejected";
 export type ClientEvent =
   | { type: "token"; reason: TokenReason; expiresAt?: number }
   | { type: "error"; phase: "token"; error: TokenError }
-  | { type: "error"; phase: "renewal" | "storage"; error: unknown };
+  | { type: "error"; phase: "renewal" | "storage"; error: unknown }
+  | TokenRequestEvent
+  | { type: "replay"; status: number };
+
+/**
+ * One token request, answered or not: where it went (origin and path, no
+ * query), its `grant_type`, the HTTP status (`undefined` when no response
+ * came), how long it took, and for a request that failed, why: the
+ * endpoint's `error` code (`invalid_client`), else the {@linkcode TokenError}
+ * code (`network_error`, `http_error`, ...). Never a token or a secret.
+ *
+ * @example Logging slow token requests
+ * ```ts
+ * import type { ClientEvent } from "@alf/client";
+ *
+ * const onEvent = (event: ClientEvent) => {
+ *   if (event.type === "request" && event.durationMs > 1_000) {
+ *     console.warn(`slow token request to ${event.endpoint}: ${event.durationMs} ms`);
+ *   }
+ * };
+ * ```
+ */
+export interface TokenRequestEvent {
+  /** Names the event kind. */
+  type: "request";
+  /** The token endpoint: origin and path. */
+  endpoint: string;
+  /** The `grant_type` sent, as the token endpoint saw it. */
+  grant: string;
+  /** The HTTP status; `undefined` when no response came. */
+  status: number | undefined;
+  /** From sending the request to its outcome, in milliseconds. */
+  durationMs: number;
+  /** Why the request failed: the endpoint's `error` code, else the `TokenError` code. */
+  error?: string;
+}

@@ -5,16 +5,27 @@
  * @module
  */
 
+import { parseClientCredentials } from "./_client_credentials.ts";
 import { checkDuration } from "./_duration.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
 import { checkKnownOptions } from "./_known_options.ts";
-import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from "./client_auth.ts";
+import type { ClientAssertionAudience, ClientKey } from "./client_assertion.ts";
+import type { ClientAuthMethod } from "./client_auth.ts";
+import { parseParams, parseScope } from "./_token_params.ts";
+import { parseIssuer } from "./discovery.ts";
+import {
+  certificateCredential,
+  type ClientCertificate,
+  parseClientCertificate,
+  presentsCertificate,
+} from "./mtls.ts";
 import type { ClientEvent } from "./client_event.ts";
-import { checkGrant, type Grant } from "./grant.ts";
+import { checkGrant, type Grant, namesPrincipal } from "./grant.ts";
 import { ClientCredentialsGrant } from "./grants/client_credentials.ts";
 import { MemoryTokenStorage } from "./storage/memory.ts";
 import { checkTokenStorage, type TokenStorage } from "./storage/token_storage.ts";
 import type { TokenEndpointOptions } from "./token_endpoint.ts";
+import { withDebug } from "./_debug.ts";
 
 /**
  * Options of {@linkcode Client}.
@@ -38,9 +49,28 @@ export interface ClientOptions {
   /**
    * The token endpoint
    * ([RFC 6749 §3.2](https://www.rfc-editor.org/rfc/rfc6749#section-3.2)). Must be
-   * `https:` unless on a loopback host or `allowHttp` is set.
+   * `https:` unless on a loopback host or `allowHttp` is set. Give this or
+   * `issuer`; given with `issuer`, this one is used for token requests.
    */
-  tokenEndpoint: string | URL;
+  tokenEndpoint?: string | URL;
+  /**
+   * The authorization server's issuer identifier, such as
+   * `https://auth.example.com` or a realm's `https://sso.example.com/realms/acme`
+   * ([RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2)). Its
+   * metadata is fetched on the first request (once per issuer per process;
+   * see `discover`) and names the token endpoint when `tokenEndpoint` is not
+   * given, the other endpoints, and the client authentication method when
+   * `clientAuth` is not given. A document for another issuer, or without a
+   * token endpoint, is a `TokenError` and nothing is sent. Also the `aud` of
+   * client assertions. Same rule as `tokenEndpoint`; no query or fragment.
+   */
+  issuer?: string | URL;
+  /**
+   * The revocation endpoint of {@linkcode Client.prototype.revoke}
+   * ([RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)); same rule as
+   * `tokenEndpoint`. Default: the `revocation_endpoint` of the issuer's metadata.
+   */
+  revocationEndpoint?: string | URL;
   /** The client identifier ([RFC 6749 §2.2](https://www.rfc-editor.org/rfc/rfc6749#section-2.2)). */
   clientId: string;
   /** The client secret; omit it (or pass `""`) for a public client. */
@@ -58,14 +88,54 @@ export interface ClientOptions {
   tokenParams?: Record<string, string | string[]>;
   /**
    * How the client authenticates at the token endpoint. Default:
-   * `"client_secret_basic"` when there is a secret, else `"none"`.
+   * `"private_key_jwt"` when there is a `clientKey`; with a secret,
+   * `"client_secret_basic"`, or for a token endpoint found from `issuer` the
+   * first of `client_secret_basic`, `client_secret_post` and
+   * `client_secret_jwt` its metadata lists (`token_endpoint_auth_methods_supported`);
+   * else `"none"`. The mutual-TLS methods, `"tls_client_auth"` and
+   * `"self_signed_tls_client_auth"`, need a `clientCertificate`.
    */
   clientAuth?: ClientAuthMethod;
   /**
+   * The private key of `private_key_jwt`
+   * ([RFC 7523 §2.2](https://www.rfc-editor.org/rfc/rfc7523#section-2.2)): a
+   * `CryptoKey`, a private JWK, or a PEM string (PKCS#8; PKCS#1 and SEC1 too).
+   * RS256, PS256, ES256 or EdDSA by the key's type. A key that cannot sign is
+   * a `TypeError` when the client is created. Never shown by inspect, JSON or
+   * errors; only a fingerprint of it goes into the storage key.
+   */
+  clientKey?: ClientKey;
+  /** The `kid` of `clientKey`, sent in the assertions' header. Default: the JWK's `kid`, if any. */
+  clientKeyId?: string;
+  /**
+   * The `aud` of client assertions: `"issuer"` (default: the issuer when
+   * known, else the token endpoint), `"token_endpoint"` (Entra ID), or
+   * `"endpoint"`, the URL each request goes to (Okta).
+   */
+  clientAssertionAudience?: ClientAssertionAudience;
+  /**
+   * The client's X.509 certificate and its private key, as PEM. With
+   * `private_key_jwt`, the assertions carry the certificate's thumbprints
+   * (`x5t#S256` and `x5t`, [RFC 7515 §4.1.8](https://www.rfc-editor.org/rfc/rfc7515#section-4.1.8)),
+   * and its key signs them when `clientKey` is not given: the certificate
+   * credentials of Microsoft Entra ID. With `clientAuth` `"tls_client_auth"`
+   * or `"self_signed_tls_client_auth"`, or `boundAccessTokens`, it is
+   * presented in the TLS handshake (mutual TLS,
+   * [RFC 8705](https://www.rfc-editor.org/rfc/rfc8705)) to the token and
+   * revocation endpoints (their `mtls_endpoint_aliases` when discovered), and
+   * with `boundAccessTokens` to resources too, through a `Deno.HttpClient`
+   * that `close()` frees: Deno only.
+   */
+  clientCertificate?: ClientCertificate;
+  /**
    * Where tokens are kept. Default: the storage of the installed browser login
-   * flow (see `useImplicitFlow`) when the client uses it, else
-   * `MemoryTokenStorage.shared`, one storage for the whole process (the key
-   * names the endpoint, client, credential, grant and parameters).
+   * flow (see `useImplicitFlow`) when the client uses it; else, for the client
+   * credentials grant or a grant whose `identity()` names its principal (see
+   * {@linkcode Grant.identity}), `MemoryTokenStorage.shared`, one storage for
+   * the whole process (the key names the endpoint, client, credential, grant,
+   * identity and parameters); else (a browser login, a custom grant without
+   * `identity()`) a `MemoryTokenStorage` of this client's own, so that two
+   * users' clients never share a token.
    */
   storage?: TokenStorage;
   /**
@@ -119,6 +189,11 @@ export interface ClientOptions {
   maxReplayBytes?: number;
   /** Receives token requests and background failures; see {@linkcode ClientEvent}. */
   onEvent?: (event: ClientEvent) => void;
+  /**
+   * Print every event to stderr, one line each, never a token or secret. Default: whether
+   * `ALF_DEBUG` is set (read only when the env permission for it is granted, so never a prompt).
+   */
+  debug?: boolean;
 }
 
 /**
@@ -128,11 +203,17 @@ export interface ClientOptions {
  */
 export const CLIENT_OPTION_NAMES = {
   tokenEndpoint: true,
+  issuer: true,
+  revocationEndpoint: true,
   clientId: true,
   clientSecret: true,
   scope: true,
   tokenParams: true,
   clientAuth: true,
+  clientKey: true,
+  clientKeyId: true,
+  clientAssertionAudience: true,
+  clientCertificate: true,
   storage: true,
   grant: true,
   fetch: true,
@@ -143,12 +224,24 @@ export const CLIENT_OPTION_NAMES = {
   allowHttp: true,
   maxReplayBytes: true,
   onEvent: true,
+  debug: true,
 } as const satisfies Record<keyof ClientOptions, true>;
 
 /** {@linkcode ClientOptions} checked, with every default filled in. */
 export interface ClientSettings {
-  /** The token endpoint, credentials, transport, clock and token timeout. */
+  /** The token endpoint (or issuer), credentials, transport, clock and token timeout. */
   endpoint: TokenEndpointOptions;
+  /**
+   * What tells the client's credentials apart in the storage key (the
+   * secret, or the key's public members or bytes): hashed there, never stored.
+   */
+  credential: string | undefined;
+  /** The client's certificate and key, when given. */
+  clientCertificate: ClientCertificate | undefined;
+  /** Whether `clientCertificate` is presented in TLS: a mutual-TLS method, or `boundAccessTokens`. */
+  presentsCertificate: boolean;
+  /** The revocation endpoint, when given. */
+  revocationEndpoint: URL | undefined;
   grant: Grant;
   storage: TokenStorage;
   /** Parameters of every token request: `tokenParams`, then `scope`. */
@@ -172,23 +265,10 @@ export interface DefaultFlow {
 const DEFAULT_RENEWAL_MARGIN = 60_000;
 const DEFAULT_TOKEN_TIMEOUT = 30_000;
 /**
- * Parameters the client or a grant sets itself
- * ([RFC 6749 §3.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.1): none may appear twice).
+ * The one transport of clients without their own: discovery keeps one cache
+ * per transport, so clients of one issuer share one metadata request.
  */
-const RESERVED_PARAMS = new Set([
-  "grant_type",
-  "client_id",
-  "client_secret",
-  "scope",
-  "redirect_uri",
-  "response_type",
-  "state",
-  "code",
-  "code_verifier",
-  "code_challenge",
-  "code_challenge_method",
-  "refresh_token",
-]);
+const DEFAULT_FETCH: typeof fetch = (input, init) => globalThis.fetch(input, init);
 
 /**
  * Checks a client's options and fills in their defaults.
@@ -211,25 +291,39 @@ export function parseClientOptions(
   if (typeof allowHttp !== "boolean") {
     throw new TypeError('Cannot create the client: "allowHttp" must be a boolean');
   }
-  const url = parseTokenEndpoint(options.tokenEndpoint, allowHttp);
-  const { clientId, clientSecret } = options;
+  if (options.tokenEndpoint === undefined && options.issuer === undefined) {
+    throw new TypeError('Cannot create the client: give "tokenEndpoint" or "issuer"');
+  }
+  const url = options.tokenEndpoint === undefined
+    ? undefined
+    : parseTokenEndpoint(options.tokenEndpoint, allowHttp);
+  const issuer = options.issuer === undefined
+    ? undefined
+    : (parseIssuer(options.issuer, "client", "issuer", allowHttp), options.issuer);
+  const revocationEndpoint = options.revocationEndpoint === undefined
+    ? undefined
+    : parseEndpointUrl(options.revocationEndpoint, "client", "revocationEndpoint", allowHttp);
+  const { clientId } = options;
   if (typeof clientId !== "string" || clientId === "") {
     throw new TypeError('Cannot create the client: "clientId" must be a non-empty string');
   }
-  if (clientSecret !== undefined && typeof clientSecret !== "string") {
-    throw new TypeError('Cannot create the client: "clientSecret" must be a string');
+  for (const name of ["fetch", "now", "onEvent"] as const) {
+    if (options[name] !== undefined && typeof options[name] !== "function") {
+      throw new TypeError(`Cannot create the client: "${name}" must be a function`);
+    }
   }
-  const clientAuth = options.clientAuth ?? (clientSecret ? "client_secret_basic" : "none");
-  if (!CLIENT_AUTH_METHODS.includes(clientAuth)) {
-    throw new TypeError(
-      `Cannot create the client: "clientAuth" must be one of ${CLIENT_AUTH_METHODS.join(", ")}`,
-    );
-  }
-  if (clientAuth !== "none" && !clientSecret) {
-    throw new TypeError(
-      `Cannot create the client: "clientAuth" ${clientAuth} needs a "clientSecret"`,
-    );
-  }
+  const now = options.now ?? Date.now;
+  const onEvent = withDebug(options.onEvent, options.debug);
+  const clientCertificate = parseClientCertificate(options.clientCertificate, options.clientAuth);
+  const credentials = parseClientCredentials({
+    ...options,
+    clientId,
+    certificate: clientCertificate?.cert,
+    certificateKey: clientCertificate?.key,
+    now,
+    discovered: url === undefined,
+  });
+  const presents = presentsCertificate(clientCertificate, credentials.clientAuth);
   // A margin is compared with lifetimes, never waited for: any finite size.
   const renewalMargin = checkDuration(options.renewalMargin, {
     context: "client",
@@ -254,33 +348,41 @@ export function parseClientOptions(
   if (tokenErrors !== "return" && tokenErrors !== "throw") {
     throw new TypeError('Cannot create the client: "tokenErrors" must be "return" or "throw"');
   }
-  for (const name of ["fetch", "now", "onEvent"] as const) {
-    if (options[name] !== undefined && typeof options[name] !== "function") {
-      throw new TypeError(`Cannot create the client: "${name}" must be a function`);
-    }
-  }
   // A client without a grant of its own uses the installed browser login flow, if any.
   const flow = options.grant === undefined ? defaultFlow() : undefined;
-  const storage = options.storage ?? flow?.storage ?? MemoryTokenStorage.shared;
-  checkTokenStorage(storage, "create the client");
   const grant = checkGrant(
     options.grant ?? flow?.grant ?? new ClientCredentialsGrant(),
     "create the client",
     "grant",
   );
+  // The process-wide storage only where the key names whom a token is for.
+  const storage = options.storage ?? flow?.storage ??
+    (namesPrincipal(grant) ? MemoryTokenStorage.shared : new MemoryTokenStorage());
+  checkTokenStorage(storage, "create the client");
   const scope = parseScope(options.scope);
   const params = parseParams(options.tokenParams);
   if (scope !== undefined) params.append("scope", scope);
   return {
     endpoint: {
       url,
+      issuer,
       clientId,
-      clientSecret,
-      clientAuth,
-      fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
-      now: options.now ?? Date.now,
+      clientSecret: credentials.clientSecret,
+      clientAuth: credentials.clientAuth,
+      clientAssertion: credentials.clientAssertion,
+      allowHttp,
+      fetch: options.fetch ?? DEFAULT_FETCH,
+      now,
       timeout,
+      onEvent,
     },
+    // Tokens obtained over one certificate are not another's (RFC 8705 §3).
+    credential: presents
+      ? certificateCredential(clientCertificate!.cert, credentials.credential)
+      : credentials.credential,
+    clientCertificate,
+    presentsCertificate: presents,
+    revocationEndpoint,
     grant,
     storage,
     params,
@@ -289,43 +391,10 @@ export function parseClientOptions(
     maxReplayBytes,
     allowHttp,
     tokenErrors,
-    onEvent: options.onEvent,
+    onEvent,
   };
 }
 
 function parseTokenEndpoint(value: unknown, allowHttp: boolean): URL {
   return parseEndpointUrl(value, "client", "tokenEndpoint", allowHttp);
-}
-
-function parseScope(scope: unknown): string | undefined {
-  if (scope === undefined) return undefined;
-  const parts = typeof scope === "string" ? [scope] : scope;
-  if (!Array.isArray(parts) || parts.some((part) => typeof part !== "string")) {
-    throw new TypeError('Cannot create the client: "scope" must be a string or a list of strings');
-  }
-  const joined = parts.join(" ").trim().split(/\s+/).filter(Boolean).join(" ");
-  return joined === "" ? undefined : joined;
-}
-
-function parseParams(params: unknown): URLSearchParams {
-  const form = new URLSearchParams();
-  if (params === undefined) return form;
-  if (typeof params !== "object" || params === null) {
-    throw new TypeError('Cannot create the client: "tokenParams" must be an object');
-  }
-  for (const [name, value] of Object.entries(params)) {
-    if (RESERVED_PARAMS.has(name)) {
-      throw new TypeError(
-        `Cannot create the client: "tokenParams" cannot set "${name}"; use its own option`,
-      );
-    }
-    const values = Array.isArray(value) ? value : [value];
-    if (values.some((item) => typeof item !== "string")) {
-      throw new TypeError(
-        `Cannot create the client: "tokenParams.${name}" must be a string or a list of strings`,
-      );
-    }
-    for (const item of values) form.append(name, item);
-  }
-  return form;
 }

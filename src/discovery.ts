@@ -9,67 +9,15 @@
 import { abortable, deadline } from "./_abort.ts";
 import { BodyTooLargeError, discard, readBounded } from "./_body.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
-import { TokenError } from "./token_error.ts";
+import { checkKnownOptions } from "./_known_options.ts";
+import {
+  type AuthorizationServerMetadata,
+  checkMetadataEndpoint,
+  validateMetadata,
+} from "./server_metadata.ts";
+import { TokenError, type TokenErrorOptions } from "./token_error.ts";
 
-/**
- * An authorization server's metadata, with the members' names of
- * [RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2) and
- * [OpenID Connect Discovery §3](https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderMetadata)
- * as the server sent them (snake_case), so that a member found in a spec or a
- * provider's documentation reads the same here. Members not listed are kept
- * as they came. The object is frozen: it is shared by every caller.
- *
- * @example Reading the endpoints
- * ```ts
- * import type { AuthorizationServerMetadata } from "@alf/client";
- *
- * function canRevoke(metadata: AuthorizationServerMetadata): boolean {
- *   return metadata.revocation_endpoint !== undefined;
- * }
- * ```
- */
-export interface AuthorizationServerMetadata {
-  /** The issuer identifier; equal to the one asked for. */
-  readonly issuer: string;
-  /** The token endpoint; always present here (a document without one is refused). */
-  readonly token_endpoint: string;
-  /** The authorization endpoint (browser logins). */
-  readonly authorization_endpoint?: string;
-  /** The revocation endpoint ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)). */
-  readonly revocation_endpoint?: string;
-  /** The introspection endpoint ([RFC 7662](https://www.rfc-editor.org/rfc/rfc7662)). */
-  readonly introspection_endpoint?: string;
-  /** The device authorization endpoint ([RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)). */
-  readonly device_authorization_endpoint?: string;
-  /** The dynamic registration endpoint ([RFC 7591](https://www.rfc-editor.org/rfc/rfc7591)). */
-  readonly registration_endpoint?: string;
-  /** The pushed authorization request endpoint ([RFC 9126](https://www.rfc-editor.org/rfc/rfc9126)). */
-  readonly pushed_authorization_request_endpoint?: string;
-  /** The OpenID Connect UserInfo endpoint. */
-  readonly userinfo_endpoint?: string;
-  /** The OpenID Connect logout endpoint. */
-  readonly end_session_endpoint?: string;
-  /** The server's JSON Web Key Set. */
-  readonly jwks_uri?: string;
-  /** The scopes the server supports. */
-  readonly scopes_supported?: readonly string[];
-  /** The response types the server supports. */
-  readonly response_types_supported?: readonly string[];
-  /** The grant types the server supports. */
-  readonly grant_types_supported?: readonly string[];
-  /** The client authentication methods of the token endpoint. */
-  readonly token_endpoint_auth_methods_supported?: readonly string[];
-  /** The JWS algorithms of client assertions at the token endpoint. */
-  readonly token_endpoint_auth_signing_alg_values_supported?: readonly string[];
-  /** The client authentication methods of the revocation endpoint. */
-  readonly revocation_endpoint_auth_methods_supported?: readonly string[];
-  /** The PKCE methods the server supports ([RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)). */
-  readonly code_challenge_methods_supported?: readonly string[];
-  /** Endpoints to use with mutual TLS ([RFC 8705 §5](https://www.rfc-editor.org/rfc/rfc8705#section-5)). */
-  readonly mtls_endpoint_aliases?: Readonly<Record<string, string>>;
-  /** Any other member, as sent. */
-  readonly [member: string]: unknown;
-}
+export type { AuthorizationServerMetadata } from "./server_metadata.ts";
 
 /**
  * Options of {@linkcode discover}.
@@ -94,33 +42,22 @@ export interface DiscoverOptions {
   reload?: boolean;
 }
 
-/** Members that name endpoints: each must pass the rule of `tokenEndpoint`. */
-const ENDPOINTS = [
-  "token_endpoint",
-  "authorization_endpoint",
-  "revocation_endpoint",
-  "introspection_endpoint",
-  "device_authorization_endpoint",
-  "registration_endpoint",
-  "pushed_authorization_request_endpoint",
-  "userinfo_endpoint",
-  "end_session_endpoint",
-  "jwks_uri",
-] as const;
-
-/** Members that are lists of strings. */
-const LISTS = [
-  "scopes_supported",
-  "response_types_supported",
-  "grant_types_supported",
-  "token_endpoint_auth_methods_supported",
-  "token_endpoint_auth_signing_alg_values_supported",
-  "revocation_endpoint_auth_methods_supported",
-  "code_challenge_methods_supported",
-] as const;
+/**
+ * Every name of {@linkcode DiscoverOptions}: any other name is refused as a
+ * misspelling.
+ */
+export const DISCOVER_OPTION_NAMES = {
+  fetch: true,
+  signal: true,
+  allowHttp: true,
+  timeout: true,
+  reload: true,
+} as const satisfies Record<keyof DiscoverOptions, true>;
 
 /** Largest metadata document read: 1 MiB. */
 const MAX_METADATA_BYTES = 1024 * 1024;
+/** An error body is kept for the caller to read: 64 KiB is plenty. */
+const MAX_ERROR_BYTES = 64 * 1024;
 const DEFAULT_TIMEOUT = 30_000;
 
 interface Pending {
@@ -174,20 +111,17 @@ const cache = new WeakMap<typeof fetch, Map<string, Pending>>();
  * @param issuer The issuer identifier: an `https:` URL without query or fragment.
  * @param options The transport, signal, timeout and `http:` permission.
  * @returns The metadata, frozen.
- * @throws {TypeError} when the issuer is not such a URL, or an option is malformed.
+ * @throws {TypeError} when the issuer is not such a URL, or an option is malformed or
+ * unknown.
  * @throws {TokenError} when no valid metadata can be had.
  */
 export function discover(
   issuer: string | URL,
   options: DiscoverOptions = {},
 ): Promise<AuthorizationServerMetadata> {
+  checkKnownOptions(options, DISCOVER_OPTION_NAMES, "discovery request");
   const allowHttp = options.allowHttp ?? false;
-  const url = parseEndpointUrl(issuer, "discovery request", "issuer", allowHttp);
-  if (url.search || url.hash || String(issuer).includes("#")) {
-    throw new TypeError(
-      'Cannot create the discovery request: "issuer" must have no query or fragment',
-    );
-  }
+  const url = parseIssuer(issuer, "discovery request", "issuer", allowHttp);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT;
   if (typeof timeout !== "number" || !(timeout >= 1)) {
     throw new RangeError(
@@ -223,17 +157,49 @@ export function discover(
     fetched.catch(entry.forget);
     pending = entry;
   }
-  return wait(pending, options.signal);
+  return wait(pending, names[0] ?? url.href, options.signal);
+}
+
+/**
+ * Parses an issuer identifier: an endpoint URL (see `parseEndpointUrl`)
+ * without query or fragment ([RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2)).
+ *
+ * @param value The option's value.
+ * @param context What is being created, for messages: `client`, `discovery request`.
+ * @param option The option's name, for messages.
+ * @param allowHttp Whether plain `http:` is allowed on any host.
+ * @throws {TypeError} when the value is not such a URL.
+ */
+export function parseIssuer(
+  value: unknown,
+  context: string,
+  option: string,
+  allowHttp: boolean,
+): URL {
+  const url = parseEndpointUrl(value, context, option, allowHttp);
+  if (url.search || url.hash || String(value).includes("#")) {
+    throw new TypeError(`Cannot create the ${context}: "${option}" must have no query or fragment`);
+  }
+  return url;
 }
 
 /** Waits for a shared request; the last waiter to give up aborts it. */
 async function wait(
   pending: Pending,
+  asked: string,
   signal: AbortSignal | undefined,
 ): Promise<AuthorizationServerMetadata> {
   pending.waiters++;
   try {
     return await abortable(pending.promise, signal);
+  } catch (error) {
+    if (signal?.aborted && error === signal.reason) {
+      throw new TokenError(`Cannot discover the metadata of ${asked}: the request was aborted`, {
+        code: "aborted",
+        cause: signal.reason,
+      });
+    }
+    throw error;
   } finally {
     pending.waiters--;
     if (pending.waiters === 0 && signal?.aborted) {
@@ -253,41 +219,57 @@ async function fetchMetadata(
   signal: AbortSignal,
 ): Promise<AuthorizationServerMetadata> {
   const asked = names[0] ?? issuer.href;
-  using bound = deadline(signal, timeout, "The metadata request timed out");
-  const failures: string[] = [];
-  for (const location of wellKnownUrls(issuer)) {
-    let response: Response;
-    let text: string;
-    try {
-      response = await transport(location, {
-        headers: { Accept: "application/json" },
-        signal: bound.signal,
-      });
-    } catch (cause) {
-      throw failure(asked, cause, bound.signal, timeout, `cannot reach ${location}`);
+  const bound = deadline(signal, timeout, "The metadata request timed out");
+  try {
+    const failures: string[] = [];
+    /** The last location's failure: its HTTP error, or a body that is no metadata. */
+    let last: TokenErrorOptions = {};
+    for (const location of wellKnownUrls(issuer)) {
+      let response: Response;
+      let text: string;
+      try {
+        response = await transport(location, {
+          headers: { Accept: "application/json" },
+          signal: bound.signal,
+        });
+      } catch (cause) {
+        throw failure(asked, cause, bound.signal, timeout, `cannot reach ${location}`);
+      }
+      if (response.status < 200 || response.status > 299) {
+        const { status, headers } = response;
+        let body: string;
+        try {
+          body = new TextDecoder().decode(await readBounded(response, MAX_ERROR_BYTES));
+        } catch {
+          // Its status says enough; a body past the bound or cut off is not kept.
+          await discard(response);
+          body = "";
+        }
+        failures.push(`${location} answered ${status}`);
+        last = { code: "http_error", status, headers, body };
+        continue;
+      }
+      try {
+        text = new TextDecoder().decode(await readBounded(response, MAX_METADATA_BYTES));
+      } catch (cause) {
+        throw failure(asked, cause, bound.signal, timeout, `cannot read ${location}`);
+      }
+      const document = parseObject(text);
+      if (document === undefined) {
+        // A catch-all page (a single-page app's index.html) answers 200 to any path.
+        failures.push(`${location} answered no JSON object`);
+        last = { code: "invalid_response", status: response.status };
+        continue;
+      }
+      if (response.url && response.redirected) {
+        checkMetadataEndpoint(asked, "the metadata location", response.url, allowHttp);
+      }
+      return validateMetadata(document, asked, names, allowHttp);
     }
-    if (response.status < 200 || response.status > 299) {
-      await discard(response);
-      failures.push(`${location} answered ${response.status}`);
-      continue;
-    }
-    try {
-      text = new TextDecoder().decode(await readBounded(response, MAX_METADATA_BYTES));
-    } catch (cause) {
-      throw failure(asked, cause, bound.signal, timeout, `cannot read ${location}`);
-    }
-    const document = parseObject(text);
-    if (document === undefined) {
-      // A catch-all page (a single-page app's index.html) answers 200 to any path.
-      failures.push(`${location} answered no JSON object`);
-      continue;
-    }
-    if (response.url && response.redirected) {
-      checkEndpoint(asked, "the metadata location", response.url, allowHttp);
-    }
-    return validate(document, asked, names, allowHttp);
+    throw new TokenError(`Cannot discover the metadata of ${asked}: ${failures.join("; ")}`, last);
+  } finally {
+    bound[Symbol.dispose]();
   }
-  throw new TokenError(`Cannot discover the metadata of ${asked}: ${failures.join("; ")}`);
 }
 
 /**
@@ -301,57 +283,6 @@ export function wellKnownUrls(issuer: URL): [URL, URL] {
     new URL(`/.well-known/oauth-authorization-server${path}`, issuer.origin),
     new URL(`${path}/.well-known/openid-configuration`, issuer.origin),
   ];
-}
-
-function validate(
-  document: Record<string, unknown>,
-  asked: string,
-  names: string[],
-  allowHttp: boolean,
-): AuthorizationServerMetadata {
-  const what = `Cannot use the metadata of ${asked}`;
-  if (typeof document.issuer !== "string" || !names.includes(document.issuer)) {
-    // RFC 8414 §3.3: a document for another issuer is an impersonation attempt.
-    throw new TokenError(
-      `${what}: it names the issuer ${JSON.stringify(document.issuer)} (RFC 8414 §3.3)`,
-    );
-  }
-  if (document.token_endpoint === undefined) {
-    throw new TokenError(`${what}: "token_endpoint" is missing`);
-  }
-  for (const name of ENDPOINTS) {
-    if (document[name] !== undefined) checkEndpoint(asked, `"${name}"`, document[name], allowHttp);
-  }
-  for (const name of LISTS) {
-    const list = document[name];
-    if (list !== undefined && !(Array.isArray(list) && list.every((v) => typeof v === "string"))) {
-      throw new TokenError(`${what}: "${name}" is not a list of strings`);
-    }
-  }
-  const aliases = document.mtls_endpoint_aliases;
-  if (aliases !== undefined) {
-    if (typeof aliases !== "object" || aliases === null || Array.isArray(aliases)) {
-      throw new TokenError(`${what}: "mtls_endpoint_aliases" is not an object`);
-    }
-    for (const [name, value] of Object.entries(aliases)) {
-      checkEndpoint(asked, `"mtls_endpoint_aliases.${name}"`, value, allowHttp);
-    }
-    Object.freeze(aliases);
-  }
-  for (const name of LISTS) Object.freeze(document[name]);
-  // The issuer as asked: a URL object's `https://host/` matches a document's `https://host`.
-  return Object.freeze({ ...document, issuer: document.issuer }) as AuthorizationServerMetadata;
-}
-
-function checkEndpoint(asked: string, name: string, value: unknown, allowHttp: boolean): void {
-  try {
-    parseEndpointUrl(value, "metadata", "endpoint", allowHttp);
-  } catch (cause) {
-    const message = cause instanceof Error ? cause.message : String(cause);
-    // parseEndpointUrl says `Cannot create the metadata: "endpoint" <reason>`.
-    const reason = message.slice(message.indexOf('"endpoint" ') + '"endpoint" '.length);
-    throw new TokenError(`Cannot use the metadata of ${asked}: ${name} ${reason}`, { cause });
-  }
 }
 
 function parseObject(text: string): Record<string, unknown> | undefined {
@@ -375,19 +306,24 @@ function failure(
   const prefix = `Cannot discover the metadata of ${asked}`;
   if (cause instanceof BodyTooLargeError) {
     return new TokenError(`${prefix}: the document exceeds ${MAX_METADATA_BYTES} bytes`, {
+      code: "invalid_response",
       cause,
     });
   }
   if (signal.aborted && signal.reason instanceof DOMException) {
     if (signal.reason.name === "TimeoutError") {
       return new TokenError(`${prefix}: the server did not answer within ${timeout} ms`, {
+        code: "timeout",
         cause: signal.reason,
       });
     }
   }
   if (signal.aborted) {
-    return new TokenError(`${prefix}: the request was aborted`, { cause: signal.reason });
+    return new TokenError(`${prefix}: the request was aborted`, {
+      code: "aborted",
+      cause: signal.reason,
+    });
   }
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new TokenError(`${prefix}: ${what}: ${reason}`, { cause });
+  return new TokenError(`${prefix}: ${what}: ${reason}`, { code: "network_error", cause });
 }

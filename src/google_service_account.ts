@@ -7,6 +7,7 @@
  */
 
 import { checkPrivateKey, signJwt } from "./_jwt.ts";
+import { checkKnownOptions } from "./_known_options.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
 import { JwtBearerGrant } from "./grants/jwt_bearer.ts";
 
@@ -62,6 +63,17 @@ export interface GoogleServiceAccountOptions {
   /** The clock, epoch milliseconds. Default: the client's (`now` option). */
   now?: () => number;
 }
+
+/**
+ * Every name of {@linkcode GoogleServiceAccountOptions}: any other name is
+ * refused as a misspelling (the key file's own members are not checked:
+ * Google adds to them).
+ */
+export const GOOGLE_SERVICE_ACCOUNT_OPTION_NAMES = {
+  scope: true,
+  subject: true,
+  now: true,
+} as const satisfies Record<keyof GoogleServiceAccountOptions, true>;
 
 /**
  * Client options for a Google service account; spread them into the
@@ -141,12 +153,17 @@ const LIFETIME_SECONDS = 3600;
  * @param options The scope and, for domain-wide delegation, the subject.
  * @returns `tokenEndpoint`, `clientId` and `grant`, for `new Client()`.
  * @throws {TypeError} when the key is not a service account key or its
- * private key cannot sign, or an option is malformed.
+ * private key cannot sign, or an option is malformed or unknown.
  */
 export function googleServiceAccount(
   key: string | GoogleServiceAccountKey,
   options: GoogleServiceAccountOptions,
 ): GoogleServiceAccountClientOptions {
+  checkKnownOptions(
+    options,
+    GOOGLE_SERVICE_ACCOUNT_OPTION_NAMES,
+    "Google service account client",
+  );
   const context = "Cannot use the Google service account key";
   let file: unknown = key;
   if (typeof key === "string") {
@@ -181,9 +198,6 @@ export function googleServiceAccount(
   );
 
   const optionsContext = "Cannot create the Google service account client";
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${optionsContext}: options must be an object`);
-  }
   const scope = Array.isArray(options.scope) ? options.scope.join(" ") : options.scope;
   if (typeof scope !== "string" || scope.trim() === "") {
     throw new TypeError(`${optionsContext}: "scope" must be a non-empty string or list`);

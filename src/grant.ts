@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ClientCredentialsGrant } from "./grants/client_credentials.ts";
 import type { Token } from "./token.ts";
 import type { TokenEndpoint, TokenResult } from "./token_endpoint.ts";
 
@@ -92,12 +93,22 @@ export interface Grant {
    */
   needsUser?(previous: Token | undefined): boolean;
   /**
-   * Tells this grant's tokens apart from those of another grant with the same
-   * `name` and client (for example whose refresh token it starts from), so
-   * that two users never share a token through one storage. Hashed into the
-   * storage key; never stored in clear. Absent means the name is enough.
+   * Names whom this grant's tokens are for (for example whose refresh token
+   * it starts from), so that grants with the same `name` and client for two
+   * users never share a token through one storage. Hashed into the storage
+   * key; never stored in clear.
    *
-   * @returns A string that identifies the grant's principal, or `undefined`.
+   * It also decides the default storage: a client created without `storage`
+   * shares the process-wide `MemoryTokenStorage.shared` only when its grant
+   * is the client credentials grant (the client is the principal, and its id
+   * and credential are in the key) or `identity()` returns a string. A grant
+   * without it (a browser login, a custom grant) gets a storage of the
+   * client's own, since nothing in the key tells its users apart: define it
+   * to opt in to sharing.
+   *
+   * @returns A string that identifies the grant's principal, or `undefined`
+   *   when the grant cannot name one (its tokens are then not shared by
+   *   default).
    */
   identity?(): string | undefined;
   /**
@@ -107,6 +118,25 @@ export interface Grant {
    * @throws {TokenError} when no token and no error response can be had.
    */
   obtain(context: GrantContext): Promise<TokenResult>;
+}
+
+/**
+ * Whether a grant's storage key names whom its tokens are for, so that
+ * clients without a `storage` of their own may share the process-wide one:
+ * the client credentials grant itself (not a subclass, which may ask for
+ * something else), or a grant whose `identity()` returns a string. Asked
+ * once, when the client is created.
+ *
+ * @param grant The client's grant.
+ * @returns `true` when the key tells its principals apart.
+ */
+export function namesPrincipal(grant: Grant): boolean {
+  if (Object.getPrototypeOf(grant) === ClientCredentialsGrant.prototype) return true;
+  try {
+    return typeof grant.identity === "function" && typeof grant.identity() === "string";
+  } catch {
+    return false; // not shared; the client reports the failure when it makes the key
+  }
 }
 
 /**

@@ -7,6 +7,7 @@
 import { deadline } from "./_abort.ts";
 import { BodyTooLargeError, discard, readBounded } from "./_body.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
+import { checkKnownOptions } from "./_known_options.ts";
 import {
   addClientAuthentication,
   type ClientAssertion,
@@ -15,6 +16,7 @@ import {
 import { CLIENT_AUTH_METHODS, type ClientAuthMethod } from "./client_auth.ts";
 import { TokenError } from "./token_error.ts";
 import { errorDetail, parseErrorFields } from "./token_response.ts";
+import { redact, secretsOf } from "./token_result.ts";
 
 /**
  * Options of {@linkcode revokeToken}: the client's credentials, as for its
@@ -65,6 +67,24 @@ export interface RevokeTokenOptions {
   allowHttp?: boolean;
 }
 
+/**
+ * Every name of {@linkcode RevokeTokenOptions}: any other name is refused as
+ * a misspelling.
+ */
+export const REVOKE_TOKEN_OPTION_NAMES = {
+  clientId: true,
+  clientSecret: true,
+  clientAuth: true,
+  clientAssertion: true,
+  issuer: true,
+  tokenEndpoint: true,
+  tokenTypeHint: true,
+  fetch: true,
+  signal: true,
+  timeout: true,
+  allowHttp: true,
+} as const satisfies Record<keyof RevokeTokenOptions, true>;
+
 const DEFAULT_TIMEOUT = 30_000;
 /** An error body is read for its fields only: 64 KiB is plenty. */
 const MAX_ERROR_BYTES = 64 * 1024;
@@ -100,7 +120,8 @@ const MAX_ERROR_BYTES = 64 * 1024;
  * @param endpoint The revocation endpoint: `https:`, or `http:` on a loopback host.
  * @param token The token to revoke.
  * @param options The client's credentials, the hint, transport and timeout.
- * @throws {TypeError} when an argument is missing or malformed.
+ * @throws {TypeError} when an argument is missing or malformed, or an option
+ * is unknown.
  * @throws {TokenError} when the endpoint answers an error (its `error` code
  * and HTTP status are kept, e.g. `unsupported_token_type` or a 503), or
  * cannot be reached.
@@ -111,9 +132,7 @@ export async function revokeToken(
   options: RevokeTokenOptions,
 ): Promise<void> {
   const context = "revocation request";
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot create the ${context}: options must be an object`);
-  }
+  checkKnownOptions(options, REVOKE_TOKEN_OPTION_NAMES, context);
   const url = parseEndpointUrl(endpoint, context, "endpoint", options.allowHttp ?? false);
   if (typeof token !== "string" || token === "") {
     throw new TypeError(`Cannot create the ${context}: "token" must be a non-empty string`);
@@ -124,11 +143,7 @@ export async function revokeToken(
   }
   const clientAuth = options.clientAuth ??
     (clientAssertion?.method ?? (clientSecret ? "client_secret_basic" : "none"));
-  const methods: readonly string[] = [
-    ...CLIENT_AUTH_METHODS,
-    "private_key_jwt",
-    "client_secret_jwt",
-  ];
+  const methods: readonly string[] = CLIENT_AUTH_METHODS;
   if (!methods.includes(clientAuth)) {
     throw new TypeError(
       `Cannot create the ${context}: "clientAuth" must be one of ${methods.join(", ")}`,
@@ -174,67 +189,86 @@ export async function revokeToken(
     form,
   );
 
-  using bound = deadline(options.signal, timeout, "The revocation request timed out");
-  let response: Response;
-  let body: Uint8Array;
+  const bound = deadline(options.signal, timeout, "The revocation request timed out");
   try {
-    // Credentials and the token are never re-posted to wherever a redirect points.
-    response = await (options.fetch ?? globalThis.fetch)(url, {
-      method: "POST",
-      headers,
-      body: form,
-      redirect: "manual",
-      signal: bound.signal,
-    });
-    // RFC 7009 §2.2: the body of a success means nothing.
-    if (response.status >= 200 && response.status < 300) return await discard(response);
-    body = await readBounded(response, MAX_ERROR_BYTES);
-  } catch (cause) {
-    throw failure(cause, bound.signal, timeout);
-  }
-  const text = new TextDecoder().decode(body);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const fields = typeof json === "object" && json !== null && !Array.isArray(json)
-    ? parseErrorFields(json as Record<string, unknown>)
-    : undefined;
-  const status = response.status;
-  if (fields === undefined) {
+    let response: Response;
+    let body: Uint8Array;
+    try {
+      // Credentials and the token are never re-posted to wherever a redirect points.
+      response = await (options.fetch ?? globalThis.fetch)(url, {
+        method: "POST",
+        headers,
+        body: form,
+        redirect: "manual",
+        signal: bound.signal,
+      });
+      // RFC 7009 §2.2: the body of a success means nothing.
+      if (response.status >= 200 && response.status < 300) return await discard(response);
+      body = await readBounded(response, MAX_ERROR_BYTES);
+    } catch (cause) {
+      throw failure(cause, bound.signal, timeout);
+    }
+    // What the caller gets leaves out the token and credentials an echoing server sent back.
+    const secrets = secretsOf(headers, form, clientSecret);
+    const text = redact(new TextDecoder().decode(body), secrets);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const fields = typeof json === "object" && json !== null && !Array.isArray(json)
+      ? parseErrorFields(json as Record<string, unknown>)
+      : undefined;
+    const { status } = response;
+    const answered = [...response.headers].map(([name, value]) => [name, redact(value, secrets)]);
+    const answer = {
+      code: "http_error",
+      status,
+      headers: answered as [string, string][],
+      body: text,
+    } as const;
+    if (fields === undefined) {
+      throw new TokenError(
+        `Cannot revoke the token: the revocation endpoint answered ${status}`,
+        answer,
+      );
+    }
     throw new TokenError(
-      `Cannot revoke the token: the revocation endpoint answered ${status}`,
-      { status },
+      `Cannot revoke the token: the revocation endpoint answered ${status} (${
+        errorDetail(fields)
+      })`,
+      { ...fields, ...answer },
     );
+  } finally {
+    bound[Symbol.dispose]();
   }
-  throw new TokenError(
-    `Cannot revoke the token: the revocation endpoint answered ${status} (${errorDetail(fields)})`,
-    { ...fields, status },
-  );
 }
 
 function failure(cause: unknown, signal: AbortSignal, timeout: number): TokenError {
   if (cause instanceof BodyTooLargeError) {
     return new TokenError(
       `Cannot revoke the token: the response exceeds ${MAX_ERROR_BYTES} bytes`,
-      { cause },
+      { code: "invalid_response", cause },
     );
   }
   if (signal.aborted && signal.reason instanceof DOMException) {
     if (signal.reason.name === "TimeoutError") {
       return new TokenError(
         `Cannot revoke the token: the revocation endpoint did not answer within ${timeout} ms`,
-        { cause: signal.reason },
+        { code: "timeout", cause: signal.reason },
       );
     }
   }
   if (signal.aborted) {
     return new TokenError("Cannot revoke the token: the request was aborted", {
+      code: "aborted",
       cause: signal.reason,
     });
   }
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new TokenError(`Cannot reach the revocation endpoint: ${reason}`, { cause });
+  return new TokenError(`Cannot reach the revocation endpoint: ${reason}`, {
+    code: "network_error",
+    cause,
+  });
 }

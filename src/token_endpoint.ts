@@ -1,111 +1,33 @@
 /**
  * One token request: the form POST, its timeout, its bounded read, and the
  * outcome every grant shares ([RFC 6749 §3.2](https://www.rfc-editor.org/rfc/rfc6749#section-3.2),
- * [§5](https://www.rfc-editor.org/rfc/rfc6749#section-5)).
+ * [§5](https://www.rfc-editor.org/rfc/rfc6749#section-5)); and the server's
+ * other endpoints, found from its issuer ([RFC 8414](https://www.rfc-editor.org/rfc/rfc8414)).
  *
  * @module
  */
 
 import { deadline } from "./_abort.ts";
-import { BodyTooLargeError, readBounded } from "./_body.ts";
-import { authenticate, type ClientAuthMethod } from "./client_auth.ts";
-import type { Token } from "./token.ts";
-import { registerErrorResponse, TokenError } from "./token_error.ts";
-import { parseErrorResponse, parseTokenResponse } from "./token_response.ts";
+import { readBounded } from "./_body.ts";
+import { endpointName, reportRequest, requestFailure } from "./_request_outcome.ts";
+import {
+  addClientAuthentication,
+  type AssertionTarget,
+  ClientAssertion,
+} from "./client_assertion.ts";
+import { type ClientAuthMethod, defaultClientAuth } from "./client_auth.ts";
+import type { ClientEvent } from "./client_event.ts";
+import { discover } from "./discovery.ts";
+import { revokeToken } from "./revocation.ts";
+import { type AuthorizationServerMetadata, metadataEndpoint } from "./server_metadata.ts";
+import { TokenError } from "./token_error.ts";
+import { parseTokenResponse } from "./token_response.ts";
+import { errorResponse, secretsOf, type TokenResult } from "./token_result.ts";
 
-/** Headers that describe how the body was sent, not what it is. */
-const FRAMING_HEADERS = new Set(["content-encoding", "content-length", "transfer-encoding"]);
-
-/**
- * Headers the returned error response leaves out besides the framing ones: the token endpoint's
- * cookies and authentication challenges are not the resource's, and a caller could mistake them
- * for it.
- */
-const ENDPOINT_ONLY_HEADERS = new Set([
-  "set-cookie",
-  "set-cookie2",
-  "www-authenticate",
-  "proxy-authenticate",
-]);
-
-/** Form parameters that carry a secret of the request, never echoed into what callers get. */
-const SECRET_PARAMS = [
-  "client_secret",
-  "client_assertion",
-  "refresh_token",
-  "code",
-  "code_verifier",
-  "assertion",
-  "subject_token",
-  "actor_token",
-  "password",
-  "device_code",
-];
+export { type ErrorResponse, type TokenResult, toResponse } from "./token_result.ts";
 
 /** Largest token response body read: 1 MiB. */
 export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
-
-/**
- * A token endpoint's HTTP error response, kept whole so that every waiter of
- * a shared token request can be given its own intact copy.
- *
- * @example Reading the error of a response
- * ```ts
- * import type { ErrorResponse } from "@alf/client";
- *
- * function code(error: ErrorResponse): string {
- *   return error.error.error ?? `HTTP ${error.status}`;
- * }
- * ```
- */
-export interface ErrorResponse {
-  /** The HTTP status. */
-  status: number;
-  /** The HTTP status text. */
-  statusText: string;
-  /**
-   * The response headers (the returned `Response` leaves out `Set-Cookie`, `Set-Cookie2`,
-   * `WWW-Authenticate`, `Proxy-Authenticate` and the framing headers).
-   */
-  headers: [string, string][];
-  /** The response body. */
-  body: Uint8Array;
-  /** The same failure as an error, for callers that throw. */
-  error: TokenError;
-}
-
-/**
- * What a token request ends in: a token, or the endpoint's error response.
- * Every other failure is thrown as a {@linkcode TokenError}.
- *
- * @example Telling the two apart
- * ```ts
- * import type { TokenResult } from "@alf/client";
- *
- * function describe(result: TokenResult): string {
- *   return "token" in result
- *     ? `a ${result.token.tokenType} token`
- *     : `an error response with status ${result.errorResponse.status}`;
- * }
- * ```
- */
-export type TokenResult = { token: Token } | { errorResponse: ErrorResponse };
-
-/**
- * Rebuilds a fresh `Response` from an {@linkcode ErrorResponse}, without the token endpoint's
- * cookies and challenges, and registers it for {@linkcode TokenError.fromResponse}.
- */
-export function toResponse(error: ErrorResponse): Response {
-  const response = new Response(error.body.byteLength === 0 ? null : error.body.slice(), {
-    status: error.status,
-    statusText: error.statusText,
-    headers: error.headers.filter(([name]) => {
-      const lower = name.toLowerCase();
-      return !FRAMING_HEADERS.has(lower) && !ENDPOINT_ONLY_HEADERS.has(lower);
-    }),
-  });
-  return registerErrorResponse(response, error.error);
-}
 
 /**
  * Settings of a {@linkcode TokenEndpoint}.
@@ -125,20 +47,50 @@ export function toResponse(error: ErrorResponse): Response {
  * ```
  */
 export interface TokenEndpointOptions {
-  /** The token endpoint URL. */
-  url: URL;
+  /**
+   * The token endpoint URL. Give it, or `issuer` to find it by discovery on
+   * the first request, or both: then this one is used, and the issuer names
+   * the server in client assertions and finds its other endpoints.
+   */
+  url?: URL;
+  /**
+   * The authorization server's issuer identifier
+   * ([RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2)), whose
+   * metadata names the endpoints; see {@linkcode discover}.
+   */
+  issuer?: string | URL;
   /** The client identifier. */
   clientId: string;
   /** The client secret, if any. */
   clientSecret?: string;
-  /** How the client authenticates. */
-  clientAuth: ClientAuthMethod;
+  /**
+   * How the client authenticates. Default: `"private_key_jwt"` with a
+   * `clientAssertion` of that method; else, with a secret,
+   * `"client_secret_basic"` (for an endpoint found by discovery, the first of
+   * `client_secret_basic`, `client_secret_post` and `client_secret_jwt` its
+   * metadata lists); else `"none"`.
+   */
+  clientAuth?: ClientAuthMethod;
+  /**
+   * Signs the client assertions of `private_key_jwt` and `client_secret_jwt`.
+   * Default for `client_secret_jwt`: one over `clientSecret`.
+   */
+  clientAssertion?: ClientAssertion;
+  /**
+   * Allow plain `http:` to hosts that are not loopback hosts, for the issuer
+   * and the endpoints its metadata names. Default: `false`.
+   */
+  allowHttp?: boolean;
   /** The transport. */
   fetch: typeof fetch;
+  /** Sends token and revocation requests with the client's certificate, to mTLS aliases if any. */
+  mtlsFetch?: typeof fetch;
   /** The clock, epoch milliseconds. */
   now: () => number;
   /** How long one token request may take, in milliseconds. */
   timeout: number;
+  /** Receives a `request` event for each token request; see {@linkcode ClientEvent}. */
+  onEvent?: (event: ClientEvent) => void;
 }
 
 /**
@@ -167,19 +119,52 @@ export interface TokenEndpointOptions {
  */
 export class TokenEndpoint {
   readonly #options: TokenEndpointOptions;
+  /** The issuer as a URL, standing for the token endpoint until discovery finds it. */
+  readonly #issuerUrl?: URL;
+  /** The metadata, once discovered: kept for the endpoint's life. */
+  #metadata?: AuthorizationServerMetadata;
+  #discoveredUrl?: URL;
+  /** The assertion signer of `client_secret_jwt` when none was given. */
+  #secretAssertion?: ClientAssertion;
 
   /**
-   * Creates the endpoint a grant sends its token requests to.
+   * Creates the endpoint a grant sends its token requests to. Nothing is sent
+   * until the first request.
    *
-   * @param options The endpoint, credentials, transport, clock and timeout.
+   * @param options The endpoint (or the issuer), credentials, transport, clock and timeout.
+   * @throws {TypeError} when neither `url` nor `issuer` is given, or `issuer` is not a URL.
    */
   constructor(options: TokenEndpointOptions) {
+    const { url, issuer } = options ?? {};
+    if (url === undefined && issuer === undefined) {
+      throw new TypeError('Cannot create the TokenEndpoint: give "url" or "issuer"');
+    }
+    if (issuer !== undefined) {
+      try {
+        this.#issuerUrl = new URL(issuer);
+      } catch {
+        throw new TypeError('Cannot create the TokenEndpoint: "issuer" is not a valid URL');
+      }
+    }
     this.#options = options;
   }
 
-  /** The token endpoint URL. */
+  /**
+   * The token endpoint URL. For an endpoint found by discovery: the issuer
+   * until the first request (or {@linkcode TokenEndpoint.prototype.resolve})
+   * has found it; use `resolve()` to be sure.
+   */
   get url(): URL {
-    return this.#options.url;
+    return this.#options.url ?? this.#discoveredUrl ?? this.#issuerUrl!;
+  }
+
+  /**
+   * The issuer identifier, when the endpoint has one: as its metadata names
+   * it once discovered, else as given.
+   */
+  get issuer(): string | undefined {
+    const { issuer } = this.#options;
+    return this.#metadata?.issuer ?? (issuer === undefined ? undefined : String(issuer));
   }
 
   /** The client identifier. */
@@ -193,128 +178,214 @@ export class TokenEndpoint {
   }
 
   /**
+   * The authorization server's metadata, found from the issuer on the first
+   * call ({@linkcode discover}: one request per issuer per process) and kept;
+   * `undefined` for an endpoint without an issuer. Grants read the other
+   * endpoints here: `authorization_endpoint`,
+   * `device_authorization_endpoint`, `revocation_endpoint`, ...
+   *
+   * @param signal Stops waiting.
+   * @throws {TokenError} when the metadata cannot be had, or fails a check
+   * (an issuer mismatch, no `token_endpoint`).
+   *
+   * @example Finding the authorization endpoint
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { TokenEndpoint } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * const endpoint = new TokenEndpoint({
+   *   issuer: server.issuer,
+   *   clientId: "id",
+   *   fetch,
+   *   now: Date.now,
+   *   timeout: 30_000,
+   * });
+   * const metadata = await endpoint.metadata();
+   * assert.equal(metadata?.authorization_endpoint, server.authorizationEndpoint);
+   * assert.equal((await endpoint.resolve()).href, server.tokenEndpoint);
+   * ```
+   */
+  async metadata(signal?: AbortSignal): Promise<AuthorizationServerMetadata | undefined> {
+    const { issuer, fetch, mtlsFetch, allowHttp, timeout } = this.#options;
+    if (this.#metadata !== undefined || issuer === undefined) return this.#metadata;
+    const metadata = await discover(issuer, { fetch, signal, allowHttp, timeout });
+    this.#discoveredUrl ??= new URL(metadataEndpoint(metadata, "token_endpoint", !!mtlsFetch)!);
+    return this.#metadata ??= metadata;
+  }
+
+  /**
+   * The token endpoint URL: the one given, else the one the issuer's
+   * metadata names.
+   *
+   * @param signal Stops waiting for the discovery.
+   * @throws {TokenError} when it must be discovered, and cannot be.
+   */
+  async resolve(signal?: AbortSignal): Promise<URL> {
+    if (this.#options.url !== undefined) return this.#options.url;
+    await this.metadata(signal);
+    return this.#discoveredUrl!;
+  }
+
+  /**
    * Sends one token request.
    *
    * @param params The grant's form parameters (`grant_type` and the rest).
    * @param signal Aborts the request (the timeout applies as well).
-   * @throws {TokenError} on network errors, timeouts and unusable responses.
+   * @throws {TokenError} on network errors, timeouts and unusable responses,
+   * and when the endpoint must be discovered and cannot be.
    */
   async request(params: URLSearchParams, signal?: AbortSignal): Promise<TokenResult> {
-    const { url, clientId, clientSecret, clientAuth, now, timeout } = this.#options;
+    const url = await this.resolve(signal);
+    const { clientSecret, now, timeout } = this.#options;
     const form = new URLSearchParams(params);
     const headers = new Headers({
       "Content-Type": "application/x-www-form-urlencoded",
       "Accept": "application/json",
     });
-    authenticate(clientAuth, clientId, clientSecret, headers, form);
+    const { method, assertion } = this.#credentials();
+    await addClientAuthentication(
+      { clientId: this.clientId, clientAuth: method, clientSecret, clientAssertion: assertion },
+      this.#target(url, url),
+      headers,
+      form,
+    );
 
-    using bound = deadline(signal, timeout, "The token request timed out");
-    let response: Response;
-    let body: Uint8Array;
+    const bound = deadline(signal, timeout, "The token request timed out");
+    const maxBytes = MAX_TOKEN_RESPONSE_BYTES;
+    const started = performance.now();
+    let status: number | undefined;
+    let failure: string | undefined;
     try {
-      // Credentials are never re-posted to wherever a redirect points.
-      response = await this.#options.fetch(url, {
-        method: "POST",
-        headers,
-        body: form,
-        redirect: "manual",
-        signal: bound.signal,
-      });
-    } catch (cause) {
-      throw this.#failure(cause, bound.signal, "Cannot reach the token endpoint");
-    }
-    // expires_in counts from the response, not from the end of its body:
-    // [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1).
-    const receivedAt = now();
-    try {
-      body = await readBounded(response, MAX_TOKEN_RESPONSE_BYTES);
-    } catch (cause) {
-      throw this.#failure(cause, bound.signal, "Cannot read the token response", response.status);
-    }
-    const { status } = response;
-    if (status > 599) {
-      // A Response cannot carry such a status: there is nothing to return.
-      throw new TokenError(
-        `Cannot obtain a token: the token endpoint answered an invalid status ${status}`,
-        { code: "invalid_response", status },
-      );
-    }
-    if (status >= 200 && status < 300) {
-      return { token: parseTokenResponse(new TextDecoder().decode(body), receivedAt, status) };
-    }
-    return { errorResponse: errorResponse(response, body, secretsOf(headers, form, clientSecret)) };
-  }
-
-  #failure(cause: unknown, signal: AbortSignal, what: string, status?: number): TokenError {
-    if (cause instanceof BodyTooLargeError) {
-      return new TokenError(
-        `Cannot read the token response: the body exceeds ${MAX_TOKEN_RESPONSE_BYTES} bytes`,
-        { code: "invalid_response", status, cause },
-      );
-    }
-    if (signal.aborted && signal.reason instanceof DOMException) {
-      if (signal.reason.name === "TimeoutError") {
-        return new TokenError(
-          `Cannot obtain a token: the token endpoint did not answer within ${this.#options.timeout} ms`,
-          { code: "timeout", cause: signal.reason },
+      let response: Response;
+      let body: Uint8Array;
+      try {
+        // Credentials are never re-posted to wherever a redirect points.
+        response = await (this.#options.mtlsFetch ?? this.#options.fetch)(url, {
+          method: "POST",
+          headers,
+          body: form,
+          redirect: "manual",
+          signal: bound.signal,
+        });
+      } catch (cause) {
+        const what = `Cannot reach the token endpoint ${endpointName(url)}`;
+        throw requestFailure(cause, { signal: bound.signal, what, timeout, maxBytes });
+      }
+      status = response.status;
+      // expires_in counts from the response, not from the end of its body:
+      // [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1).
+      const receivedAt = now();
+      try {
+        body = await readBounded(response, maxBytes);
+      } catch (cause) {
+        const what = "Cannot read the token response";
+        throw requestFailure(cause, { signal: bound.signal, what, status, timeout, maxBytes });
+      }
+      if (status > 599) {
+        // A Response cannot carry such a status: there is nothing to return.
+        throw new TokenError(
+          `Cannot obtain a token: the token endpoint answered an invalid status ${status}`,
+          { code: "invalid_response", status },
         );
       }
+      if (status >= 200 && status < 300) {
+        const text = new TextDecoder().decode(body);
+        const type = response.headers.get("content-type");
+        return { token: parseTokenResponse(text, receivedAt, status, type) };
+      }
+      const refused = errorResponse(response, body, secretsOf(headers, form, clientSecret));
+      failure = refused.error.error ?? refused.error.code;
+      return { errorResponse: refused };
+    } catch (error) {
+      failure = error instanceof TokenError ? error.code : "network_error";
+      throw error;
+    } finally {
+      bound[Symbol.dispose]();
+      const grant = form.get("grant_type") ?? "";
+      reportRequest(this.#options.onEvent, url, { grant, status, started, error: failure });
     }
-    if (signal.aborted) {
-      return new TokenError("Cannot obtain a token: the token request was aborted", {
-        code: "aborted",
-        cause: signal.reason,
-      });
-    }
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    return new TokenError(`${what}: ${reason}`, { code: "network_error", cause });
   }
-}
 
-/**
- * The token endpoint's HTTP error, kept whole for the copies every waiter gets, with any secret
- * of our request that it echoes (an echo service or a debug page at a wrong URL) redacted.
- */
-function errorResponse(response: Response, body: Uint8Array, secrets: string[]): ErrorResponse {
-  const text = new TextDecoder().decode(body);
-  const redacted = redact(text, secrets);
-  // The body is kept decoded and whole: its framing headers no longer apply.
-  const headers = [...response.headers]
-    .filter(([name]) => !FRAMING_HEADERS.has(name))
-    .map(([name, value]): [string, string] => [name, redact(value, secrets)]);
-  return {
-    status: response.status,
-    statusText: redact(response.statusText, secrets),
-    headers,
-    body: redacted === text ? body : new TextEncoder().encode(redacted),
-    error: parseErrorResponse(redacted, response.status, headers),
-  };
-}
+  /**
+   * Revokes a token ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)) with
+   * the client's authentication, at `options.endpoint` or else the
+   * `revocation_endpoint` of the issuer's metadata; see {@linkcode revokeToken}.
+   *
+   * @param token The token to revoke.
+   * @param options The revocation endpoint, the `token_type_hint`, and a signal.
+   * @throws {TypeError} when no revocation endpoint is known.
+   * @throws {TokenError} when the endpoint answers an error or cannot be reached.
+   *
+   * @example Revoking at the endpoint the metadata names
+   * ```ts
+   * import { TokenEndpoint } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * const endpoint = new TokenEndpoint({
+   *   issuer: server.issuer,
+   *   clientId: "id",
+   *   fetch,
+   *   now: Date.now,
+   *   timeout: 30_000,
+   * });
+   * await endpoint.revoke("a-refresh-token", { tokenTypeHint: "refresh_token" });
+   * ```
+   */
+  async revoke(
+    token: string,
+    options: { endpoint?: URL; tokenTypeHint?: string; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const { signal, tokenTypeHint } = options;
+    const metadata = await this.metadata(signal);
+    const { clientSecret, fetch, mtlsFetch, timeout, allowHttp } = this.#options;
+    const endpoint = options.endpoint ??
+      metadataEndpoint(metadata, "revocation_endpoint", !!mtlsFetch);
+    if (endpoint === undefined) {
+      throw new TypeError(
+        "Cannot revoke the token: no revocation endpoint is known; give one, or an issuer whose metadata names one",
+      );
+    }
+    const { method, assertion } = this.#credentials();
+    const tokenEndpoint = await this.resolve(signal);
+    await revokeToken(endpoint, token, {
+      clientId: this.clientId,
+      clientSecret,
+      clientAuth: method,
+      clientAssertion: assertion,
+      tokenEndpoint,
+      issuer: this.issuer,
+      tokenTypeHint,
+      fetch: mtlsFetch ?? fetch,
+      signal,
+      timeout,
+      allowHttp,
+    });
+  }
 
-/**
- * Shortest value redacted: a shorter one would blank out ordinary words of an error page, and is
- * no secret worth the name.
- */
-const MIN_REDACTED = 8;
+  /**
+   * The method and assertion signer of the next request: as chosen, else by
+   * the credentials and the metadata (see `defaultClientAuth`).
+   */
+  #credentials(): { method: ClientAuthMethod; assertion?: ClientAssertion } {
+    const { clientId, clientSecret, clientAssertion, clientAuth, now } = this.#options;
+    const method = clientAuth ?? defaultClientAuth(
+      { secret: !!clientSecret, key: clientAssertion?.method === "private_key_jwt" },
+      this.#options.url === undefined
+        ? this.#metadata?.token_endpoint_auth_methods_supported
+        : undefined,
+    );
+    if (method !== "client_secret_jwt" || clientAssertion?.method === method || !clientSecret) {
+      return { method, assertion: clientAssertion };
+    }
+    this.#secretAssertion ??= new ClientAssertion({ clientId, clientSecret, now });
+    return { method, assertion: this.#secretAssertion };
+  }
 
-/**
- * The secrets a token request carries (the Authorization header, the client secret, the secret
- * form parameters), longest first, each also as a form, a URL and a JSON string encode it.
- */
-function secretsOf(headers: Headers, form: URLSearchParams, clientSecret?: string): string[] {
-  const values = SECRET_PARAMS.flatMap((name) => form.getAll(name));
-  const authorization = headers.get("authorization");
-  if (authorization !== null) values.push(authorization, authorization.replace(/^\S+\s+/, ""));
-  if (clientSecret !== undefined) values.push(clientSecret);
-  const variants = values.filter((value) => value.length >= MIN_REDACTED).flatMap((value) => [
-    value,
-    encodeURIComponent(value),
-    new URLSearchParams([["", value]]).toString().slice(1),
-    JSON.stringify(value).slice(1, -1),
-  ]);
-  return [...new Set(variants)].sort((a, b) => b.length - a.length);
-}
-
-function redact(text: string, secrets: string[]): string {
-  return secrets.reduce((result, secret) => result.replaceAll(secret, "[redacted]"), text);
+  /** Where a request goes, for an assertion's `aud`. */
+  #target(endpoint: URL | string, tokenEndpoint: URL): AssertionTarget {
+    return { endpoint, tokenEndpoint, issuer: this.issuer };
+  }
 }

@@ -6,20 +6,24 @@
  * @module
  */
 
-import { abortable, deadline } from "./_abort.ts";
-import { RenewalLimits } from "./_renewal_limits.ts";
+import { abortable } from "./_abort.ts";
+import { runGrant } from "./_grant_run.ts";
+import {
+  accessRecordOf,
+  type LoginScope,
+  loginScopeOf,
+  loginUse,
+  requestedScope,
+  type RevocableToken,
+  type RevokeLogin,
+} from "./_login_record.ts";
+import { RenewalLimits, renewalLimitsOf } from "./_renewal_limits.ts";
+import { renewInTurn } from "./_renewal_turn.ts";
 import { TokenRecords } from "./_token_records.ts";
 import type { ClientEvent, TokenReason } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
-import {
-  isDueForRenewal,
-  isReusable,
-  isUsable,
-  sendableTokenType,
-  type Token,
-  tokenDefect,
-} from "./token.ts";
+import { isDueForRenewal, isReusable, isUsable, type Token } from "./token.ts";
 import type { TokenEndpoint, TokenResult } from "./token_endpoint.ts";
 import { TokenError } from "./token_error.ts";
 
@@ -43,8 +47,6 @@ export interface TokenProviderOptions {
 
 /** After a failed background renewal, wait this long before the next one. */
 const BACKGROUND_RETRY_DELAY = 5_000;
-/** The longest single wait for another holder's renewal before looking again. */
-const WAIT_SLICE = 1_000;
 /** How much longer than a grant's longest run a storage lease lasts. */
 const LEASE_SLACK = 5_000;
 
@@ -56,20 +58,25 @@ const LEASE_SLACK = 5_000;
  *   credential fingerprint, grant, parameters); a login's refresh token in
  *   its own login record under the login key (the same without the
  *   parameters), read before every renewal, so a rotation by any client or
- *   process is seen by all. A 401 erases nothing stored; only the token
- *   endpoint's `invalid_grant` to a refresh ends a login record
- *   ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)).
+ *   process is seen by all. A 401 erases nothing stored; a login record ends
+ *   at the token endpoint's `invalid_grant` to a refresh
+ *   ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)) or
+ *   when `revoke` revoked it.
  * - Single flight: one renewal at a time in this provider, and with a storage
  *   that has leases, one per login across clients and processes (the lease
  *   is taken on the login key; waiters then read their access record again).
  * - No clock comparisons: a storage read begun before this process adopted a
  *   token it obtained is ignored (a generation count), and a token this
- *   process retired (rejected, or replaced) is never adopted again.
- * - Etiquette: while a `Retry-After` of a 429 or 503 runs (at most 300 s),
- *   calls that need a new token get a copy of that answer, and background
- *   renewals wait; a token obtained for a rejection and rejected again within
- *   30 s is not replaced (the 401 is returned), so a resource that rejects
- *   everything costs at most one token request per 30 s.
+ *   process retired (rejected, replaced, or revoked) is never adopted again.
+ * - Etiquette: while a `Retry-After` of a 429 or 503 runs (at most 300 s;
+ *   5 s for a 429 without one), calls that need a new token get a copy of
+ *   that answer, and background renewals wait; a token obtained for a
+ *   rejection and rejected again within 30 s is not replaced (the 401 is
+ *   returned), so a resource that rejects everything costs at most one token
+ *   request per 30 s. Both limits belong to the token (its storage key), for
+ *   every client of the process: a client per request is held to them too.
+ * - Scope: a login's refresh token serves the clients whose scope it covers,
+ *   narrowed to theirs; any other client logs in anew (see `runGrant`).
  * - Storage: every call is bounded; one that times out marks the storage down
  *   (skipped, probed at most every 5 s): one request pays at most one bound.
  */
@@ -77,7 +84,10 @@ export class TokenProvider {
   readonly #options: TokenProviderOptions;
   readonly #closed = new AbortController();
   readonly #records: TokenRecords;
-  readonly #limits = new RenewalLimits();
+  /** The token's storage key, which names its process-wide limits, once known. */
+  #limitsKey: string | undefined;
+  /** The limits while the key is not known (its hash failed). */
+  readonly #ownLimits = new RenewalLimits();
   /** The renewal under way, shared by every caller that needs a new token meanwhile. */
   #sharedRenewal: Promise<TokenResult> | undefined;
   /** The replacements of rejected tokens under way, each shared by the requests it failed. */
@@ -102,6 +112,13 @@ export class TokenProvider {
     return this.#options.renewalMargin;
   }
 
+  /** The limits on this token's requests, shared by the clients of the process that share its storage. */
+  get #limits(): RenewalLimits {
+    return this.#limitsKey === undefined
+      ? this.#ownLimits
+      : renewalLimitsOf(this.#options.storage, this.#limitsKey);
+  }
+
   /** The longest one `grant.obtain()` may run: a login is longer than a token request. */
   get #grantBound(): number {
     const { grant, timeout } = this.#options;
@@ -118,6 +135,7 @@ export class TokenProvider {
    */
   async token(signal?: AbortSignal, minValidity?: number): Promise<TokenResult> {
     this.#checkOpen();
+    if (this.#limitsKey === undefined) await abortable(this.#findLimits(), signal);
     const { now, renewalMargin } = this.#options;
     let current = this.#records.current;
     let at = now();
@@ -182,6 +200,13 @@ export class TokenProvider {
     return await this.#renewShared(rejected, "rejected");
   }
 
+  /** Ends the login through `revoke` once the renewal under way is done: see `TokenRecords`. */
+  async revoke(revoke: RevokeLogin, signal?: AbortSignal): Promise<RevocableToken | undefined> {
+    this.#checkOpen();
+    if (this.#sharedRenewal) await abortable(this.#sharedRenewal.catch(() => {}), signal);
+    return await this.#records.revoke(revoke, signal);
+  }
+
   /** Stops background work and the token request in flight, and waits for them. */
   async close(): Promise<void> {
     this.#closed.abort(new DOMException("The client was closed", "AbortError"));
@@ -191,6 +216,15 @@ export class TokenProvider {
     await Promise.allSettled(this.#records.pending);
   }
 
+  /** Finds the token's shared limits by its storage key (a hash, so computed once). */
+  async #findLimits(): Promise<void> {
+    try {
+      this.#limitsKey = (await this.#records.keys()).access;
+    } catch {
+      // The storage calls report it; meanwhile the limits are this client's own.
+    }
+  }
+
   /** Requests that were under way when the client closed get no token afterwards. */
   #checkOpen(): void {
     if (this.#closed.signal.aborted) {
@@ -198,8 +232,13 @@ export class TokenProvider {
     }
   }
 
+  /** Whether the grant would need the user, from `token`'s login when it covers the client's scope. */
   #needsUser(token: Token): boolean {
-    return this.#options.grant.needsUser?.(token) ?? false;
+    const { grant, params } = this.#options;
+    if (!grant.needsUser) return false;
+    const login = this.#records.login;
+    const covered = !login || loginUse(loginScopeOf(login), requestedScope(params)).use;
+    return grant.needsUser(covered ? token : accessRecordOf(token)) ?? false;
   }
 
   /** Whether `token` is due, and a background renewal of it would start now. */
@@ -264,110 +303,59 @@ export class TokenProvider {
     }
   }
 
-  /** One renewal: under the storage's lease on the login when it has one. */
-  async #renewUnderLease(
+  /** One renewal, in this client's turn (see `renewInTurn`): no other holder renews the login meanwhile. */
+  #renewUnderLease(
     stale: string | undefined,
     reason: TokenReason,
     background: boolean,
   ): Promise<TokenResult> {
-    const signal = this.#closed.signal;
-    signal.throwIfAborted();
-    if (!this.#records.leasing) return await this.#runGrant(reason, background);
-    const ttl = this.#grantBound + LEASE_SLACK;
-    // Judged on this process's monotonic clock, like the lease itself.
-    const giveUpAt = performance.now() + 2 * ttl;
-    while (true) {
-      let lease: TokenLease | undefined;
-      try {
-        lease = await this.#records.acquireLease(ttl, signal);
-      } catch {
-        signal.throwIfAborted();
-        // A storage that cannot coordinate must not stop requests (the guard reported it).
-        return await this.#runGrant(reason, background);
-      }
-      if (lease) {
-        try {
-          // Another holder may have renewed while we waited for the lease.
-          const current = await this.#records.read();
-          if (this.#replacesStale(current, stale)) return { token: current };
-          return await this.#runGrant(reason, background, lease);
-        } finally {
-          await this.#records.release(lease);
-        }
-      }
-      // The holder may have finished between our read and the failed lease.
-      const renewed = await this.#records.read();
-      if (this.#replacesStale(renewed, stale)) return { token: renewed };
-      if (performance.now() > giveUpAt) {
-        throw new TokenError(
-          "Cannot obtain a token: the holder of the storage's renewal lease did not finish in time",
-          { code: "lease_timeout" },
-        );
-      }
-      try {
-        // A short slice: a change that happened before the wait began is not
-        // missed for long, whatever the storage's notifications do.
-        await this.#records.waitForChange(Math.min(ttl, WAIT_SLICE), signal);
-      } catch {
-        signal.throwIfAborted();
-        return await this.#runGrant(reason, background);
-      }
-    }
+    const { storage, now } = this.#options;
+    return renewInTurn(
+      {
+        records: this.#records,
+        storage,
+        ttl: this.#grantBound + LEASE_SLACK,
+        signal: this.#closed.signal,
+        stale,
+        now,
+      },
+      (lease) => this.#runGrant(reason, background, lease),
+    );
   }
 
-  /** Whether `current` is a usable token other than `stale`: another holder's renewal. */
-  #replacesStale(current: Token | undefined, stale: string | undefined): current is Token {
-    return current !== undefined && current.accessToken !== stale &&
-      isUsable(current, this.#options.now());
-  }
-
-  /** Runs the grant from the login's latest refresh token, bounded in time, and keeps what it returns. */
+  /** Runs the grant from the login's latest refresh token (see `runGrant`), and keeps what it returns. */
   async #runGrant(
     reason: TokenReason,
     background: boolean,
     lease?: TokenLease,
   ): Promise<TokenResult> {
-    const previous = await this.#records.readLogin();
     const { grant, endpoint, params } = this.#options;
-    const bound = this.#grantBound + LEASE_SLACK;
-    // The grant sees the client's close and the time bound; only the bound is
-    // raced here, so a grant's own close error reaches the caller unchanged.
-    // A grant that never settles must not hang every waiter.
-    using limit = deadline(this.#closed.signal, bound, "The grant timed out");
-    let result: TokenResult;
-    try {
-      result = await abortable(
-        grant.obtain({ endpoint, params, previous, signal: limit.signal, background }),
-        limit.expired,
-      );
-    } catch (error) {
-      if (limit.expired.aborted) {
-        throw new TokenError(`Cannot obtain a token: the grant did not finish within ${bound} ms`, {
-          code: "timeout",
-          cause: error,
-        });
-      }
-      throw error;
-    }
-    if ("token" in result) {
-      return { token: await this.#adopt(checkedToken(result.token, grant.name), reason, lease) };
-    }
-    const { errorResponse } = result;
-    this.#limits.answered(errorResponse, this.#options.now());
-    // Only the token endpoint ends a login: its refresh token was refused (RFC 6749 §5.2).
-    if (errorResponse.error.error === "invalid_grant" && previous?.refreshToken !== undefined) {
-      await this.#records.endLogin(previous.refreshToken);
-    }
+    const { result, scope } = await runGrant({
+      grant,
+      endpoint,
+      params,
+      records: this.#records,
+      closed: this.#closed.signal,
+      bound: this.#grantBound + LEASE_SLACK,
+      background,
+    });
+    if ("token" in result) return { token: await this.#adopt(result.token, reason, scope, lease) };
+    this.#limits.answered(result.errorResponse, this.#options.now());
     return result;
   }
 
   /** Keeps a token this process obtained, and reports it. */
-  #adopt(obtained: Token, reason: TokenReason, lease?: TokenLease): Promise<Token> {
+  #adopt(
+    obtained: Token,
+    reason: TokenReason,
+    scope: LoginScope,
+    lease?: TokenLease,
+  ): Promise<Token> {
     this.#emit({ type: "token", reason, expiresAt: obtained.expiresAt });
     if (reason === "rejected") {
       this.#limits.replacedRejected(obtained.accessToken, this.#options.now());
     }
-    return this.#records.adopt(obtained, isReusable(obtained), lease);
+    return this.#records.adopt(obtained, { reusable: isReusable(obtained), lease, scope });
   }
 
   #emit(event: ClientEvent): void {
@@ -377,24 +365,4 @@ export class TokenProvider {
       // A listener's failure is not the request's.
     }
   }
-}
-
-/**
- * A grant's token, checked like a token endpoint's
- * ([RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)): a custom grant's
- * `mac` type, `Bearer a b` or empty token is refused before a request carries it, and the
- * message never quotes it. The type's case is normalized, as a token response's is.
- */
-function checkedToken(token: Token, grant: string): Token {
-  const type = sendableTokenType((token as Partial<Token> | null)?.tokenType);
-  const normalized = type !== undefined && type !== token.tokenType
-    ? { ...token, tokenType: type }
-    : token;
-  const defect = tokenDefect(normalized);
-  if (defect !== undefined) {
-    throw new TokenError(`Cannot use the token of the grant "${grant}": ${defect}`, {
-      code: "invalid_response",
-    });
-  }
-  return normalized;
 }

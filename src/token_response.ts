@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isFormContentType, parseFormBody } from "./_form_response.ts";
 import { isSendableAccessToken, sendableTokenType, type Token } from "./token.ts";
 import { TokenError, type TokenErrorOptions } from "./token_error.ts";
 
@@ -23,15 +24,27 @@ const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600;
  * an `error` member names the failure (some servers answer 200 with an
  * [§5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) error object).
  *
+ * A body whose `Content-Type` is `application/x-www-form-urlencoded` is read
+ * as a form with the same members (GitHub answers so without
+ * `Accept: application/json`, as do some older servers); any other body as JSON.
+ *
  * @param text The response body as text.
  * @param receivedAt When the response arrived, epoch milliseconds.
  * @param status The HTTP status, carried by errors.
+ * @param contentType The response's `Content-Type`, if any.
  * @throws {TokenError} (code `invalid_response`) when the body is not a usable token response.
  */
-export function parseTokenResponse(text: string, receivedAt: number, status: number): Token {
-  const json = parseObject(text);
+export function parseTokenResponse(
+  text: string,
+  receivedAt: number,
+  status: number,
+  contentType?: string | null,
+): Token {
+  const form = isFormContentType(contentType);
+  const json = form ? parseFormBody(text) : parseObject(text);
   if (json === undefined) {
-    throw invalid("Cannot parse token response: the body is not a JSON object", status);
+    const what = form ? "a form with each member once" : "a JSON object";
+    throw invalid(`Cannot parse token response: the body is not ${what}`, status);
   }
   try {
     return readToken(json, receivedAt, status);
@@ -79,7 +92,7 @@ function readToken(json: Record<string, unknown>, receivedAt: number, status: nu
 /**
  * Builds the {@linkcode TokenError} (code `http_error`) for an HTTP error response
  * ([RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)), using its JSON members
- * when it has them.
+ * (or its form members, when its `Content-Type` says it is a form) when it has them.
  *
  * @param text The response body as text (may be anything); the error keeps it.
  * @param status The HTTP status.
@@ -90,7 +103,8 @@ export function parseErrorResponse(
   status: number,
   headers?: HeadersInit,
 ): TokenError {
-  const json = parseObject(text);
+  const contentType = headers === undefined ? null : new Headers(headers).get("content-type");
+  const json = isFormContentType(contentType) ? parseFormBody(text) : parseObject(text);
   const fields = json === undefined ? undefined : parseErrorFields(json);
   const response = { code: "http_error", status, headers, body: text } as const;
   if (fields !== undefined) return endpointError(fields, response);

@@ -3,7 +3,7 @@
 // bodies byte for byte, and throws nothing but TokenError, the abort reason or the
 // transport's own error. Each property reuses its servers across its runs.
 
-import fc from "fast-check";
+import { fc } from "./_dev_deps.ts";
 
 /** How many times each property runs. */
 export const RUNS = 1000;

@@ -30,3 +30,30 @@ Deno.test("checkKnownOptions() refuses the first unknown name, and only own name
     message: 'Cannot create the thing: unknown option "toString"',
   });
 });
+
+Deno.test("checkKnownOptions() checks what a spread copies: own enumerable string keys", () => {
+  const known = { scope: true } as const;
+  const hidden = Object.defineProperty({ scope: "a" }, "scopes", { value: "b", enumerable: false });
+  checkKnownOptions(hidden, known, "thing");
+  checkKnownOptions({ scope: "a", [Symbol("listener")]: 1 }, known, "thing");
+  checkKnownOptions(Object.create({ scopes: "inherited" }), known, "thing");
+  // What a spread of those objects holds passes too: the check sees what the copy would.
+  checkKnownOptions({ ...hidden, ...Object.create({ scopes: "inherited" }) }, known, "thing");
+  assert.throws(() => checkKnownOptions({ ...{ scopes: "x" } }, known, "thing"), {
+    message: 'Cannot create the thing: unknown option "scopes"; did you mean "scope"?',
+  });
+});
+
+Deno.test("checkKnownOptions() refuses options that are not an object, in the caller's words", () => {
+  const known = { scope: true } as const;
+  for (const options of [null, undefined, "scope", 1]) {
+    assert.throws(
+      () => checkKnownOptions(options, known, "token storage", "test"),
+      new TypeError("Cannot test the token storage: options must be an object"),
+    );
+  }
+  assert.throws(
+    () => checkKnownOptions({ scpoe: 1 }, known, "implicit flow", "use"),
+    new TypeError('Cannot use the implicit flow: unknown option "scpoe"; did you mean "scope"?'),
+  );
+});

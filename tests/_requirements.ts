@@ -6,18 +6,24 @@
 /**
  * Whether the tests that need `name` (a binary on the PATH) are skipped:
  * `undefined` when `name` is there, else why they are skipped, to be used as
- * `Deno.test(title, { ignore: reason !== undefined }, fn)`.
- *
- * When `name` is missing, one line per test run (not per test file) says so
- * with the `install` command; with `CI` set, a test named `<name> is installed`
- * fails with that message instead, so CI never passes without it.
+ * `Deno.test(title, { ignore: reason !== undefined }, fn)`. A missing binary
+ * is reported by {@linkcode skipUnlessCi}.
  *
  * @param name The binary, looked up on the PATH as `Deno.Command` does.
  * @param install The command that installs it (`apt-get install -y chromium`).
  */
 export async function requireBinary(name: string, install: string): Promise<string | undefined> {
   if (await isOnPath(name)) return undefined;
-  const reason = `no ${name} on the PATH (install it: ${install})`;
+  return skipUnlessCi(name, `no ${name} on the PATH (install it: ${install})`);
+}
+
+/**
+ * Reports that the tests that need `name` cannot run, and returns `reason`
+ * (their skip reason). One line per test run (not per test file) says so; with
+ * `CI` set, a test named `<name> is installed` fails with that message
+ * instead, so CI never passes without it.
+ */
+export function skipUnlessCi(name: string, reason: string): string {
   // Each test file runs in an isolate of its own, the environment is the process's:
   // it lets the first file that needs `name` be the only one that says so.
   const noted = `ALF_TEST_MISSING_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;

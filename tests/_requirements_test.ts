@@ -19,11 +19,23 @@ const SKIP_LINES = [
   "Skipping the tests that need node: no node on the PATH (install it: apt-get install -y nodejs)",
 ];
 
-/** Runs `deno test` on FILES with only deno on the PATH, the same HOME and DENO_DIR (nothing to download). */
-async function testWithoutTools(env: Record<string, string> = {}) {
+/**
+ * Runs `deno test` on `files` with only deno (and `scripts`, name to shell
+ * script) on the PATH, the same HOME and DENO_DIR (nothing to download).
+ */
+async function testWithoutTools(
+  { env = {}, files = FILES, scripts = {} }: {
+    env?: Record<string, string>;
+    files?: string[];
+    scripts?: Record<string, string>;
+  } = {},
+) {
   const bin = await Deno.makeTempDir({ prefix: "alf-bare-path-" });
   try {
     await Deno.symlink(Deno.execPath(), `${bin}/deno`);
+    for (const [name, script] of Object.entries(scripts)) {
+      await Deno.writeTextFile(`${bin}/${name}`, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    }
     const kept: Record<string, string> = {};
     for (const name of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
       const value = Deno.env.get(name);
@@ -31,7 +43,7 @@ async function testWithoutTools(env: Record<string, string> = {}) {
     }
     const { code, stdout, stderr } = await new Deno.Command(`${bin}/deno`, {
       // Type checking is the suite's own business, not the subject here.
-      args: ["test", "-A", "--no-check", ...FILES],
+      args: ["test", "-A", "--no-check", ...files],
       cwd: ROOT,
       clearEnv: true,
       env: { ...kept, PATH: bin, NO_COLOR: "1", ...env },
@@ -58,7 +70,7 @@ Deno.test("requireBinary() skips the tests of a missing tool with one line sayin
 });
 
 Deno.test("requireBinary() fails the run in CI when a tool is missing, with a test saying which", async () => {
-  const { code, stdout } = await testWithoutTools({ CI: "true" });
+  const { code, stdout } = await testWithoutTools({ env: { CI: "true" } });
   assert.notEqual(code, 0);
   assert.doesNotMatch(stdout, /^Skipping /m);
   for (const tool of ["chromium", "redis-server", "node"]) {
@@ -69,4 +81,17 @@ Deno.test("requireBinary() fails the run in CI when a tool is missing, with a te
     /Error: Cannot run the tests that need chromium in CI: no chromium on the PATH \(install it: apt-get install -y chromium\)/,
   );
   assert.match(stdout, /FAILED \| \d+ passed \| 3 failed \| \d+ ignored/);
+});
+
+Deno.test("skipUnlessCi() skips the Node smoke test on a Node older than 20, with one line", async () => {
+  const { code, stdout, stderr } = await testWithoutTools({
+    files: ["tests/node_smoke_test.ts"],
+    scripts: { node: "echo v18.19.0" },
+  });
+  assert.equal(code, 0, `deno test failed on an old Node:\n${stdout}\n${stderr}`);
+  assert.deepEqual(stdout.split("\n").filter((line) => line.startsWith("Skipping ")), [
+    "Skipping the tests that need node: node v18.19.0 is older than Node 20, the oldest the core " +
+    "supports (install a newer one: https://nodejs.org/en/download)",
+  ]);
+  assert.match(stdout, /Client\.fetch\(\) runs on Node from a bundle of mod\.ts.* \.\.\. ignored/);
 });

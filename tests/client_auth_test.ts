@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { authenticate } from "../src/client_auth.ts";
+import { authenticate, defaultClientAuth } from "../src/client_auth.ts";
 
 function run(method: Parameters<typeof authenticate>[0], id: string, secret?: string) {
   const headers = new Headers();
@@ -29,4 +29,27 @@ Deno.test("authenticate() sends only client_id for a public client", () => {
   const { headers, form } = run("none", "id", "ignored");
   assert.equal(headers.get("authorization"), null);
   assert.deepEqual([...form], [["client_id", "id"]]);
+});
+
+Deno.test("defaultClientAuth() picks by the credentials and the server's token_endpoint_auth_methods_supported", () => {
+  const secret = { secret: true, key: false };
+  // RFC 8414 §2: a server that lists nothing supports client_secret_basic.
+  assert.equal(defaultClientAuth(secret), "client_secret_basic");
+  assert.equal(defaultClientAuth(secret, []), "client_secret_basic");
+  assert.equal(
+    defaultClientAuth(secret, ["client_secret_post", "client_secret_basic"]),
+    "client_secret_basic",
+  );
+  assert.equal(
+    defaultClientAuth(secret, ["private_key_jwt", "client_secret_post"]),
+    "client_secret_post",
+  );
+  assert.equal(defaultClientAuth(secret, ["client_secret_jwt", "none"]), "client_secret_jwt");
+  // A server that takes none of the secret's methods says so in its own error.
+  assert.equal(defaultClientAuth(secret, ["private_key_jwt"]), "client_secret_basic");
+  assert.equal(
+    defaultClientAuth({ secret: false, key: true }, ["client_secret_basic"]),
+    "private_key_jwt",
+  );
+  assert.equal(defaultClientAuth({ secret: false, key: false }, ["client_secret_basic"]), "none");
 });

@@ -2,11 +2,12 @@
 // the defaults are filled in one place.
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
-import { Client, type ClientOptions, MemoryTokenStorage } from "../mod.ts";
+import { fc } from "./_dev_deps.ts";
+import { Client, type ClientOptions, MemoryTokenStorage, TokenError } from "../mod.ts";
 import { CLIENT_OPTION_NAMES, parseClientOptions } from "../src/client_options.ts";
 import { startAuthServer } from "../testing.ts";
 import { anyString, RUNS } from "./_arbitraries.ts";
+import { base64urlDecode, keyPair, pem, pkcs8Pem } from "./_jws.ts";
 
 const SECRET = "S3cret-never-shown";
 
@@ -116,9 +117,9 @@ for (
     ],
     [
       "an unknown option with no near name",
-      { issuer: "https://auth.example.com" },
+      { audience: "https://api.example.com" },
       TypeError,
-      /^Cannot create the client: unknown option "issuer"$/,
+      /^Cannot create the client: unknown option "audience"$/,
     ],
     [
       "an unknown option even when undefined",
@@ -133,6 +134,92 @@ for (
     ["a clock that is not a function", { now: 5 }, TypeError, /"now" must be a function/],
     ["a storage without get()", { storage: {} }, TypeError, /"storage" has no get\(\)/],
     ["a grant without obtain()", { grant: { name: "x" } }, TypeError, /"grant" must have/],
+    [
+      "neither tokenEndpoint nor issuer",
+      { tokenEndpoint: undefined },
+      TypeError,
+      /^Cannot create the client: give "tokenEndpoint" or "issuer"$/,
+    ],
+    [
+      "an issuer with a query",
+      { issuer: "https://auth.example.com/?tenant=a" },
+      TypeError,
+      /"issuer" must have no query or fragment/,
+    ],
+    ["a plain-http issuer", { issuer: "http://auth.example.com" }, TypeError, /"issuer" must use/],
+    [
+      "private_key_jwt without a key",
+      { clientAuth: "private_key_jwt" },
+      TypeError,
+      /"clientAuth" private_key_jwt needs a "clientKey"/,
+    ],
+    [
+      "client_secret_jwt without a secret",
+      { clientAuth: "client_secret_jwt" },
+      TypeError,
+      /"clientAuth" client_secret_jwt needs a "clientSecret"/,
+    ],
+    [
+      "a clientKey that is a certificate",
+      { clientKey: "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n" },
+      TypeError,
+      /^Cannot create the client: "clientKey" holds a CERTIFICATE, not a private key$/,
+    ],
+    [
+      "a clientKey that is no PEM",
+      { clientKey: "not a key" },
+      TypeError,
+      /"clientKey" is not a PEM-encoded private key/,
+    ],
+    [
+      "a public JWK as clientKey",
+      {
+        clientKey: { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" },
+      },
+      TypeError,
+      /"clientKey" is a public JWK, not a private key/,
+    ],
+    [
+      "a clientKey with a secret method",
+      { clientKey: "x", clientAuth: "client_secret_post", clientSecret: "s" },
+      TypeError,
+      /"clientKey" signs private_key_jwt assertions; "clientAuth" is client_secret_post/,
+    ],
+    [
+      "a clientKey with a clientSecret",
+      { clientKey: "x", clientSecret: "s" },
+      TypeError,
+      /"clientSecret" is not used with a "clientKey"/,
+    ],
+    [
+      "a clientKeyId without a key",
+      { clientKeyId: "k1" },
+      TypeError,
+      /"clientKeyId" names a "clientKey"; there is none/,
+    ],
+    [
+      "an unknown clientAssertionAudience",
+      { clientAssertionAudience: "resource" },
+      TypeError,
+      /"clientAssertionAudience" must be one of issuer, token_endpoint, endpoint/,
+    ],
+    ...[
+      "assertion",
+      "client_assertion",
+      "client_assertion_type",
+      "subject_token",
+      "subject_token_type",
+      "actor_token",
+      "actor_token_type",
+      "requested_token_type",
+    ].map((name) =>
+      [
+        `a reserved ${name} parameter`,
+        { tokenParams: { [name]: "x" } },
+        TypeError,
+        new RegExp(`"tokenParams" cannot set "${name}"`),
+      ] as const
+    ),
   ] as const
 ) {
   Deno.test(`new Client() rejects ${name}`, () => {
@@ -197,7 +284,7 @@ Deno.test("parseClientOptions() fills in the defaults", () => {
     () => (asked++, undefined),
   );
   assert.equal(asked, 1);
-  assert.equal(settings.endpoint.url.href, "https://auth.example.com/token");
+  assert.equal(settings.endpoint.url?.href, "https://auth.example.com/token");
   assert.equal(settings.endpoint.clientAuth, "client_secret_basic");
   assert.equal(settings.endpoint.timeout, 30_000);
   assert.equal(settings.endpoint.now, Date.now);
@@ -349,13 +436,26 @@ Deno.test("parseClientOptions() accepts a tokenTimeout up to 2 ** 31 - 1 ms and 
 Deno.test("parseClientOptions() knows every option of ClientOptions and no other", async () => {
   // Every option, with a valid value: the type makes this list complete.
   const grant = { name: "mine", obtain: () => Promise.reject(new Error("not called")) };
+  const { privateKey } = await crypto.subtle.generateKey("Ed25519", false, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
   const every: Required<ClientOptions> = {
     tokenEndpoint: "https://auth.example.com/token",
+    issuer: "https://auth.example.com",
+    revocationEndpoint: "https://auth.example.com/revoke",
     clientId: "id",
-    clientSecret: "secret",
+    clientSecret: "",
     scope: "read",
     tokenParams: { audience: "api" },
-    clientAuth: "client_secret_post",
+    clientAuth: "private_key_jwt",
+    clientKey: privateKey,
+    clientKeyId: "key-1",
+    clientAssertionAudience: "token_endpoint",
+    clientCertificate: {
+      cert: pem("CERTIFICATE", crypto.getRandomValues(new Uint8Array(64))),
+      key: await pkcs8Pem((await keyPair("EdDSA")).privateKey),
+    },
     storage: new MemoryTokenStorage(),
     grant,
     fetch: (input, init) => fetch(input, init),
@@ -366,6 +466,7 @@ Deno.test("parseClientOptions() knows every option of ClientOptions and no other
     allowHttp: true,
     maxReplayBytes: 1024,
     onEvent: () => {},
+    debug: false,
   };
   assert.deepEqual(Object.keys(CLIENT_OPTION_NAMES).sort(), Object.keys(every).sort());
   await new Client(every).close();
@@ -394,4 +495,181 @@ Deno.test("new Client() honours the longest tokenTimeout a timer can hold, with 
     tokenTimeout: 2 ** 31 - 1,
   });
   assert.equal((await client.getToken()).accessToken, "slow-token");
+});
+
+Deno.test("parseClientOptions() leaves a secret's method to the metadata only when the token endpoint is discovered", async () => {
+  const issuer = "https://auth.example.com";
+  const tokenEndpoint = "https://auth.example.com/token";
+  const method = (options: Partial<ClientOptions>) =>
+    parseClientOptions({ clientId: "id", ...options }, () => undefined).endpoint.clientAuth;
+  assert.equal(method({ issuer, clientSecret: "s" }), undefined);
+  assert.equal(method({ issuer, tokenEndpoint, clientSecret: "s" }), "client_secret_basic");
+  assert.equal(
+    method({ issuer, clientSecret: "s", clientAuth: "client_secret_post" }),
+    "client_secret_post",
+  );
+  assert.equal(method({ issuer }), "none");
+  const { privateKey } = await keyPair("EdDSA");
+  assert.equal(method({ issuer, clientKey: privateKey }), "private_key_jwt");
+  const settings = parseClientOptions(
+    { issuer, clientId: "id", clientKey: privateKey, clientAssertionAudience: "endpoint" },
+    () => undefined,
+  );
+  assert.equal(settings.endpoint.url, undefined);
+  assert.equal(settings.endpoint.issuer, issuer);
+  assert.equal(settings.endpoint.clientAssertion?.method, "private_key_jwt");
+  assert.equal(settings.endpoint.clientAssertion?.audience, "endpoint");
+});
+
+Deno.test("new Client() keeps the tokens of two client keys apart in one storage, and shares one key's", async () => {
+  const first = await keyPair("ES256");
+  const second = await keyPair("ES256");
+  await using server = await startAuthServer({
+    clientId: "svc",
+    clientKeys: [first.publicKey, second.publicKey],
+  });
+  const storage = new MemoryTokenStorage();
+  const tokenOf = async (clientKey: ClientOptions["clientKey"]) => {
+    await using client = new Client({ issuer: server.issuer, clientId: "svc", clientKey, storage });
+    return (await client.getToken()).accessToken;
+  };
+  const firstPem = await pkcs8Pem(first.privateKey);
+  const token = await tokenOf(firstPem);
+  assert.notEqual(await tokenOf(await pkcs8Pem(second.privateKey)), token);
+  assert.equal(await tokenOf(firstPem), token);
+  // A JWK is told apart by its public members: the private one reads as the same key.
+  const jwk = await crypto.subtle.exportKey("jwk", second.privateKey);
+  const jwkToken = await tokenOf(jwk);
+  assert.equal(await tokenOf({ ...jwk, kid: "renamed" }), jwkToken);
+  // A CryptoKey by its identity in this process.
+  const keyToken = await tokenOf(first.privateKey);
+  assert.notEqual(keyToken, token);
+  assert.equal(await tokenOf(first.privateKey), keyToken);
+  assert.equal(server.tokenRequests.length, 4);
+});
+
+Deno.test("new Client() never shows its clientKey in inspect, JSON or errors", async () => {
+  const registered = await keyPair("RS256");
+  const other = await keyPair("RS256");
+  await using server = await startAuthServer({
+    clientId: "svc",
+    clientKeys: [registered.publicKey],
+  });
+  const pem = await pkcs8Pem(other.privateKey);
+  const jwk = await crypto.subtle.exportKey("jwk", other.privateKey);
+  const secrets = [
+    pem.split("\n")[3]!, // a line of the key's base64
+    jwk.d!,
+    jwk.p!,
+  ];
+  for (const clientKey of [pem, jwk]) {
+    await using client = new Client({
+      issuer: server.issuer,
+      clientId: "svc",
+      clientKey,
+      tokenErrors: "throw",
+    });
+    const error = await client.getToken().catch((error) => error);
+    assert.ok(error instanceof TokenError && error.error === "invalid_client");
+    const shown = [
+      Deno.inspect(client, { depth: Infinity, showHidden: true, getters: true }),
+      JSON.stringify(client),
+      String(client),
+      Deno.inspect(error, { depth: Infinity }),
+      error.body ?? "",
+    ].join("\n");
+    for (const secret of secrets) assert.equal(shown.includes(secret), false);
+    assert.match(
+      Deno.inspect(client),
+      /issuer: "http:\/\/127\.0\.0\.1:\d+".*clientAuth: "private_key_jwt"/s,
+    );
+  }
+  // Nor does a key that cannot be used, in the construction error.
+  const publicPem = (await pkcs8Pem(other.privateKey)).replaceAll("PRIVATE KEY", "PUBLIC KEY");
+  assert.throws(
+    () => new Client({ issuer: server.issuer, clientId: "svc", clientKey: publicPem }),
+    (
+      error,
+    ) => {
+      assert.ok(error instanceof TypeError);
+      assert.equal(
+        error.message,
+        'Cannot create the client: "clientKey" holds a PUBLIC KEY, not a private key',
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("new Client() signs with clientCertificate's key and sends its thumbprint (x5t#S256) with private_key_jwt", async () => {
+  const { publicKey, privateKey } = await keyPair("RS256");
+  await using server = await startAuthServer({ clientId: "daemon", clientKeys: [publicKey] });
+  const der = crypto.getRandomValues(new Uint8Array(300)); // only hashed, never parsed
+  await using client = new Client({
+    issuer: server.issuer,
+    clientId: "daemon",
+    clientAuth: "private_key_jwt",
+    clientCertificate: { cert: pem("CERTIFICATE", der), key: await pkcs8Pem(privateKey) },
+    clientAssertionAudience: "token_endpoint",
+  });
+  await client.getToken();
+  const header = server.tokenRequests[0]?.clientAssertion?.header ?? {};
+  const sha256 = new Uint8Array(await crypto.subtle.digest("SHA-256", der));
+  assert.deepEqual(base64urlDecode(String(header["x5t#S256"])), sha256);
+  assert.equal(header.alg, "RS256");
+  assert.equal(server.tokenRequests[0]?.clientAssertion?.claims.aud, server.tokenEndpoint);
+});
+
+Deno.test("new Client() refuses a clientCertificate that nothing would use", async () => {
+  const clientCertificate = {
+    cert: pem("CERTIFICATE", crypto.getRandomValues(new Uint8Array(64))),
+    key: await pkcs8Pem((await keyPair("ES256")).privateKey),
+  };
+  const base = { tokenEndpoint: "https://auth.example.com/token", clientId: "id" };
+  const message =
+    'Cannot create the client: "clientCertificate" needs "clientAuth" tls_client_auth, ' +
+    'self_signed_tls_client_auth or private_key_jwt, or "clientCertificate.boundAccessTokens"';
+  // Neither presented in TLS nor a signing key: a public client, a secret, a method left to discovery.
+  for (
+    const options of [
+      { ...base, clientCertificate },
+      { ...base, clientCertificate, clientAuth: "none" as const },
+      {
+        ...base,
+        clientCertificate,
+        clientSecret: SECRET,
+        clientAuth: "client_secret_basic" as const,
+      },
+      {
+        issuer: "https://auth.example.com",
+        clientId: "id",
+        clientSecret: SECRET,
+        clientCertificate,
+      },
+    ]
+  ) {
+    assert.throws(() => parseClientOptions(options, () => undefined), new TypeError(message));
+  }
+  // Presented with boundAccessTokens, whatever the method; a thumbprint with private_key_jwt.
+  const bound = parseClientOptions(
+    {
+      ...base,
+      clientSecret: SECRET,
+      clientCertificate: { ...clientCertificate, boundAccessTokens: true },
+    },
+    () => undefined,
+  );
+  assert.equal(bound.presentsCertificate, true);
+  const signed = parseClientOptions(
+    { ...base, clientCertificate, clientAuth: "private_key_jwt" },
+    () => undefined,
+  );
+  assert.equal(signed.presentsCertificate, false);
+  assert.equal(signed.endpoint.clientAuth, "private_key_jwt");
+  const tls = parseClientOptions(
+    { ...base, clientCertificate, clientAuth: "tls_client_auth" },
+    () => undefined,
+  );
+  assert.equal(tls.presentsCertificate, true);
+  assert.equal(tls.endpoint.clientSecret, undefined);
 });

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import util from "node:util";
-import fc from "fast-check";
+import { fc } from "./_dev_deps.ts";
 import {
   AuthorizationCodeGrant,
   Client,
   ClientCredentialsGrant,
   type ClientEvent,
+  type ClientOptions,
   ImplicitGrant,
   KvTokenStorage,
   MemoryTokenStorage,
@@ -15,7 +16,7 @@ import {
   useAuthorizationCodeFlow,
   useImplicitFlow,
 } from "../mod.ts";
-import { ScriptedBrowser, startAuthServer } from "../testing.ts";
+import { type AuthServer, ScriptedBrowser, startAuthServer } from "../testing.ts";
 import { RUNS } from "./_arbitraries.ts";
 import { clientFor, fetchText, ManualClock, serve } from "./_helpers.ts";
 
@@ -521,4 +522,315 @@ Deno.test("Client.fetch() settles with a response or the abort reason when abort
     { numRuns: RUNS },
   );
   await wait(10); // lets the servers' last delays run out
+});
+
+// --- Client.revoke() (RFC 7009) ------------------------------------------------
+
+/** A client of the stand-in server with its revocation endpoint and a storage of its own. */
+function revokingClient(server: AuthServer, options: Partial<ClientOptions> = {}) {
+  const storage = new MemoryTokenStorage();
+  const client = clientFor(server, {
+    revocationEndpoint: server.revocationEndpoint,
+    storage,
+    ...options,
+  });
+  return Object.assign(client, { storage });
+}
+
+Deno.test("Client.revoke() revokes the access token, forgets it, and the next fetch obtains a new one", async () => {
+  await using server = await startAuthServer({
+    clientId: "client-id",
+    clientSecret: "client-secret",
+  });
+  await using client = revokingClient(server);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  const [old] = server.issuedTokens;
+  assert.ok(old);
+  assert.equal(client.storage.size, 1);
+
+  assert.equal(await client.revoke(), "access_token");
+  assert.deepEqual(server.revocations, [
+    { token: old, tokenTypeHint: "access_token", found: "access_token", clientId: "client-id" },
+  ]);
+  // Authenticated as its token requests are: client_secret_basic.
+  assert.equal(
+    server.revocationRequests[0]?.headers.get("authorization"),
+    server.tokenRequests[0]?.headers.get("authorization"),
+  );
+  assert.equal(server.accepts(old), false);
+  assert.equal(client.storage.size, 0);
+
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.equal(server.resourceRequests[1]?.token, server.issuedTokens[1]);
+  assert.notEqual(server.issuedTokens[1], old);
+});
+
+Deno.test("Client.revoke() revokes a login's refresh token with its hint and deletes the login record", async () => {
+  await using server = await startAuthServer();
+  await using browser = new ScriptedBrowser();
+  await using client = revokingClient(server, {
+    clientId: "cli",
+    clientSecret: undefined,
+    grant: new AuthorizationCodeGrant({
+      authorizationEndpoint: server.authorizationEndpoint,
+      openBrowser: browser.open,
+      portRange: [0, 0],
+    }),
+  });
+  const { refreshToken } = await client.getToken();
+  assert.ok(refreshToken);
+  assert.equal(client.storage.size, 2); // the access record and the login record
+
+  assert.equal(await client.revoke(), "refresh_token");
+  assert.deepEqual(server.revocations, [
+    {
+      token: refreshToken,
+      tokenTypeHint: "refresh_token",
+      found: "refresh_token",
+      clientId: "cli",
+    },
+  ]);
+  assert.equal(server.revocationRequests[0]?.form.get("client_id"), "cli"); // auth "none"
+  assert.equal(client.storage.size, 0);
+
+  // No refresh with the revoked token: the user logs in again.
+  await client.getToken();
+  assert.equal(browser.opened.length, 2);
+  assert.deepEqual(server.tokenRequests.map((r) => r.form.get("grant_type")), [
+    "authorization_code",
+    "authorization_code",
+  ]);
+});
+
+Deno.test("Client.revoke() throws the revocation endpoint's error and keeps the records", async () => {
+  await using server = await startAuthServer();
+  await using client = revokingClient(server);
+  const { accessToken } = await client.getToken();
+  server.failRevocationRequests(1, {
+    status: 503,
+    body: JSON.stringify({ error: "temporarily_unavailable" }),
+    headers: { "Content-Type": "application/json", "Retry-After": "5" },
+  });
+  const error = await client.revoke().catch((error) => error);
+  assert.ok(error instanceof TokenError, String(error));
+  assert.equal(error.code, "http_error");
+  assert.equal(error.status, 503);
+  assert.equal(error.error, "temporarily_unavailable");
+  assert.match(error.message, /^Cannot revoke the token: the revocation endpoint answered 503/);
+  assert.ok(!error.message.includes(accessToken));
+  // RFC 7009 §2.2.1: the token still exists, and the client goes on with it.
+  assert.equal(server.revocations.length, 0);
+  assert.equal(client.storage.size, 1);
+  assert.equal((await client.getToken()).accessToken, accessToken);
+  assert.equal(server.tokenRequests.length, 1);
+
+  assert.equal(await client.revoke(), "access_token"); // once the endpoint is back
+  assert.equal(server.revocations[0]?.token, accessToken);
+  assert.equal(client.storage.size, 0);
+});
+
+Deno.test("Client.revoke() without a revocation endpoint rejects with a TypeError and sends nothing", async () => {
+  await using server = await startAuthServer();
+  await using client = revokingClient(server, { revocationEndpoint: undefined });
+  await client.getToken();
+  await assert.rejects(
+    client.revoke(),
+    new TypeError(
+      'Cannot revoke the token: the client has no revocation endpoint; set "revocationEndpoint"',
+    ),
+  );
+  assert.equal(server.revocationRequests.length, 0);
+  assert.equal(client.storage.size, 1);
+  assert.throws(
+    () => clientFor(server, { revocationEndpoint: "http://auth.example.com/revoke" }),
+    /Cannot create the client: "revocationEndpoint" .*https/,
+  );
+});
+
+Deno.test("Client.revoke() without a token resolves without a request", async () => {
+  await using server = await startAuthServer();
+  await using client = revokingClient(server);
+  assert.equal(await client.revoke(), undefined);
+  assert.equal(server.revocationRequests.length, 0);
+  assert.equal(server.tokenRequests.length, 0);
+});
+
+Deno.test("Client.revoke() revokes the token another client of the storage obtained", async () => {
+  await using server = await startAuthServer();
+  const storage = new MemoryTokenStorage();
+  {
+    await using first = revokingClient(server, { storage });
+    await first.getToken();
+  }
+  await using next = revokingClient(server, { storage }); // `alf logout`: a new process
+  assert.equal(await next.revoke(), "access_token");
+  assert.equal(server.revocations[0]?.token, server.issuedTokens[0]);
+  assert.equal(storage.size, 0);
+});
+
+Deno.test("Client.revoke() never sends the revoked token again, even from a storage that kept it", async () => {
+  /** A storage whose deletes fail: the revoked records stay in it. */
+  class UndeletableStorage extends MemoryTokenStorage {
+    override delete(): Promise<void> {
+      return Promise.reject(new Error("Cannot delete: read-only"));
+    }
+  }
+  await using server = await startAuthServer();
+  await using client = revokingClient(server, { storage: new UndeletableStorage() });
+  const { accessToken } = await client.getToken();
+  assert.equal(await client.revoke(), "access_token");
+  assert.ok(client.events.some((e) => e.type === "error" && e.phase === "storage"));
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.notEqual(server.resourceRequests[0]?.token, accessToken);
+  assert.equal(server.resourceRequests.length, 1); // no 401 first: the old token was not sent
+});
+
+Deno.test("Client.revoke() finds the endpoint in the issuer's metadata and signs for it", async () => {
+  const { publicKey, privateKey } = await crypto.subtle.generateKey(
+    { name: "ECDSA", namedCurve: "P-256" },
+    false,
+    ["sign", "verify"],
+  );
+  // Okta's rule: an assertion's aud is the endpoint it is sent to.
+  await using server = await startAuthServer({
+    clientId: "app",
+    clientKeys: [publicKey],
+    assertionAudience: "endpoint",
+  });
+  const storage = new MemoryTokenStorage();
+  await using client = new Client({
+    issuer: server.issuer,
+    clientId: "app",
+    clientKey: privateKey,
+    clientAssertionAudience: "endpoint",
+    storage,
+  });
+  const { accessToken } = await client.getToken();
+  assert.equal(await client.revoke(), "access_token");
+  const [request] = server.revocationRequests;
+  assert.equal(request?.clientAuthMethod, "private_key_jwt");
+  assert.equal(request?.clientAssertion?.claims.aud, server.revocationEndpoint);
+  assert.deepEqual(server.revocations.map((r) => [r.token, r.clientId]), [[accessToken, "app"]]);
+  assert.equal(storage.size, 0);
+});
+
+Deno.test("Client.revoke() after close() rejects", async () => {
+  await using server = await startAuthServer();
+  const client = revokingClient(server);
+  await client.close();
+  await assert.rejects(
+    client.revoke(),
+    new Error("Cannot revoke the token: the client is closed"),
+  );
+});
+
+// The default storage: shared process-wide only where the key names the principal.
+
+type AnyGrant = NonNullable<ClientOptions["grant"]>;
+
+/** A custom grant for one subject (the stand-in server knows client credentials only). */
+class SubjectGrant implements AnyGrant {
+  readonly name = "subject_assertion";
+  constructor(readonly subject: string) {}
+  obtain(context: Parameters<AnyGrant["obtain"]>[0]): ReturnType<AnyGrant["obtain"]> {
+    const params = new URLSearchParams([
+      ["grant_type", "client_credentials"],
+      ["assertion", `assertion-for-${this.subject}`],
+      ...context.params,
+    ]);
+    return context.endpoint.request(params, context.signal);
+  }
+}
+
+/** The same grant, naming its principal: it opts in to the process-wide storage. */
+class NamedSubjectGrant extends SubjectGrant {
+  identity(): string {
+    return this.subject;
+  }
+}
+
+function grantClient(server: AuthServer, grant: AnyGrant): Client {
+  return new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "id",
+    clientSecret: "secret",
+    grant,
+  });
+}
+
+Deno.test("new Client() without storage gives each AuthorizationCodeGrant client its own login", async () => {
+  await using server = await startAuthServer();
+  await using alice = new ScriptedBrowser();
+  await using bob = new ScriptedBrowser();
+  const client = (browser: ScriptedBrowser) =>
+    new Client({
+      tokenEndpoint: server.tokenEndpoint,
+      clientId: "my-cli",
+      scope: "read",
+      grant: new AuthorizationCodeGrant({ openBrowser: browser.open, portRange: [0, 0] }),
+    });
+  await using a = client(alice);
+  await using b = client(bob);
+  const aliceToken = await a.getToken();
+  const bobToken = await b.getToken();
+  assert.equal(alice.opened.length, 1);
+  assert.equal(bob.opened.length, 1); // Bob logs in himself
+  assert.notEqual(bobToken.accessToken, aliceToken.accessToken);
+  assert.deepEqual(server.issuedTokens, [aliceToken.accessToken, bobToken.accessToken]);
+});
+
+Deno.test("new Client() without storage never shares a custom grant's token without identity()", async () => {
+  await using server = await startAuthServer();
+  const client = (grant: AnyGrant) => grantClient(server, grant);
+  await using alice = client(new SubjectGrant("alice"));
+  await using bob = client(new SubjectGrant("bob"));
+  const aliceToken = await alice.getToken();
+  const bobToken = await bob.getToken();
+  assert.deepEqual(server.tokenRequests.map((r) => r.form.get("assertion")), [
+    "assertion-for-alice",
+    "assertion-for-bob",
+  ]);
+  assert.notEqual(bobToken.accessToken, aliceToken.accessToken);
+});
+
+Deno.test("new Client() without storage shares a grant's token once identity() names its principal", async () => {
+  await using server = await startAuthServer();
+  const client = (grant: AnyGrant) => grantClient(server, grant);
+  for (const subject of ["alice", "alice", "bob"]) {
+    await using c = client(new NamedSubjectGrant(subject));
+    await c.getToken();
+  }
+  assert.deepEqual(server.tokenRequests.map((r) => r.form.get("assertion")), [
+    "assertion-for-alice",
+    "assertion-for-bob",
+  ]);
+});
+
+Deno.test("new Client() without storage shares one client credentials token among clients made per request", async () => {
+  await using server = await startAuthServer();
+  for (let i = 0; i < 20; i++) {
+    await using client = new Client({
+      tokenEndpoint: server.tokenEndpoint,
+      clientId: "client-id",
+      clientSecret: "client-secret",
+    });
+    const { status } = await fetchText(client.fetch, server.resourceUrl);
+    assert.equal(status, 200);
+  }
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(server.resourceRequests.length, 20);
+  assert(server.resourceRequests.every((r) => r.token === server.issuedTokens[0]));
+});
+
+Deno.test("Client.getToken() refuses a misspelled option, naming the one meant", async () => {
+  await using client = new Client({
+    tokenEndpoint: "https://auth.example.com/token",
+    clientId: "id",
+  });
+  await assert.rejects(client.getToken({ minValidty: 1000 } as never), {
+    name: "TypeError",
+    message: /unknown option "minValidty"; did you mean "minValidity"\?/,
+  });
 });

@@ -34,3 +34,33 @@ Deno.test("examples/demo.ts runs to completion as deno task demo and prints its 
   assert.match(out, /Done\.\n$/);
   assert.deepEqual(await leftovers(), before); // the KV file's folder is removed
 });
+
+Deno.test("deno task demo and the CLI fetch nothing: an empty DENO_DIR, no package downloaded", async () => {
+  // What a new user runs first, on a machine with no cache: the library and the CLI have no
+  // dependencies, and the tests' packages are not in the import map, so nothing is installed.
+  const denoDir = await Deno.makeTempDir({ prefix: "alf-empty-deno-dir-" });
+  const cwd = new URL("..", import.meta.url).pathname;
+  const run = async (args: string[]) => {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd,
+      env: { DENO_DIR: denoDir, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
+  };
+  try {
+    const demo = await run(["task", "demo"]);
+    assert.equal(demo.code, 0, demo.err);
+    assert.doesNotMatch(demo.err, /Download/);
+    assert.match(demo.out, /Done\.\n$/);
+    // --cached-only fails on anything that would have to be fetched.
+    const cli = await run(["run", "--cached-only", "cli.ts", "--help"]);
+    assert.equal(cli.code, 0, cli.err);
+    assert.match(cli.out, /alf request/);
+    assert.doesNotMatch(cli.err, /Download/);
+  } finally {
+    await Deno.remove(denoDir, { recursive: true });
+  }
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { discover, wellKnownUrls } from "../src/discovery.ts";
+import { discover, type DiscoverOptions, wellKnownUrls } from "../src/discovery.ts";
 import { TokenError } from "../src/token_error.ts";
 
 /**
@@ -119,6 +119,7 @@ Deno.test("discover() refuses a document naming another issuer, and sends nothin
   });
   await assert.rejects(discover(issuer), (error) => {
     assert.ok(error instanceof TokenError);
+    assert.equal(error.code, "invalid_response");
     assert.equal(
       error.message,
       `Cannot use the metadata of ${issuer}: it names the issuer "${server.origin}/evil" (RFC 8414 §3.3)`,
@@ -161,6 +162,7 @@ Deno.test("discover() refuses a document without a token endpoint", async () => 
   });
   await assert.rejects(discover(server.origin), {
     name: "TokenError",
+    code: "invalid_response",
     message: `Cannot use the metadata of ${server.origin}: "token_endpoint" is missing`,
   });
 });
@@ -242,6 +244,33 @@ Deno.test("discover() does not keep a failure: the next caller asks again", asyn
   assert.equal((await discover(server.origin)).token_endpoint, `${server.origin}/token`);
 });
 
+Deno.test("discover() reports the last location's HTTP error as http_error, with its status, headers and body", async () => {
+  await using server = metadataServer();
+  server.on(
+    "/.well-known/openid-configuration",
+    () =>
+      new Response('{"error":"temporarily_unavailable"}', {
+        status: 503,
+        headers: { "Content-Type": "application/json", "Retry-After": "30" },
+      }),
+  );
+  await assert.rejects(discover(server.origin), (error) => {
+    assert.ok(error instanceof TokenError);
+    assert.equal(error.code, "http_error");
+    assert.equal(error.status, 503);
+    assert.equal(error.headers?.get("retry-after"), "30");
+    assert.equal(error.body, '{"error":"temporarily_unavailable"}');
+    return true;
+  });
+  // A last location that answers 200 with no metadata: invalid_response.
+  server.on("/.well-known/openid-configuration", () => new Response("<!doctype html>"));
+  await assert.rejects(discover(server.origin), {
+    name: "TokenError",
+    code: "invalid_response",
+    status: 200,
+  });
+});
+
 Deno.test("discover() lets one caller give up while another waits for the shared request", async () => {
   await using server = metadataServer();
   let release!: () => void;
@@ -254,7 +283,12 @@ Deno.test("discover() lets one caller give up while another waits for the shared
   const impatient = discover(server.origin, { signal: controller.signal });
   const patient = discover(server.origin);
   controller.abort(new Error("gave up"));
-  await assert.rejects(impatient, { message: "gave up" });
+  await assert.rejects(impatient, (error) => {
+    assert.ok(error instanceof TokenError);
+    assert.equal(error.code, "aborted");
+    assert.equal((error.cause as Error).message, "gave up");
+    return true;
+  });
   release();
   assert.equal((await patient).issuer, server.origin);
 });
@@ -268,7 +302,7 @@ Deno.test("discover() abandons the shared request when its last caller gives up"
   const controller = new AbortController();
   const only = discover(server.origin, { signal: controller.signal });
   controller.abort(new Error("gave up"));
-  await assert.rejects(only, { message: "gave up" });
+  await assert.rejects(only, { name: "TokenError", code: "aborted" });
   // The abandoned request is forgotten at once: the next caller, even in the same tick,
   // sends its own request instead of joining the aborted one.
   assert.equal((await discover(server.origin)).issuer, server.origin);
@@ -284,6 +318,7 @@ Deno.test("discover() times out, and the next caller asks again", async () => {
   });
   await assert.rejects(discover(server.origin, { timeout: 50 }), {
     name: "TokenError",
+    code: "timeout",
     message:
       `Cannot discover the metadata of ${server.origin}: the server did not answer within 50 ms`,
   });
@@ -325,6 +360,7 @@ Deno.test("discover() reports an unreachable server as a TokenError with its cau
   listener.close(); // nothing listens there now
   await assert.rejects(discover(origin), (error) => {
     assert.ok(error instanceof TokenError);
+    assert.equal(error.code, "network_error");
     assert.ok(error.message.startsWith(`Cannot discover the metadata of ${origin}: cannot reach `));
     assert.ok(error.cause instanceof Error);
     return true;
@@ -372,4 +408,14 @@ Deno.test("discover() checks its arguments", () => {
     assert.throws(() => discover(issuer), { name: "TypeError", message });
   }
   assert.throws(() => discover("https://as.example", { timeout: 0 }), { name: "RangeError" });
+});
+
+Deno.test("discover() refuses a misspelled option, naming the one meant", () => {
+  const options = { relaod: true } as DiscoverOptions;
+  assert.throws(
+    () => discover("https://auth.example.com", options),
+    new TypeError(
+      'Cannot create the discovery request: unknown option "relaod"; did you mean "reload"?',
+    ),
+  );
 });

@@ -189,3 +189,13 @@ Deno.test("googleServiceAccount() defaults the token URI and checks the key file
     message: /"subject" must be a non-empty string/,
   });
 });
+
+Deno.test("googleServiceAccount() refuses a misspelled option before reading the key", () => {
+  const options = { scope: SCOPE, subjet: "alice@example.com" };
+  assert.throws(
+    () => googleServiceAccount("{}", options),
+    new TypeError(
+      'Cannot create the Google service account client: unknown option "subjet"; did you mean "subject"?',
+    ),
+  );
+});

@@ -3,11 +3,25 @@
 // and resource made with node:http (a token, a POST, a 401 and its replay).
 
 import assert from "node:assert/strict";
-import { requireBinary } from "./_requirements.ts";
-
-const nodeSkipReason = await requireBinary("node", "apt-get install -y nodejs");
+import { requireBinary, skipUnlessCi } from "./_requirements.ts";
 
 const ROOT = new URL("../", import.meta.url);
+
+/** The oldest Node the core supports (README, "Runtimes"). */
+const OLDEST_NODE = 20;
+
+const nodeSkipReason = await requireBinary("node", "apt-get install -y nodejs") ??
+  await requireNodeVersion();
+
+async function requireNodeVersion(): Promise<string | undefined> {
+  const version = (await run("node", ["--version"])).stdout.trim();
+  if (Number(version.match(/^v(\d+)\./)?.[1]) >= OLDEST_NODE) return undefined;
+  return skipUnlessCi(
+    "node",
+    `node ${version} is older than Node ${OLDEST_NODE}, the oldest the core supports ` +
+      `(install a newer one: https://nodejs.org/en/download)`,
+  );
+}
 
 Deno.test(
   "Client.fetch() runs on Node from a bundle of mod.ts: a token, a request, a 401 and its replay",

@@ -2,7 +2,7 @@
 // needed), sent with the token, judged by its 401, replayed once.
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import { fc } from "./_dev_deps.ts";
 import { Client, type Token } from "../mod.ts";
 import { ReplayableRequest } from "../src/replayable_request.ts";
 import { startAuthServer } from "../testing.ts";

@@ -86,12 +86,54 @@ Deno.test("revokeToken() reports a 503 (RFC 7009 §2.2.1: try again later) with 
   await using server = formServer(() =>
     new Response("maintenance", { status: 503, headers: { "Retry-After": "30" } })
   );
-  await assert.rejects(revokeToken(server.url, "t", { clientId: "id" }), {
-    name: "TokenError",
-    status: 503,
-    message: "Cannot revoke the token: the revocation endpoint answered 503",
+  await assert.rejects(revokeToken(server.url, "t", { clientId: "id" }), (error) => {
+    assert.ok(error instanceof TokenError);
+    assert.equal(error.code, "http_error");
+    assert.equal(error.status, 503);
+    assert.equal(error.headers?.get("retry-after"), "30");
+    assert.equal(error.body, "maintenance");
+    assert.equal(error.message, "Cannot revoke the token: the revocation endpoint answered 503");
+    return true;
   });
   assert.equal(server.forms[0]?.get("client_id"), "id"); // a public client names itself
+});
+
+Deno.test("revokeToken() keeps the token and secret out of an echoed error body", async () => {
+  // An echo service at a wrong URL: it sends back what it was given.
+  await using server = formServer((form, request) =>
+    Response.json({
+      error: "invalid_request",
+      got: form.toString(),
+      auth: request.headers.get("authorization"),
+    }, { status: 400 })
+  );
+  const token = "rt-secret-0123456789";
+  const error = await revokeToken(server.url, token, {
+    clientId: "id",
+    clientSecret: "s3cret-value",
+  })
+    .catch((error) => error);
+  assert.ok(error instanceof TokenError);
+  assert.equal(error.code, "http_error");
+  assert.equal(error.error, "invalid_request");
+  assert.ok(error.body?.includes("[redacted]"));
+  for (const secret of [token, "s3cret-value", btoa("id:s3cret-value")]) {
+    assert.equal(error.body?.includes(secret), false, secret);
+  }
+});
+
+Deno.test("revokeToken() reports an unreachable endpoint and an abort by their codes", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/revoke`;
+  listener.close();
+  await assert.rejects(revokeToken(url, "t", { clientId: "id" }), {
+    name: "TokenError",
+    code: "network_error",
+  });
+  await assert.rejects(revokeToken(url, "t", { clientId: "id", signal: AbortSignal.abort() }), {
+    name: "TokenError",
+    code: "aborted",
+  });
 });
 
 Deno.test("revokeToken() does not follow a redirect with the token and credentials", async () => {
@@ -120,6 +162,7 @@ Deno.test("revokeToken() times out as a TokenError", async () => {
   });
   await assert.rejects(revokeToken(server.url, "t", { clientId: "id", timeout: 30 }), {
     name: "TokenError",
+    code: "timeout",
     message: "Cannot revoke the token: the revocation endpoint did not answer within 30 ms",
   });
   release();
@@ -190,4 +233,16 @@ Deno.test("revokeToken() checks its arguments", async () => {
       { name: "TypeError", message },
     );
   }
+});
+
+Deno.test("revokeToken() refuses a misspelled option before sending anything", async () => {
+  await using server = revocationServer();
+  const options = { clientId: "id", clientSecrt: "secret" };
+  await assert.rejects(
+    revokeToken(`${server.url}/revoke`, "rt-1", options),
+    new TypeError(
+      'Cannot create the revocation request: unknown option "clientSecrt"; did you mean "clientSecret"?',
+    ),
+  );
+  assert.equal(server.forms.length, 0);
 });

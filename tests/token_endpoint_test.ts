@@ -5,8 +5,9 @@
 // recovers; the sanitizers catch any timer, socket or promise left behind.
 
 import assert from "node:assert/strict";
-import { TokenError } from "../mod.ts";
-import { startAuthServer } from "../testing.ts";
+import { AuthorizationCodeGrant, Client, TokenError } from "../mod.ts";
+import { type MetadataOptions, startAuthServer } from "../testing.ts";
+import { keyPair, pkcs8Pem } from "./_jws.ts";
 import { MAX_TOKEN_RESPONSE_BYTES, TokenEndpoint } from "../src/token_endpoint.ts";
 import {
   assertRecovers,
@@ -82,7 +83,10 @@ Deno.test("Client.fetch() rejects with a TokenError when the token endpoint is u
   await using client = clientFor(resource, { tokenEndpoint: `${endpoint.url}/token` });
   await assert.rejects(client.fetch(resource.resourceUrl), (error) => {
     assert.ok(error instanceof TokenError);
-    assert.match(error.message, /^Cannot reach the token endpoint: /);
+    assert.match(
+      error.message,
+      /^Cannot reach the token endpoint http:\/\/127\.0\.0\.1:\d+\/token: /,
+    );
     assert.equal(error.code, "network_error");
     assert.ok(error.cause instanceof TypeError);
     return true;
@@ -494,18 +498,22 @@ const broken: [string, RegExp, (conn: Deno.Conn) => Promise<void>][] = [
   }],
   [
     "resets the connection mid-body",
-    /^Cannot (read the token response|reach the token endpoint): /,
+    /^Cannot (read the token response|reach the token endpoint http:\/\/127\.0\.0\.1:\d+\/token): /,
     async (conn) => {
       // Closing with the request unread makes the kernel send a RST.
       await write(conn, 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"access_token":"reset');
     },
   ],
-  ["closes the connection before answering", /^Cannot reach the token endpoint: /, async (conn) => {
-    await readRequest(conn);
-  }],
+  [
+    "closes the connection before answering",
+    /^Cannot reach the token endpoint http:\/\/127\.0\.0\.1:\d+\/token: /,
+    async (conn) => {
+      await readRequest(conn);
+    },
+  ],
   [
     "answers with something that is not HTTP",
-    /^Cannot reach the token endpoint: /,
+    /^Cannot reach the token endpoint http:\/\/127\.0\.0\.1:\d+\/token: /,
     async (conn) => {
       await readRequest(conn);
       await write(conn, "SSH-2.0-OpenSSH_9.6\r\n\r\n");
@@ -539,3 +547,333 @@ for (const [name, message, hostile] of broken) {
     assert.deepEqual(resource.tokens, ["Bearer raw-1"]);
   });
 }
+
+// --- Discovery (RFC 8414) and client authentication with keys (RFC 7523 §2.2), through the client
+
+/** A transport that records every URL it is asked for. */
+function recordingFetch(asked: string[]): typeof fetch {
+  return (input, init) => {
+    asked.push(input instanceof Request ? input.url : String(input));
+    return fetch(input, init);
+  };
+}
+
+Deno.test("TokenEndpoint.request() finds the token endpoint from the issuer, one metadata request for many clients", async () => {
+  await using server = await startAuthServer();
+  // Clients without a fetch of their own share the default one, and so its metadata cache.
+  const options = { issuer: server.issuer, clientId: "id", clientSecret: "secret" };
+  await using first = new Client(options);
+  await using second = new Client({ ...options, scope: "other" });
+  assert.equal(server.metadataRequests.length, 0); // nothing until the first request
+  assert.equal((await fetchText(first.fetch, server.resourceUrl)).status, 200);
+  assert.equal((await fetchText(second.fetch, server.resourceUrl)).status, 200);
+  assert.deepEqual(server.metadataRequests.map((r) => new URL(r.url).pathname), [
+    "/.well-known/oauth-authorization-server",
+  ]);
+  assert.equal(server.tokenRequests.length, 2);
+  assert.equal(server.tokenRequests[0]?.url, server.tokenEndpoint);
+});
+
+Deno.test("TokenEndpoint.request() discovers an issuer with a path at RFC 8414's location, else OIDC's", async () => {
+  for (
+    const [documents, path] of [
+      [["oauth-authorization-server"], "/.well-known/oauth-authorization-server/tenant"],
+      [["openid-configuration"], "/tenant/.well-known/openid-configuration"],
+    ] as const
+  ) {
+    await using server = await startAuthServer({
+      issuerPath: "/tenant",
+      metadata: { documents: [...documents] },
+    });
+    await using client = new Client({ issuer: server.issuer, clientId: "id" });
+    assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+    assert.equal(server.metadataRequests.at(-1)?.url, `${server.origin}${path}`);
+    assert.equal(server.tokenRequests.length, 1);
+  }
+});
+
+const BAD_METADATA: [string, MetadataOptions, RegExp][] = [
+  [
+    "names another issuer",
+    { issuer: "https://impostor.example" },
+    /it names the issuer "https:\/\/impostor\.example" \(RFC 8414 §3\.3\)/,
+  ],
+  ["has no token endpoint", { omit: ["token_endpoint"] }, /"token_endpoint" is missing/],
+];
+for (const [name, metadata, message] of BAD_METADATA) {
+  Deno.test(`Client.fetch() rejects with invalid_response when the issuer's metadata ${name}, and sends nothing`, async () => {
+    await using server = await startAuthServer({ metadata });
+    await using client = new Client({ issuer: server.issuer, clientId: "id", clientSecret: "s" });
+    await assert.rejects(client.fetch(server.resourceUrl), (error) => {
+      assert.ok(error instanceof TokenError);
+      assert.equal(error.code, "invalid_response");
+      assert.match(error.message, message);
+      return true;
+    });
+    await assert.rejects(client.getToken(), { name: "TokenError", code: "invalid_response" });
+    assert.equal(server.tokenRequests.length, 0);
+    assert.equal(server.resourceRequests.length, 0);
+    // A failure is not kept: the second call asked again.
+    assert.equal(server.metadataRequests.length, 2);
+  });
+}
+
+Deno.test("Client.fetch() rejects with http_error when the issuer serves no metadata", async () => {
+  await using server = await startAuthServer({ metadata: { documents: [] } });
+  await using client = new Client({ issuer: server.issuer, clientId: "id", tokenErrors: "throw" });
+  await assert.rejects(client.fetch(server.resourceUrl), (error) => {
+    assert.ok(error instanceof TokenError);
+    assert.equal(error.code, "http_error");
+    assert.equal(error.status, 404);
+    return true;
+  });
+  assert.equal(server.resourceRequests.length, 0);
+});
+
+Deno.test("TokenEndpoint.request() uses the tokenEndpoint given with an issuer, without discovery", async () => {
+  await using server = await startAuthServer({ metadata: { documents: [] } });
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    issuer: server.issuer,
+    clientId: "id",
+    clientSecret: "secret",
+  });
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.metadataRequests.length, 0);
+  assert.equal(server.tokenRequests[0]?.clientAuthMethod, "client_secret_basic");
+});
+
+for (
+  const [supported, expected] of [
+    [undefined, "client_secret_basic"],
+    [["client_secret_post"], "client_secret_post"],
+    [["private_key_jwt", "client_secret_jwt", "client_secret_post"], "client_secret_post"],
+    [["client_secret_jwt"], "client_secret_jwt"],
+  ] as const
+) {
+  Deno.test(`TokenEndpoint.request() authenticates with ${expected} when the metadata lists ${supported?.join(", ") ?? "the server's own"}`, async () => {
+    await using server = await startAuthServer({
+      clientId: "app",
+      clientSecret: "a client secret long enough for HS256 (32+ bytes)",
+      ...(supported === undefined ? {} : { clientAuthMethods: [...supported] }),
+    });
+    await using client = new Client({
+      issuer: server.issuer,
+      clientId: "app",
+      clientSecret: "a client secret long enough for HS256 (32+ bytes)",
+    });
+    assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+    assert.equal(server.tokenRequests[0]?.clientAuthMethod, expected);
+  });
+}
+
+Deno.test("TokenEndpoint.request() applies allowHttp to the discovered endpoints", async () => {
+  // A stand-in transport for a plain-http server that is not on loopback.
+  const asked: string[] = [];
+  const transport: typeof fetch = (input) => {
+    const url = String(input);
+    asked.push(url);
+    if (url === "http://as.example/.well-known/oauth-authorization-server") {
+      return Promise.resolve(
+        Response.json({ issuer: "http://as.example", token_endpoint: "http://as.example/token" }),
+      );
+    }
+    if (url === "http://as.example/token") {
+      return Promise.resolve(Response.json({ access_token: "t", token_type: "Bearer" }));
+    }
+    return Promise.resolve(new Response(null, { status: 404 }));
+  };
+  assert.throws(() => new Client({ issuer: "http://as.example", clientId: "id" }), {
+    name: "TypeError",
+    message: /"issuer" must use https:/,
+  });
+  await using client = new Client({
+    issuer: "http://as.example",
+    clientId: "id",
+    allowHttp: true,
+    fetch: transport,
+  });
+  assert.equal((await client.getToken()).accessToken, "t");
+  assert.deepEqual(asked, [
+    "http://as.example/.well-known/oauth-authorization-server",
+    "http://as.example/token",
+  ]);
+});
+
+Deno.test("TokenEndpoint.request() refuses a discovered plain-http endpoint on another host without allowHttp", async () => {
+  await using server = await startAuthServer({
+    metadata: { members: { token_endpoint: "http://tokens.example/token" } },
+  });
+  await using client = new Client({ issuer: server.issuer, clientId: "id" });
+  await assert.rejects(client.getToken(), {
+    name: "TokenError",
+    code: "invalid_response",
+    message: /"token_endpoint" must use https:/,
+  });
+  assert.equal(server.tokenRequests.length, 0);
+});
+
+// Each key in another form: a PEM of an RSA key signs RS256; PS256 needs an RSA-PSS CryptoKey
+// (or a JWK with "alg": "PS256").
+for (
+  const [alg, form] of [
+    ["RS256", "PEM"],
+    ["PS256", "CryptoKey"],
+    ["ES256", "JWK"],
+    ["EdDSA", "PEM"],
+  ] as const
+) {
+  Deno.test(`TokenEndpoint.request() authenticates with private_key_jwt signed ${alg} (${form}), aud = the issuer`, async () => {
+    const { publicKey, privateKey } = await keyPair(alg);
+    await using server = await startAuthServer({ clientId: "svc", clientKeys: [publicKey] });
+    const clientKey = form === "PEM"
+      ? await pkcs8Pem(privateKey)
+      : form === "JWK"
+      ? await crypto.subtle.exportKey("jwk", privateKey)
+      : privateKey;
+    // Only the issuer and the key: everything else is discovered.
+    await using client = new Client({
+      issuer: server.issuer,
+      clientId: "svc",
+      clientKey,
+      clientKeyId: "k1",
+    });
+    assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+    const [request] = server.tokenRequests;
+    assert.equal(request?.clientAuthMethod, "private_key_jwt");
+    assert.equal(request?.clientAssertion?.header.alg, alg);
+    assert.equal(request?.clientAssertion?.header.kid, "k1");
+    assert.equal(request?.clientAssertion?.claims.aud, server.issuer);
+    assert.equal(request?.form.get("client_id"), "svc");
+    assert.equal(request?.form.has("client_secret"), false);
+  });
+}
+
+Deno.test("TokenEndpoint.request() sends aud = the token endpoint with clientAssertionAudience token_endpoint", async () => {
+  const { publicKey, privateKey } = await keyPair("ES256");
+  await using server = await startAuthServer({
+    clientId: "svc",
+    clientKeys: [publicKey],
+    assertionAudience: "token_endpoint",
+  });
+  const options = { issuer: server.issuer, clientId: "svc", clientKey: privateKey };
+  await using refused = new Client({ ...options, tokenErrors: "throw" });
+  await assert.rejects(refused.getToken(), { name: "TokenError", error: "invalid_client" });
+  await using client = new Client({ ...options, clientAssertionAudience: "token_endpoint" });
+  await client.getToken();
+  assert.equal(server.tokenRequests[1]?.clientAssertion?.claims.aud, server.tokenEndpoint);
+});
+
+Deno.test("TokenEndpoint.request() authenticates with client_secret_jwt, never sending the secret", async () => {
+  const secret = "a client secret long enough for HS256 (32+ bytes)";
+  await using server = await startAuthServer({ clientId: "app", clientSecret: secret });
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "app",
+    clientSecret: secret,
+    clientAuth: "client_secret_jwt",
+  });
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  const [request] = server.tokenRequests;
+  assert.equal(request?.clientAuthMethod, "client_secret_jwt");
+  assert.equal(request?.clientAssertion?.header.alg, "HS256");
+  // No issuer: aud is the token endpoint.
+  assert.equal(request?.clientAssertion?.claims.aud, server.tokenEndpoint);
+  assert.equal(new TextDecoder().decode(request?.body).includes(encodeURIComponent(secret)), false);
+  assert.equal(request?.headers.get("authorization"), null);
+});
+
+Deno.test("Client.fetch() returns the server's refusal of an assertion signed by another key", async () => {
+  const registered = await keyPair("RS256");
+  const other = await keyPair("RS256");
+  await using server = await startAuthServer({
+    clientId: "svc",
+    clientKeys: [registered.publicKey],
+  });
+  await using client = new Client({
+    issuer: server.issuer,
+    clientId: "svc",
+    clientKey: other.privateKey,
+  });
+  const { status, text, response } = await fetchText(client.fetch, server.resourceUrl);
+  assert.equal(status, 401);
+  const error = TokenError.fromResponse(response);
+  assert.equal(error?.error, "invalid_client");
+  assert.match(text, /invalid_client/);
+  assert.equal(server.resourceRequests.length, 0);
+  // The assertion is a secret of the request: it is not echoed into the error.
+  const assertion = server.tokenRequests[0]?.form.get("client_assertion") ?? "";
+  assert.ok(assertion.length > 0);
+  assert.equal(text.includes(assertion), false);
+});
+
+Deno.test("TokenEndpoint.metadata() gives AuthorizationCodeGrant the discovered authorization endpoint", async () => {
+  await using server = await startAuthServer({
+    metadata: { members: { authorization_endpoint: "http://127.0.0.1:9/elsewhere/authorize" } },
+  });
+  const opened: string[] = [];
+  await using client = new Client({
+    issuer: server.issuer,
+    clientId: "cli",
+    grant: new AuthorizationCodeGrant({
+      openBrowser: (url) => {
+        opened.push(url);
+        throw new Error("no browser here");
+      },
+      portRange: [0, 0],
+    }),
+  });
+  await assert.rejects(client.getToken(), { name: "TokenError", code: "login_failed" });
+  assert.ok(opened[0]?.startsWith("http://127.0.0.1:9/elsewhere/authorize?response_type=code&"));
+});
+
+Deno.test("TokenEndpoint.revoke() revokes at the discovered revocation endpoint with the client's authentication", async () => {
+  await using server = await startAuthServer({ clientId: "app", clientSecret: "secret" });
+  const endpoint = new TokenEndpoint({
+    issuer: server.issuer,
+    clientId: "app",
+    clientSecret: "secret",
+    fetch,
+    now: Date.now,
+    timeout: 30_000,
+  });
+  const result = await endpoint.request(new URLSearchParams({ grant_type: "client_credentials" }));
+  assert.ok("token" in result);
+  assert.ok(server.accepts(result.token.accessToken));
+  await endpoint.revoke(result.token.accessToken, { tokenTypeHint: "access_token" });
+  assert.equal(server.accepts(result.token.accessToken), false);
+  assert.equal(server.revocationRequests[0]?.clientAuthMethod, "client_secret_basic");
+  assert.equal(server.revocations[0]?.tokenTypeHint, "access_token");
+  await assert.rejects(
+    new TokenEndpoint({
+      url: new URL(server.tokenEndpoint),
+      clientId: "app",
+      fetch,
+      now: Date.now,
+      timeout: 30_000,
+    }).revoke("x"),
+    { name: "TypeError", message: /no revocation endpoint is known/ },
+  );
+});
+
+Deno.test("TokenEndpoint.url is the issuer until discovery, then the token endpoint", async () => {
+  await using server = await startAuthServer({ issuerPath: "/tenant" });
+  const asked: string[] = [];
+  const endpoint = new TokenEndpoint({
+    issuer: server.issuer,
+    clientId: "id",
+    fetch: recordingFetch(asked),
+    now: Date.now,
+    timeout: 30_000,
+  });
+  assert.equal(endpoint.url.href, server.issuer);
+  assert.equal(endpoint.issuer, server.issuer);
+  assert.equal((await endpoint.resolve()).href, server.tokenEndpoint);
+  assert.equal(endpoint.url.href, server.tokenEndpoint);
+  await endpoint.resolve();
+  assert.equal(asked.length, 1); // kept for the endpoint's life
+  assert.throws(
+    () => new TokenEndpoint({ clientId: "id", fetch, now: Date.now, timeout: 1 }),
+    { name: "TypeError", message: 'Cannot create the TokenEndpoint: give "url" or "issuer"' },
+  );
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import { fc } from "./_dev_deps.ts";
 import {
   Client,
   type ClientEvent,
@@ -723,6 +723,9 @@ Deno.test("Client adopts a rotated refresh token from a client whose clock is 5 
   resource.revoked.add("at-1");
   assert.equal((await fetchText(b.fetch, resource.url)).status, 200); // rt-1 → rt-2, dated earlier
   assert.equal((await fetchText(a.fetch, resource.url)).status, 200); // a replays with at-2
+  // at-2 replaced a rejected token: rejected within 30 s, its 401 would stand (for both clients).
+  behind.advance(30_000);
+  ahead.advance(30_000);
   resource.revoked.add("at-2");
   assert.equal((await fetchText(a.fetch, resource.url)).status, 200); // a refreshes: with rt-2
   assert.deepEqual(endpoint.presented, ["rt-0", "rt-1", "rt-2"]);
@@ -1012,4 +1015,243 @@ Deno.test("Client.fetch() never sends an expired token across clock jumps forwar
     ),
     { numRuns: RUNS },
   );
+});
+
+Deno.test("TokenProvider.revoke() waits for the renewal under way and revokes the token it obtains", async () => {
+  await using server = await startAuthServer();
+  const arrived = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  // A token endpoint that holds the first request until the test releases it.
+  await using gated = serve(async (request) => {
+    arrived.resolve();
+    await release.promise;
+    return await fetch(server.tokenEndpoint, {
+      method: "POST",
+      headers: request.headers,
+      body: await request.arrayBuffer(),
+    });
+  });
+  const storage = new MemoryTokenStorage();
+  await using client = clientFor({ tokenEndpoint: `${gated.url}/token` }, {
+    revocationEndpoint: server.revocationEndpoint,
+    storage,
+  });
+  const fetching = client.getToken();
+  await arrived.promise; // the renewal is under way
+  const revoking = client.revoke();
+  release.resolve();
+  const token = await fetching;
+  assert.equal(await revoking, "access_token");
+  assert.deepEqual(server.revocations.map((r) => r.token), [token.accessToken]);
+  assert.equal(storage.size, 0);
+});
+
+// Issue 11 review: the limits belong to the token, and grant failures are TokenErrors.
+
+Deno.test("Client without a storage shares a Retry-After with every client of its token: 50 short-lived clients make one token request", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ now: clock.now });
+  const body = '{"error":"slow_down"}';
+  server.failTokenRequests(1, {
+    status: 429,
+    body,
+    headers: { "Content-Type": "application/json", "Retry-After": "60" },
+  });
+  for (let i = 0; i < 50; i++) {
+    await using client = clientFor(server, { now: clock.now }); // as a request handler would
+    const { status, text } = await fetchText(client.fetch, server.resourceUrl);
+    assert.deepEqual([status, text], [429, body]);
+  }
+  assert.equal(server.tokenRequests.length, 1);
+  clock.advance(60_000);
+  await using client = clientFor(server, { now: clock.now });
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+});
+
+Deno.test("Client.fetch() with a client per call asks for two tokens for a resource that rejects every token", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ now: clock.now });
+  server.route("/never", () =>
+    new Response("rejected", {
+      status: 401,
+      headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' },
+    }));
+  const call = async () => {
+    await using client = clientFor(server, { now: clock.now });
+    return await fetchText(client.fetch, server.url("/never"));
+  };
+  for (let i = 0; i < 100; i++) {
+    const { status, text } = await call();
+    assert.deepEqual([status, text], [401, "rejected"]);
+  }
+  assert.equal(server.tokenRequests.length, 2, "the first token and one renewal");
+  clock.advance(30_000);
+  await call();
+  assert.equal(server.tokenRequests.length, 3, "once 30 s have passed, one renewal more");
+});
+
+Deno.test("Client.fetch() waits 5 s after a 429 without Retry-After, answering copies meanwhile", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ now: clock.now });
+  server.failTokenRequests(1, { status: 429, body: '{"error":"slow_down"}' });
+  await using client = clientFor(server, { now: clock.now });
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 429);
+  clock.advance(4_999);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 429);
+  assert.equal(server.tokenRequests.length, 1);
+  clock.advance(1);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
+  assert.equal(server.tokenRequests.length, 2);
+});
+
+Deno.test("Client.fetch() makes a custom grant's Error a TokenError naming the grant, and reports it", async () => {
+  await using server = await startAuthServer();
+  const failure = new Error("signing failed for at-SECRET");
+  let calls = 0;
+  const grant: Grant = {
+    name: "custom",
+    obtain: () => {
+      calls++;
+      if (calls === 1) throw failure; // thrown at once, not even a promise
+      return Promise.reject(failure);
+    },
+  };
+  await using client = clientFor(server, { grant });
+  for (let i = 0; i < 2; i++) {
+    const error = await client.fetch(server.resourceUrl).then(
+      () => assert.fail("no token, yet a response"),
+      (error: unknown) => error,
+    );
+    assert.ok(error instanceof TokenError);
+    assert.equal(error.code, "grant_failed");
+    assert.equal(error.cause, failure);
+    assert.equal(error.message, 'Cannot obtain a token: the grant "custom" failed');
+    const reported = client.events.filter((e) => e.type === "error");
+    assert.deepEqual(reported.at(-1), { type: "error", phase: "token", error });
+  }
+  assert.equal(client.events.filter((e) => e.type === "error").length, 2);
+  assert.equal(server.resourceRequests.length, 0);
+});
+
+Deno.test("Client.fetch() refuses a custom grant's result that is neither a token nor an error response", async () => {
+  await using server = await startAuthServer();
+  for (
+    const result of [undefined, null, {}, "at-1", { errorResponse: "no" }, { errorResponse: {} }]
+  ) {
+    const grant: Grant = { name: "custom", obtain: () => Promise.resolve(result as never) };
+    await using client = clientFor(server, { grant });
+    const error = await client.fetch(server.resourceUrl).catch((error: unknown) => error);
+    assert.ok(error instanceof TokenError, JSON.stringify(result));
+    assert.equal(error.code, "invalid_response");
+    assert.match(error.message, /^Cannot use the result of the grant "custom": /);
+  }
+  assert.equal(server.resourceRequests.length, 0);
+});
+
+/** A storage without a lease over `map`, as the README's MapStorage: one per process sharing `map`. */
+function mapStorage(map = new Map<string, Token>()): TokenStorage & { map: Map<string, Token> } {
+  return {
+    map,
+    get: (key) => Promise.resolve(structuredClone(map.get(key))),
+    set: (key, token) => {
+      map.set(key, structuredClone(token));
+      return Promise.resolve();
+    },
+    delete: (key, options = {}) => {
+      const { accessToken } = options;
+      if (accessToken === undefined || map.get(key)?.accessToken === accessToken) map.delete(key);
+      return Promise.resolve();
+    },
+  };
+}
+
+Deno.test("Clients of one process sharing a storage without a lease renew one login one at a time", async () => {
+  await using endpoint = rotatingEndpoint();
+  const clock = new ManualClock();
+  const storage = mapStorage();
+  const client = () =>
+    clientFor(endpoint, {
+      storage,
+      now: clock.now,
+      grant: new RefreshTokenGrant({ refreshToken: "rt-0" }),
+    });
+  await using a = client();
+  await using b = client();
+  assert.equal((await a.getToken()).accessToken, "at-1");
+  assert.equal((await b.getToken()).accessToken, "at-1");
+  clock.advance(3600_000);
+  const tokens = await Promise.all([a.getToken(), b.getToken()]);
+  assert.deepEqual(tokens.map((t) => t.accessToken), ["at-2", "at-2"]);
+  assert.deepEqual(endpoint.presented, ["rt-0", "rt-1"]);
+});
+
+/**
+ * Two processes (two storages over one map, so nothing coordinates them)
+ * refresh one login at once; the server rotates, and answers the loser once
+ * the winner stored the rotated refresh token. Returns the presented refresh
+ * tokens and the refresh tokens of the login records left.
+ */
+async function loseRefreshRace(grant: () => Grant) {
+  const shared = new Map<string, Token>();
+  const storages = [mapStorage(shared), mapStorage(shared)];
+  let live = "rt-0";
+  let issued = 0;
+  const presented: string[] = [];
+  const winnerStored = Promise.withResolvers<void>();
+  await using endpoint = serve(async (request) => {
+    const refreshToken = new URLSearchParams(await request.text()).get("refresh_token") ?? "";
+    presented.push(refreshToken);
+    if (refreshToken !== live) {
+      await winnerStored.promise;
+      return Response.json({ error: "invalid_grant" }, { status: 400 });
+    }
+    live = `rt-${++issued}`;
+    return Response.json({ access_token: `at-${issued}`, expires_in: 3600, refresh_token: live });
+  });
+  const clock = new ManualClock();
+  const client = (storage: TokenStorage) =>
+    clientFor({ tokenEndpoint: `${endpoint.url}/token` }, {
+      storage,
+      now: clock.now,
+      grant: grant(),
+    });
+  await using a = client(storages[0]!);
+  await using b = client(storages[1]!);
+  assert.equal((await a.getToken()).accessToken, "at-1");
+  assert.equal((await b.getToken()).accessToken, "at-1"); // from the shared map
+  clock.advance(3600_000);
+  for (const storage of storages) {
+    const set = storage.set;
+    storage.set = async (key, token) => {
+      await set(key, token);
+      if (token.refreshToken === "rt-2") winnerStored.resolve();
+    };
+  }
+  const tokens = await Promise.all([a.getToken(), b.getToken()]);
+  assert.deepEqual(tokens.map((t) => t.accessToken).sort(), ["at-2", "at-3"]);
+  const logins = [...shared.values()].filter((t) => t.refreshToken !== undefined);
+  return { presented, logins: logins.map((t) => t.refreshToken) };
+}
+
+Deno.test("Client that lost a refresh race to another process refreshes with the rotated token, and keeps the login", async () => {
+  const race = await loseRefreshRace(() => new RefreshTokenGrant({ refreshToken: "rt-0" }));
+  assert.deepEqual(race, { presented: ["rt-0", "rt-1", "rt-1", "rt-2"], logins: ["rt-3"] });
+});
+
+Deno.test("Client gives a custom grant that lost a refresh race the rotated refresh token, once", async () => {
+  const refresh = (): Grant => ({
+    name: "custom_refresh",
+    identity: () => "rt-0",
+    obtain: ({ endpoint, previous, signal }) =>
+      endpoint.request(
+        new URLSearchParams({
+          grant_type: "refresh_token",
+          refresh_token: previous?.refreshToken ?? "rt-0",
+        }),
+        signal,
+      ),
+  });
+  const race = await loseRefreshRace(refresh);
+  assert.deepEqual(race, { presented: ["rt-0", "rt-1", "rt-1", "rt-2"], logins: ["rt-3"] });
 });

@@ -4,7 +4,7 @@
 // whose token endpoint sends responses that carry no usable token.
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import { fc } from "./_dev_deps.ts";
 import { Client, MemoryTokenStorage, TokenError } from "../mod.ts";
 import { startAuthServer } from "../testing.ts";
 import { parseErrorResponse, parseTokenResponse } from "../src/token_response.ts";
@@ -127,6 +127,78 @@ for (
     assert.deepEqual(token.extra, { error });
   });
 }
+
+const FORM = "application/x-www-form-urlencoded; charset=utf-8";
+
+Deno.test("parseTokenResponse() reads a form-encoded response when the content type says so", () => {
+  // GitHub's answer without Accept: application/json.
+  const token = parseTokenResponse(
+    "access_token=gho_16C7e42F&scope=repo%2Cgist&token_type=bearer&expires_in=28800&refresh_token=ghr_1",
+    AT,
+    200,
+    FORM,
+  );
+  assert.deepEqual(token, {
+    accessToken: "gho_16C7e42F",
+    tokenType: "Bearer",
+    issuedAt: AT,
+    expiresAt: AT + 28_800_000,
+    refreshToken: "ghr_1",
+    scope: "repo,gist",
+  });
+  // The same body under another content type is not read as a form.
+  assert.throws(() => parseTokenResponse("access_token=a", AT, 200, "text/plain"), {
+    name: "TokenError",
+    code: "invalid_response",
+    message: "Cannot parse token response: the body is not a JSON object",
+  });
+});
+
+Deno.test("parseTokenResponse() turns a form-encoded error answered with 200 into its TokenError", () => {
+  // GitHub answers a bad code with 200 and the error as a form.
+  assert.throws(
+    () =>
+      parseTokenResponse(
+        "error=bad_verification_code&error_description=The+code+passed+is+incorrect+or+expired.",
+        AT,
+        200,
+        FORM,
+      ),
+    (error) => {
+      assert.ok(error instanceof TokenError);
+      assert.equal(error.code, "invalid_response");
+      assert.equal(error.error, "bad_verification_code");
+      assert.equal(error.errorDescription, "The code passed is incorrect or expired.");
+      return true;
+    },
+  );
+  assert.throws(() => parseTokenResponse("access_token=a&access_token=b", AT, 200, FORM), {
+    name: "TokenError",
+    message: "Cannot parse token response: the body is not a form with each member once",
+  });
+});
+
+Deno.test("parseErrorResponse() reads the fields of a form-encoded error", () => {
+  const error = parseErrorResponse("error=invalid_client&error_description=No+such+client", 401, {
+    "Content-Type": FORM,
+  });
+  assert.equal(error.error, "invalid_client");
+  assert.equal(error.errorDescription, "No such client");
+  assert.equal(error.code, "http_error");
+  assert.equal(parseErrorResponse("error=invalid_client", 401).error, undefined);
+});
+
+Deno.test("Client.fetch() sends the token of a form-encoded token response", async () => {
+  await using endpoint = serve(() =>
+    new Response("access_token=gho_form1&token_type=bearer&expires_in=60", {
+      headers: { "Content-Type": FORM },
+    })
+  );
+  await using resource = recordingResource();
+  await using client = new Client({ tokenEndpoint: endpoint.url, clientId: "id" });
+  assert.equal((await fetchText(client.fetch, resource.url)).status, 200);
+  assert.deepEqual(resource.tokens, ["Bearer gho_form1"]);
+});
 
 Deno.test("parseErrorResponse() carries the RFC 6749 §5.2 fields", () => {
   const error = parseErrorResponse(

@@ -11,6 +11,11 @@ import {
   type TokenStorage,
 } from "../../mod.ts";
 import { CLIENT_AUTH_METHODS } from "../client_auth.ts";
+
+/** The methods a secret (or none) is enough for: the CLI has no key or certificate option yet. */
+const CLI_CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS.filter((method) =>
+  method.startsWith("client_secret_") || method === "none"
+);
 import { flagOption, listOption, type OptionSpec, type ParsedArgs, stringOption } from "./_args.ts";
 import type { Io } from "./_io.ts";
 import { openRedisStorage } from "./_redis_connection.ts";
@@ -20,6 +25,7 @@ import { CliError, EXIT_CODE, oneLine, usageError } from "./exit_code.ts";
 /** The options every command takes to configure its client. */
 export const CONFIG_OPTIONS: OptionSpec[] = [
   { name: "token-endpoint", value: true },
+  { name: "revocation-endpoint", value: true },
   { name: "client-id", value: true },
   { name: "client-secret", value: true },
   { name: "scope", value: true, repeat: true },
@@ -40,6 +46,8 @@ export const CONFIG_HELP =
 can set the variables):
   --token-endpoint URL (ALF_TOKEN_ENDPOINT)
       the token endpoint; required
+  --revocation-endpoint URL (ALF_REVOCATION_ENDPOINT)
+      the revocation endpoint, for alf logout
   --client-id ID (ALF_CLIENT_ID)
       the client id; required
   --client-secret SECRET (ALF_CLIENT_SECRET)
@@ -53,7 +61,7 @@ can set the variables):
   --token-param NAME=VALUE
       another token request parameter; repeatable
   --allow-http
-      allow an http: token endpoint that is not on a loopback host
+      allow http: to a host that is not loopback (token endpoint and API)
   --kv PATH (ALF_KV)
       keep tokens across runs in this Deno KV file, created readable by you only
       (0600); another program's SQLite database is refused; Deno must run with
@@ -71,6 +79,18 @@ can set the variables):
 /** A configured client and what it holds open (a KV file, a Redis connection). */
 export interface CliClient extends AsyncDisposable {
   readonly client: Client;
+  /** Whether the storage failed during the run (a warning was printed). */
+  readonly storageFailed: boolean;
+}
+
+/** A setting of the configuration: its flag, else its environment variable. */
+export function configSetting(
+  args: ParsedArgs,
+  io: Io,
+  flag: string,
+  variable: string,
+): string | undefined {
+  return stringOption(args, flag) ?? io.env(variable);
 }
 
 /**
@@ -80,7 +100,7 @@ export interface CliClient extends AsyncDisposable {
  * configuration, with the file exit code when the KV file cannot be opened.
  */
 export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
-  const setting = (flag: string, variable: string) => stringOption(args, flag) ?? io.env(variable);
+  const setting = (flag: string, variable: string) => configSetting(args, io, flag, variable);
   const tokenEndpoint = setting("token-endpoint", "ALF_TOKEN_ENDPOINT");
   if (tokenEndpoint === undefined) {
     throw usageError(
@@ -94,16 +114,19 @@ export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
     );
   }
   const clientAuth = setting("client-auth", "ALF_CLIENT_AUTH");
-  if (clientAuth !== undefined && !CLIENT_AUTH_METHODS.includes(clientAuth as ClientAuthMethod)) {
+  if (
+    clientAuth !== undefined && !CLI_CLIENT_AUTH_METHODS.includes(clientAuth as ClientAuthMethod)
+  ) {
     throw usageError(
       `Cannot configure the client: the client authentication must be one of ${
-        CLIENT_AUTH_METHODS.join(", ")
+        CLI_CLIENT_AUTH_METHODS.join(", ")
       }`,
     );
   }
   const scopes = listOption(args, "scope");
   const options: ClientOptions = {
     tokenEndpoint,
+    revocationEndpoint: setting("revocation-endpoint", "ALF_REVOCATION_ENDPOINT"),
     clientId,
     clientSecret: setting("client-secret", "ALF_CLIENT_SECRET"),
     scope: scopes.length > 0 ? scopes : io.env("ALF_SCOPE"),
@@ -115,8 +138,11 @@ export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
     tokenErrors: "throw",
   };
   const warnings: Promise<void>[] = [];
+  let storageFailed = false;
   options.onEvent = (event) => {
+    io.clientEvent(event);
     if (event.type === "error" && event.phase === "storage") {
+      storageFailed = true;
       warnings.push(
         io.printError(
           `alf: warning: the token storage failed; going on without it: ${oneLine(event.error)}\n`,
@@ -141,6 +167,9 @@ export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
     const client = new Client(options);
     return {
       client,
+      get storageFailed() {
+        return storageFailed;
+      },
       async [Symbol.asyncDispose]() {
         await client.close();
         kv?.close();

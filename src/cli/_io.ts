@@ -1,15 +1,32 @@
 // What a run of the command reads and writes: environment, stdin, stdout, stderr.
 
+import type { ClientEvent } from "../client_event.ts";
 import type { CliOptions } from "./cli_options.ts";
 
 const encoder = new TextEncoder();
 
 /** The streams and environment of one run; the process's own unless replaced. */
 export class Io {
+  /**
+   * Whether messages are kept off stderr (`-s` without `-S`): failures and
+   * warnings; the exit code still tells. {@linkcode Io.printVerbose} still writes.
+   */
+  silent = false;
   readonly #options: CliOptions;
+  readonly #eventListeners: ((event: ClientEvent) => void)[] = [];
 
   constructor(options: CliOptions) {
     this.#options = options;
+  }
+
+  /** Passes an event of the command's client to the listeners (`-v` is one). */
+  clientEvent(event: ClientEvent): void {
+    for (const listener of this.#eventListeners) listener(event);
+  }
+
+  /** Calls `listener` with every event of the command's client, from now on. */
+  onClientEvent(listener: (event: ClientEvent) => void): void {
+    this.#eventListeners.push(listener);
   }
 
   /** An environment variable; an empty one counts as unset. */
@@ -34,8 +51,13 @@ export class Io {
     return write(this.stdout, encoder.encode(text));
   }
 
-  /** Writes `text` to the standard error. */
+  /** Writes `text` to the standard error, unless the run is {@linkcode Io.silent}. */
   printError(text: string): Promise<void> {
+    return this.silent ? Promise.resolve() : this.printVerbose(text);
+  }
+
+  /** Writes `text` to the standard error, even in a silent run: what `-v` asked for. */
+  printVerbose(text: string): Promise<void> {
     return write(this.#options.stderr ?? Deno.stderr.writable, encoder.encode(text));
   }
 }

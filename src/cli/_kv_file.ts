@@ -34,30 +34,45 @@ export async function prepareKvFile(path: string): Promise<void> {
   } catch (error) {
     if (!(error instanceof Deno.errors.AlreadyExists)) throw fileError(path, error);
   }
-  let tables: string[] | undefined;
+  let database: SqliteDatabase | undefined;
   try {
-    tables = await sqliteTables(path);
+    database = await readSqliteDatabase(path);
   } catch (error) {
     throw fileError(path, error);
   }
-  if (tables === undefined || isKvDatabase(tables)) return;
+  if (database === undefined || isKvDatabase(database)) return;
   throw new CliError(
     `Cannot open the KV file ${path}: it is another program's SQLite database, not a Deno KV file; choose another path`,
     EXIT_CODE.FILE,
   );
 }
 
-/** Whether a database with these tables is Deno KV's, or one another `alf` is creating. */
-function isKvDatabase(tables: string[]): boolean {
+/** What tells whose an SQLite database is. */
+interface SqliteDatabase {
+  tables: string[];
+  /** `PRAGMA user_version`: a program's own schema version; Deno KV leaves it 0. */
+  userVersion: number;
+  /** `PRAGMA application_id`: names the program whose file it is; Deno KV leaves it 0. */
+  applicationId: number;
+}
+
+/**
+ * Whether a database is Deno KV's, or one another `alf` is creating (some of
+ * KV's tables, or none yet). A program that set the database's version or
+ * application id owns it, even before it made any table.
+ */
+function isKvDatabase({ tables, userVersion, applicationId }: SqliteDatabase): boolean {
+  if (userVersion !== 0 || applicationId !== 0) return false;
   return KV_CORE_TABLES.every((name) => tables.includes(name)) ||
     tables.every((name) => KV_TABLES.has(name));
 }
 
 /**
- * The tables of the SQLite database at `path`, read without writing to it;
- * `undefined` when the file is not one (`Deno.openKv` then says why).
+ * The tables, version and application id of the SQLite database at `path`,
+ * read without writing to it; `undefined` when the file is not one
+ * (`Deno.openKv` then says why).
  */
-async function sqliteTables(path: string): Promise<string[] | undefined> {
+async function readSqliteDatabase(path: string): Promise<SqliteDatabase | undefined> {
   using file = await Deno.open(path, { read: true });
   const header = new Uint8Array(SQLITE_HEADER.length);
   let length = 0;
@@ -71,8 +86,12 @@ async function sqliteTables(path: string): Promise<string[] | undefined> {
   const { DatabaseSync } = await import("node:sqlite");
   const db = new DatabaseSync(path, { readOnly: true, timeout: BUSY_TIMEOUT });
   try {
-    return db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
-      .map((row) => String(row.name));
+    return {
+      tables: db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+        .map((row) => String(row.name)),
+      userVersion: Number(db.prepare("PRAGMA user_version").get()?.user_version),
+      applicationId: Number(db.prepare("PRAGMA application_id").get()?.application_id),
+    };
   } finally {
     db.close();
   }

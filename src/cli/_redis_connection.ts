@@ -5,7 +5,7 @@
 
 import { RedisTokenStorage } from "../storage/redis.ts";
 import { usageError } from "./exit_code.ts";
-import { encodeCommand, parseReply, ReplyError } from "./_resp.ts";
+import { encodeCommand, ProtocolError, ReplyError, ReplyReader } from "./_resp.ts";
 
 /** Where and how to connect: the parts of a `redis://` or `rediss://` URL. */
 export interface RedisAddress {
@@ -150,7 +150,6 @@ class Socket {
   readonly #conn: Deno.Conn;
   readonly #where: string;
   readonly #pending: Pending[] = [];
-  #buffer = new Uint8Array(0);
   #writing = Promise.resolve();
   #error: Error | undefined;
   /** Resolves when the connection has ended and every pending command was rejected. */
@@ -254,48 +253,44 @@ class Socket {
 
   /** Ends the connection; every pending command rejects with `why`. */
   close(why = new Error("the connection is closed")): void {
+    this.#end(new Error(`Cannot reach Redis at ${this.#where}: ${why.message}`));
+  }
+
+  #end(error: Error): void {
     if (this.#error) return;
-    this.#error = new Error(`Cannot reach Redis at ${this.#where}: ${why.message}`);
+    this.#error = error;
     closeQuietly(this.#conn);
     this.#onClose();
   }
 
   async #read(): Promise<void> {
-    const chunk = new Uint8Array(16 * 1024);
+    const replies = new ReplyReader();
     try {
       while (true) {
-        const n = await this.#conn.read(chunk);
+        const n = await this.#conn.read(replies.space());
         if (n === null) {
           this.close(new Error("Redis closed the connection"));
           break;
         }
-        const buffer = new Uint8Array(this.#buffer.length + n);
-        buffer.set(this.#buffer);
-        buffer.set(chunk.subarray(0, n), this.#buffer.length);
-        this.#buffer = buffer;
-        this.#deliver();
+        for (const reply of replies.read(n)) this.#deliver(reply);
       }
     } catch (error) {
-      this.close(new Error(`the connection failed: ${messageOf(error)}`));
+      if (error instanceof ProtocolError) {
+        // Not Redis, or not a reply to wait for: what follows cannot be trusted.
+        this.#end(new Error(`Cannot read the reply of Redis at ${this.#where}: ${error.message}`));
+      } else this.close(new Error(`the connection failed: ${messageOf(error)}`));
     }
     for (const entry of this.#pending.splice(0)) entry.reject(this.#error);
   }
 
-  /** Hands every complete reply in the buffer to its command. */
-  #deliver(): void {
-    let offset = 0;
-    for (let reply = parseReply(this.#buffer, 0); reply; reply = parseReply(this.#buffer, offset)) {
-      offset = reply.end;
-      const entry = this.#pending.shift();
-      if (entry === undefined) throw new Error("Redis sent a reply to no command");
-      if (entry.dropped) continue;
-      if (reply.value instanceof ReplyError) {
-        entry.reject(
-          new Error(`Cannot run the Redis command ${entry.command}: ${reply.value.message}`),
-        );
-      } else entry.resolve(reply.value);
-    }
-    this.#buffer = this.#buffer.subarray(offset);
+  /** Hands a reply to its command, the oldest one waiting. */
+  #deliver(reply: unknown): void {
+    const entry = this.#pending.shift();
+    if (entry === undefined) throw new ProtocolError("a reply to no command");
+    if (entry.dropped) return;
+    if (reply instanceof ReplyError) {
+      entry.reject(new Error(`Cannot run the Redis command ${entry.command}: ${reply.message}`));
+    } else entry.resolve(reply);
   }
 }
 

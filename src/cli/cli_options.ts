@@ -25,10 +25,10 @@
  *   stdout: new WritableStream({ write: (chunk) => void (stdout += decoder.decode(chunk)) }),
  *   stderr: new WritableStream({ write: (chunk) => void (stderr += decoder.decode(chunk)) }),
  * };
- * const code = await main(["request", "PUT", server.resourceUrl, "-d", "@-", "-i"], options);
+ * const code = await main(["request", "PUT", server.resourceUrl, "-d", "@-", "-v"], options);
  * assert.equal(code, EXIT_CODE.OK);
  * assert.deepEqual(JSON.parse(stdout), { method: "PUT", path: "/resource", bytes: 14 });
- * assert.match(stderr, /^HTTP 200 OK\n/); // -i: the status and headers
+ * assert.match(stderr, /^> PUT http:\/\/127\.0\.0\.1:\d+\/resource\n/); // -v: what was sent
  * assert.equal(new TextDecoder().decode(server.resourceRequests[0]?.body), '{"name":"ada"}');
  * ```
  */

@@ -5,19 +5,24 @@
  * @module
  */
 
+import { withFlagNames } from "./_flag_names.ts";
+
 /**
  * The exit codes of the `alf` command.
  *
  * - `OK` (0): done; for `alf request`, the response status was 2xx.
- * - `FAILURE` (1): an unexpected failure, such as a missing permission.
+ * - `FAILURE` (1): anything else, such as a permission Deno denied, or
+ *   `alf token --claims` for a token that is not a JWT.
  * - `USAGE` (2): bad arguments or configuration; nothing was sent.
  * - `TOKEN` (3): no token could be obtained: the token endpoint refused, failed
- *   or could not be reached, or the login failed.
+ *   or could not be reached, or the login failed; for `alf logout`, the
+ *   revocation endpoint did (the token is kept).
  * - `NETWORK` (4): the resource could not be reached or its answer was cut off.
  * - `FILE` (5): a local file or stream could not be read or written
  *   (`-d @file`, `-o FILE`, `--kv PATH`).
  * - `HTTP` (22): the resource answered with a status other than 2xx, as
- *   `curl -f` does; the body is still written.
+ *   `curl -f` does; the body is still written (not with `-f`, for 4xx and 5xx).
+ * - `TIMEOUT` (28): `--max-time` passed before the run was done, as curl's 28.
  *
  * @example Telling an HTTP error from a token error
  * ```ts
@@ -36,6 +41,7 @@ export const EXIT_CODE = {
   NETWORK: 4,
   FILE: 5,
   HTTP: 22,
+  TIMEOUT: 28,
 } as const;
 
 /**
@@ -84,9 +90,13 @@ export class CliError extends Error {
   }
 }
 
-/** A {@linkcode CliError} for bad arguments or configuration. */
+/**
+ * A {@linkcode CliError} for bad arguments or configuration. Option names
+ * of the library in `message` (`"allowHttp"`, `[first, last]`) are replaced
+ * by the command's flags (`--allow-http`, `FROM-TO`).
+ */
 export function usageError(message: string): CliError {
-  return new CliError(message, EXIT_CODE.USAGE);
+  return new CliError(withFlagNames(message), EXIT_CODE.USAGE);
 }
 
 /**

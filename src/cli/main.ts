@@ -11,12 +11,13 @@ import { type OptionSpec, parseArgs } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS } from "./_client_config.ts";
 import type { Command } from "./_command.ts";
 import { Io } from "./_io.ts";
+import { logoutCommand } from "./_logout_command.ts";
 import { requestCommand } from "./_request_command.ts";
 import { tokenCommand } from "./_token_command.ts";
 import type { CliOptions } from "./cli_options.ts";
 import { CliError, EXIT_CODE, type ExitCode, oneLine, usageError } from "./exit_code.ts";
 
-const COMMANDS: readonly Command[] = [requestCommand, tokenCommand];
+const COMMANDS: readonly Command[] = [requestCommand, tokenCommand, logoutCommand];
 const HELP_OPTION: OptionSpec = { name: "help", short: "h", value: false };
 
 const MAIN_HELP = `alf: call an OAuth 2 protected API from the shell; tokens are obtained, kept and
@@ -27,10 +28,14 @@ ${COMMANDS.map((c) => `  alf ${c.name.padEnd(10)} ${c.summary}`).join("\n")}
   alf help COMMAND  show a command's help (or: alf COMMAND --help)
   alf --version     print the version
 
+  alf request takes curl's options: -X, -d, --json, -H, -i, -I, -o, -L, -f, -s,
+  -S, -v, -m (see alf request --help).
+
 ${CONFIG_HELP}
 
-Exit codes: 0 done (a 2xx response), 1 unexpected failure, 2 bad arguments or
-configuration, 3 no token, 4 network error, 5 file error, 22 HTTP error status.`;
+Exit codes: 0 done (a 2xx response), 1 anything else (such as a permission Deno
+denied), 2 bad arguments or configuration, 3 no token, 4 network error, 5 file
+error, 22 HTTP status other than 2xx, 28 --max-time passed.`;
 
 /**
  * Runs the `alf` command with `args` and returns its exit code.

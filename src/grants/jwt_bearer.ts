@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
 import type { Grant, GrantContext } from "../grant.ts";
 import type { TokenResult } from "../token_endpoint.ts";
@@ -79,6 +80,15 @@ export interface JwtBearerGrantOptions {
   identity?: string;
 }
 
+/**
+ * Every name of {@linkcode JwtBearerGrantOptions}: any other name is refused
+ * as a misspelling.
+ */
+export const JWT_BEARER_GRANT_OPTION_NAMES = {
+  assertion: true,
+  identity: true,
+} as const satisfies Record<keyof JwtBearerGrantOptions, true>;
+
 const GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /**
@@ -117,13 +127,11 @@ export class JwtBearerGrant implements Grant {
    * Creates the grant.
    *
    * @param options The assertion, and the identity of its tokens.
-   * @throws {TypeError} when an option is missing or malformed.
+   * @throws {TypeError} when an option is missing, malformed or unknown.
    */
   constructor(options: JwtBearerGrantOptions) {
+    checkKnownOptions(options, JWT_BEARER_GRANT_OPTION_NAMES, "JwtBearerGrant");
     const context = "Cannot create the JwtBearerGrant";
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`${context}: options must be an object`);
-    }
     checkSource(options.assertion, context, "assertion");
     if (options.identity !== undefined && typeof options.identity !== "string") {
       throw new TypeError(`${context}: "identity" must be a string`);
@@ -181,10 +189,12 @@ export async function resolveSource(
   option: string,
 ): Promise<string> {
   if (typeof source === "string") return source;
+  // Outside the try: a discovery failure is the endpoint's, not the function's.
+  const tokenEndpoint = await context.endpoint.resolve(context.signal);
   let value: unknown;
   try {
     value = await source({
-      tokenEndpoint: context.endpoint.url,
+      tokenEndpoint,
       clientId: context.endpoint.clientId,
       now: context.endpoint.now(),
       signal: context.signal,

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { type LoginChannel, loginChannelOf } from "../_grant_token.ts";
+import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
 import { checkGrant, type Grant, type GrantContext } from "../grant.ts";
 import type { Token } from "../token.ts";
@@ -79,10 +81,18 @@ export interface RefreshTokenGrantOptions {
    * scope the user granted
    * ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6): a refresh may not ask for
    * scope beyond what was granted, which the client's `scope` option may be when the user
-   * consented to less, [§3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)).
+   * consented to less, [§3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)); only a
+   * client whose `scope` is narrower than a login it shares with other clients asks for its own.
    */
   scope?: string | string[];
 }
+
+/** The options {@linkcode RefreshTokenGrant} knows: a misspelled one is refused. */
+const REFRESH_TOKEN_GRANT_OPTION_NAMES = {
+  refreshToken: true,
+  fallback: true,
+  scope: true,
+} as const satisfies Record<keyof RefreshTokenGrantOptions, true>;
 
 /**
  * The refresh token grant: renews the access token with the refresh token of
@@ -92,8 +102,12 @@ export interface RefreshTokenGrantOptions {
  * replaces it (rotation,
  * [RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)). The client's
  * extra token parameters (`resource`, `audience`) are sent along; its `scope` is not, since the
- * user may have granted less ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6));
- * the `scope` option narrows it.
+ * user may have granted less ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)),
+ * unless a login shared with other clients was granted more (then the client asks for its own,
+ * narrowing it); the `scope` option narrows it. A login whose scope does not cover the client's
+ * is not refreshed: the fallback runs, else a {@linkcode TokenError} says so. A refresh token
+ * refused with `invalid_grant` is tried once more when the login record meanwhile holds another
+ * (a client sharing the storage rotated it).
  *
  * @example Starting from a refresh token kept elsewhere
  * ```ts
@@ -150,9 +164,7 @@ export class RefreshTokenGrant implements Grant {
    * @throws {TypeError} when an option is malformed.
    */
   constructor(options: RefreshTokenGrantOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError("Cannot create the RefreshTokenGrant: options must be an object");
-    }
+    checkKnownOptions(options, REFRESH_TOKEN_GRANT_OPTION_NAMES, "RefreshTokenGrant");
     const { refreshToken, fallback, scope } = options;
     if (refreshToken !== undefined && (typeof refreshToken !== "string" || refreshToken === "")) {
       throw new TypeError(
@@ -198,36 +210,73 @@ export class RefreshTokenGrant implements Grant {
    * the request fails.
    */
   async obtain(context: GrantContext): Promise<TokenResult> {
-    const refreshToken = context.previous?.refreshToken ?? this.#refreshToken;
+    const login = loginChannelOf(context);
+    if (login?.uncovered !== undefined) {
+      // The login was made for a scope that does not cover the client's: only a new one does.
+      if (this.#mayFallBack(context)) return await this.#fallback!.obtain(context);
+      throw new TokenError(
+        `Cannot refresh the token: the login does not cover the scope "${login.uncovered}"`,
+      );
+    }
+    let refreshToken = context.previous?.refreshToken ?? this.#refreshToken;
     if (refreshToken === undefined) {
       if (this.#fallback) return await this.#fallback.obtain(context);
       throw new TokenError("Cannot refresh the token: there is no refresh token");
     }
-    // No scope unless narrowed: what was granted may be less than what the client asked for.
+    let result = await this.#refresh(refreshToken, context, login);
+    if (refused(result) && login) {
+      // Another client may have rotated it meanwhile (a storage without a
+      // renewal lease lets two refresh at once): the login record has the new one.
+      const latest = await login.latest(refreshToken);
+      if (latest !== undefined) result = await this.#refresh(refreshToken = latest, context, login);
+    }
+    if (refused(result) && this.#mayFallBack(context)) {
+      // The dead refresh token must not reach a fallback that would try it again.
+      return await this.#fallback!.obtain({ ...context, previous: undefined });
+    }
+    return result;
+  }
+
+  /**
+   * One refresh. No `scope` unless narrowed (by the `scope` option, or to the
+   * client's scope when the login's is wider): what was granted may be less
+   * than what the client asked for.
+   */
+  async #refresh(
+    refreshToken: string,
+    context: GrantContext,
+    login: LoginChannel | undefined,
+  ): Promise<TokenResult> {
     const params = new URLSearchParams([
       ["grant_type", "refresh_token"],
       ["refresh_token", refreshToken],
       ...[...context.params].filter(([name]) => name !== "scope"),
     ]);
-    if (this.#scope !== undefined) params.set("scope", this.#scope);
+    const scope = this.#scope ?? login?.refreshScope;
+    if (scope !== undefined) params.set("scope", scope);
     const result = await context.endpoint.request(params, context.signal);
-    if ("token" in result) {
-      // The server may issue a new refresh token; else the old one stays valid:
-      // [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6).
-      if (result.token.refreshToken !== undefined) return result;
-      return { token: { ...result.token, refreshToken } };
-    }
-    // A background renewal never opens the browser: the still-valid token goes
-    // on being used, and the login waits until a request needs a new token.
-    if (
-      this.#fallback && result.errorResponse.error.error === "invalid_grant" &&
-      !(context.background && this.#fallback.needsUser?.(undefined))
-    ) {
-      // The dead refresh token must not reach a fallback that would try it again.
-      return await this.#fallback.obtain({ ...context, previous: undefined });
-    }
-    return result;
+    if (!("token" in result)) return result;
+    login?.refreshed(scope);
+    // The server may issue a new refresh token; else the old one stays valid:
+    // [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6).
+    if (result.token.refreshToken !== undefined) return result;
+    return { token: { ...result.token, refreshToken } };
   }
+
+  /**
+   * Whether the fallback may run: a background renewal never opens the
+   * browser; the still-valid token goes on being used, and the login waits
+   * until a request needs a new token.
+   */
+  #mayFallBack(context: GrantContext): boolean {
+    return this.#fallback !== undefined &&
+      !(context.background && this.#fallback.needsUser?.(undefined));
+  }
+}
+
+/** Whether the token endpoint refused the refresh token ([RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)). */
+function refused(result: TokenResult): boolean {
+  return "errorResponse" in result && result.errorResponse.error.error === "invalid_grant";
 }
 
 function parseScope(scope: unknown): string {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
 import type { Grant, GrantContext } from "../grant.ts";
 import type { TokenResult } from "../token_endpoint.ts";
@@ -47,6 +48,19 @@ export interface TokenExchangeGrantOptions {
    */
   identity?: string;
 }
+
+/**
+ * Every name of {@linkcode TokenExchangeGrantOptions}: any other name is
+ * refused as a misspelling.
+ */
+export const TOKEN_EXCHANGE_GRANT_OPTION_NAMES = {
+  subjectToken: true,
+  subjectTokenType: true,
+  actorToken: true,
+  actorTokenType: true,
+  requestedTokenType: true,
+  identity: true,
+} as const satisfies Record<keyof TokenExchangeGrantOptions, true>;
 
 const GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
 
@@ -103,13 +117,11 @@ export class TokenExchangeGrant implements Grant {
    * Creates the grant.
    *
    * @param options The tokens, their types and the type wanted.
-   * @throws {TypeError} when an option is missing or malformed.
+   * @throws {TypeError} when an option is missing, malformed or unknown.
    */
   constructor(options: TokenExchangeGrantOptions) {
+    checkKnownOptions(options, TOKEN_EXCHANGE_GRANT_OPTION_NAMES, "TokenExchangeGrant");
     const context = "Cannot create the TokenExchangeGrant";
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`${context}: options must be an object`);
-    }
     const { subjectToken, actorToken, identity } = options;
     checkSource(subjectToken, context, "subjectToken");
     checkTokenType(options.subjectTokenType, context, "subjectTokenType");

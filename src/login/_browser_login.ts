@@ -112,11 +112,12 @@ export class BrowserLogin {
       });
     }
     if (this.#listener?.closed) throw closedError();
+    const endpoint = this.#endpoint ?? await discoveredEndpoint(context);
     const listener = this.#listener ?? this.#listen();
     try {
       const redirectUri = listener.redirectUri;
       const state = randomString();
-      const url = this.#authorizationUrl(context, request, redirectUri, state);
+      const url = this.#authorizationUrl(endpoint, context, request, redirectUri, state);
       // A failing launcher ends the login at once rather than at its timeout.
       const launchFailed = new AbortController();
       const result = listener.waitFor(state, (answer) => complete(answer, redirectUri), {
@@ -142,12 +143,13 @@ export class BrowserLogin {
   }
 
   #authorizationUrl(
+    endpoint: URL,
     context: GrantContext,
     request: URLSearchParams,
     redirectUri: string,
     state: string,
   ): URL {
-    const url = new URL(this.#endpoint ?? defaultEndpoint(context.endpoint.url));
+    const url = new URL(endpoint);
     // [RFC 6749 §4.1.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.1) and
     // [§4.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.2.1); the endpoint's own query is
     // kept ([§3.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.1)).
@@ -177,6 +179,18 @@ export class BrowserLogin {
       fail(error);
     }
   }
+}
+
+/**
+ * The `authorization_endpoint` of the issuer's metadata, when the client has
+ * an issuer; else the token endpoint followed by `/authorize`.
+ */
+async function discoveredEndpoint(context: GrantContext): Promise<URL> {
+  const metadata = await context.endpoint.metadata(context.signal);
+  if (metadata?.authorization_endpoint !== undefined) {
+    return new URL(metadata.authorization_endpoint);
+  }
+  return defaultEndpoint(await context.endpoint.resolve(context.signal));
 }
 
 /** The token endpoint without trailing slashes, followed by `/authorize`. */

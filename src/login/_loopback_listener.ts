@@ -287,24 +287,28 @@ export class LoopbackListener {
       return plainText(413, "Cannot accept the login answer: it is too large");
     }
     if (request.body === null) return new Uint8Array();
-    using limit = deadline(
+    const limit = deadline(
       this.#closing.signal,
       this.#answerTimeout,
       `The login answer did not arrive within ${this.#answerTimeout} ms`,
     );
-    // Piped, so that the signal ends a read that waits for bytes that never come.
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    request.body.pipeTo(writable, { signal: limit.signal }).catch(() => {});
     try {
-      return await readBounded(new Response(readable), MAX_ANSWER_BYTES);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        return plainText(413, "Cannot accept the login answer: it is too large");
+      // Piped, so that the signal ends a read that waits for bytes that never come.
+      const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+      request.body.pipeTo(writable, { signal: limit.signal }).catch(() => {});
+      try {
+        return await readBounded(new Response(readable), MAX_ANSWER_BYTES);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) {
+          return plainText(413, "Cannot accept the login answer: it is too large");
+        }
+        if (limit.expired.aborted) {
+          return plainText(408, "Cannot accept the login answer: it did not arrive in time");
+        }
+        return plainText(503, "Cannot accept the login answer: the login listener was closed");
       }
-      if (limit.expired.aborted) {
-        return plainText(408, "Cannot accept the login answer: it did not arrive in time");
-      }
-      return plainText(503, "Cannot accept the login answer: the login listener was closed");
+    } finally {
+      limit[Symbol.dispose]();
     }
   }
 

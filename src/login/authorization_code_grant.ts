@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
 import type { Grant, GrantContext } from "../grant.ts";
 import { RefreshTokenGrant } from "../grants/refresh_token.ts";
@@ -15,7 +16,10 @@ import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { authorizationError, BrowserLogin, type InternalLoginOptions } from "./_browser_login.ts";
 import { randomString, s256Challenge } from "./_pkce.ts";
-import type { AuthorizationCodeGrantOptions } from "./login_options.ts";
+import {
+  type AuthorizationCodeGrantOptions,
+  LOOPBACK_LOGIN_OPTION_NAMES,
+} from "./login_options.ts";
 
 /**
  * The authorization code grant with PKCE: the user logs in in the browser,
@@ -82,9 +86,11 @@ export class AuthorizationCodeGrant implements Grant {
    *
    * @param options The authorization endpoint, port range, browser launcher
    * and login timeout.
-   * @throws {TypeError} or {RangeError} when an option is malformed.
+   * @throws {TypeError} or {RangeError} when an option is malformed or
+   * unknown.
    */
   constructor(options: AuthorizationCodeGrantOptions = {}) {
+    checkKnownOptions(options, LOOPBACK_LOGIN_OPTION_NAMES, "AuthorizationCodeGrant");
     this.#login = new BrowserLogin("AuthorizationCodeGrant", options as InternalLoginOptions);
     this.timeout = this.#login.grantTimeout;
     this.#refresh = new RefreshTokenGrant({

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkKnownOptions } from "../_known_options.ts";
 import type { Grant } from "../grant.ts";
 import { checkTokenStorage, type TokenStorage } from "../storage/token_storage.ts";
 import { type InternalLoginOptions, SHARED_LISTENER } from "./_browser_login.ts";
@@ -18,6 +19,7 @@ import {
   checkPortRange,
   DEFAULT_PORT_RANGE,
   type ImplicitFlowOptions,
+  LOGIN_OPTION_NAMES,
   type LoginOptions,
   type PortRange,
 } from "./login_options.ts";
@@ -84,6 +86,7 @@ export interface BrowserFlow extends AsyncDisposable {
  * @returns The installed flow; close it to stop listening.
  * @throws {Deno.errors.AddrInUse} when every port of the range is busy.
  * @throws {Error} when a browser login flow is installed already.
+ * @throws {TypeError} when an option is malformed or unknown (a misspelled name).
  *
  * @example The original alf's usage, with a scripted browser and the stand-in server
  * ```ts
@@ -133,6 +136,7 @@ export function useImplicitFlow(
  * @returns The installed flow; close it to stop listening.
  * @throws {Deno.errors.AddrInUse} when every port of the range is busy.
  * @throws {Error} when a browser login flow is installed already.
+ * @throws {TypeError} when an option is malformed or unknown (a misspelled name).
  *
  * @example A login, then refreshes without the browser
  * ```ts
@@ -197,9 +201,7 @@ async function installFlow(
   await Promise.resolve(); // every failure below is a rejection
   checkTokenStorage(storage, `use the ${what}`);
   const range = checkPortRange(portRange, `use the ${what}`);
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot use the ${what}: options must be an object`);
-  }
+  checkKnownOptions(options, LOGIN_OPTION_NAMES, what, "use");
   if (current) {
     throw new Error(`Cannot use the ${what}: a browser login flow is installed; close it first`);
   }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
 import type { Grant, GrantContext } from "../grant.ts";
 import type { Token } from "../token.ts";
@@ -12,7 +13,7 @@ import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { parseTokenResponse } from "../token_response.ts";
 import { authorizationError, BrowserLogin, type InternalLoginOptions } from "./_browser_login.ts";
-import type { ImplicitGrantOptions } from "./login_options.ts";
+import { type ImplicitGrantOptions, LOOPBACK_LOGIN_OPTION_NAMES } from "./login_options.ts";
 
 /**
  * The implicit grant: the user logs in in the browser, which is redirected
@@ -66,9 +67,11 @@ export class ImplicitGrant implements Grant {
    *
    * @param options The authorization endpoint, port range, browser launcher
    * and login timeout.
-   * @throws {TypeError} or {RangeError} when an option is malformed.
+   * @throws {TypeError} or {RangeError} when an option is malformed or
+   * unknown.
    */
   constructor(options: ImplicitGrantOptions = {}) {
+    checkKnownOptions(options, LOOPBACK_LOGIN_OPTION_NAMES, "ImplicitGrant");
     this.#login = new BrowserLogin("ImplicitGrant", options as InternalLoginOptions);
     this.timeout = this.#login.grantTimeout;
   }

@@ -98,6 +98,18 @@ export interface LoginOptions {
 }
 
 /**
+ * Every name of {@linkcode LoginOptions}, the options of the flows: any other
+ * name is refused as a misspelling (the port range is the flows' second
+ * argument, not an option). The type requires each name of the interface and
+ * no other, so the two cannot drift apart.
+ */
+export const LOGIN_OPTION_NAMES = {
+  authorizationEndpoint: true,
+  openBrowser: true,
+  loginTimeout: true,
+} as const satisfies Record<keyof LoginOptions, true>;
+
+/**
  * {@linkcode LoginOptions} and the ports to listen on: the options of a grant
  * that listens on a port of its own for each login ({@linkcode ImplicitGrant},
  * {@linkcode AuthorizationCodeGrant}).
@@ -118,6 +130,15 @@ export interface LoopbackLoginOptions extends LoginOptions {
    */
   portRange?: PortRange;
 }
+
+/**
+ * Every name of {@linkcode LoopbackLoginOptions}, the options of the grants:
+ * any other name is refused as a misspelling.
+ */
+export const LOOPBACK_LOGIN_OPTION_NAMES = {
+  ...LOGIN_OPTION_NAMES,
+  portRange: true,
+} as const satisfies Record<keyof LoopbackLoginOptions, true>;
 
 /**
  * Options of {@linkcode useImplicitFlow}: {@linkcode LoginOptions} under the

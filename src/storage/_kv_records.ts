@@ -2,6 +2,7 @@
 // record, and how long a lease another process holds is taken to last.
 
 import { CLEANUP_GRACE } from "./_cleanup.ts";
+import { KeyCache } from "./_shared_storage.ts";
 
 export { CLEANUP_GRACE };
 
@@ -25,9 +26,6 @@ export interface LeaseRecord {
   ttl?: number;
 }
 
-/** Lease records whose observation is kept; a process rarely waits on more. */
-const MAX_OBSERVED = 1_000;
-
 /** The keys of the token whose key hashes to `hash`, under `prefix`. */
 export function kvKeys(prefix: Deno.KvKey, hash: string): KvKeys {
   return { hash, token: [...prefix, "token", hash], lease: [...prefix, "lease", hash] };
@@ -48,7 +46,7 @@ export function isLeaseRecord(value: unknown): value is LeaseRecord {
  * lease early. A record that changed (a new versionstamp) is a new lease.
  */
 export class LeaseObserver {
-  readonly #seen = new Map<string, { versionstamp: string; since: number }>();
+  readonly #seen = new KeyCache<{ versionstamp: string; since: number }>();
 
   /** Notes that this process wrote the lease entry `versionstamp` at monotonic time `since`. */
   wrote(keys: KvKeys, versionstamp: string, since: number): void {
@@ -70,7 +68,6 @@ export class LeaseObserver {
   }
 
   #note(hash: string, versionstamp: string, since: number) {
-    if (this.#seen.size >= MAX_OBSERVED) this.#seen.clear();
     const seen = { versionstamp, since };
     this.#seen.set(hash, seen);
     return seen;

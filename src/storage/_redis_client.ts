@@ -82,12 +82,16 @@ export class RedisConnection {
       throw new Error(`Cannot ${action}: the Redis client is not connected`);
     }
     const ms = this.#timeout;
-    using limit = deadline(signal, ms, `Cannot ${action}: Redis did not answer within ${ms} ms`);
-    const [command = "", ...rest] = args;
-    const reply = this.#ioredis
-      ? redis.call!(command, ...rest)
-      : redis.sendCommand!(args, { abortSignal: limit.signal });
-    return await abortable(reply, limit.signal);
+    const limit = deadline(signal, ms, `Cannot ${action}: Redis did not answer within ${ms} ms`);
+    try {
+      const [command = "", ...rest] = args;
+      const reply = this.#ioredis
+        ? redis.call!(command, ...rest)
+        : redis.sendCommand!(args, { abortSignal: limit.signal });
+      return await abortable(reply, limit.signal);
+    } finally {
+      limit[Symbol.dispose]();
+    }
   }
 
   /** Calls `wake` on each notification `message` until the returned function is called. */

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { delay } from "../_abort.ts";
-import { sha256Hex } from "../_sha256.ts";
+import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
 import { isValidToken, type Token } from "../token.ts";
 import { CLEANUP_GRACE, cleanupDelay } from "./_cleanup.ts";
@@ -19,6 +18,13 @@ import {
   type LeaseRecord,
 } from "./_kv_records.ts";
 import { retryTransient } from "./_kv_retry.ts";
+import {
+  checkPositiveMs,
+  hashedKeys,
+  KeyCache,
+  pollForChange,
+  type Seen,
+} from "./_shared_storage.ts";
 import type {
   AcquireLeaseOptions,
   DeleteTokenOptions,
@@ -57,19 +63,20 @@ export interface KvTokenStorageOptions {
   pollInterval?: number;
 }
 
+/**
+ * Every name of {@linkcode KvTokenStorageOptions}: any other name is refused
+ * as a misspelling (a misspelled `prefix` would share the default one).
+ */
+export const KV_TOKEN_STORAGE_OPTION_NAMES = {
+  prefix: true,
+  pollInterval: true,
+} as const satisfies Record<keyof KvTokenStorageOptions, true>;
+
 /** The token and lease entries of one key, in that order. */
 type Entries = [Deno.KvEntryMaybe<unknown>, Deno.KvEntryMaybe<unknown>];
 
-/** What a waiter last saw of a key: versionstamps, `null` for no value. */
-interface Seen {
-  token?: string | null;
-  lease?: string | null;
-}
-
 const DEFAULT_PREFIX: Deno.KvKey = ["@alf/client"];
 const DEFAULT_POLL_INTERVAL = 25;
-/** Hashed keys kept in memory; a process rarely has more than a few. */
-const MAX_CACHED_KEYS = 1_000;
 
 /**
  * Keeps tokens in Deno KV, shared by every process and isolate that opens the
@@ -117,9 +124,9 @@ export class KvTokenStorage implements TokenStorage {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
   readonly #pollInterval: number;
-  readonly #keys = new Map<string, Promise<KvKeys>>();
-  /** Per token key, what this storage last saw, so a wait notices changes it missed. */
-  readonly #seen = new Map<string, Seen>();
+  readonly #kvKeys = hashedKeys((hash) => kvKeys(this.#prefix, hash));
+  /** Per token key, what this storage last saw (versionstamps), so a wait notices changes it missed. */
+  readonly #seen = new KeyCache<Seen>();
   /** How long this process has seen each lease record: the one judge of its end. */
   readonly #leases = new LeaseObserver();
 
@@ -128,10 +135,12 @@ export class KvTokenStorage implements TokenStorage {
    *
    * @param kv The database, opened by the application (`await Deno.openKv()`).
    * @param options The key prefix and the poll interval.
-   * @throws {TypeError} when `kv` is not a `Deno.Kv` or the prefix is not a KV key.
+   * @throws {TypeError} when `kv` is not a `Deno.Kv`, the prefix is not a KV
+   * key, or an option is unknown.
    * @throws {RangeError} when `pollInterval` is not a positive number.
    */
   constructor(kv: Deno.Kv, options: KvTokenStorageOptions = {}) {
+    checkKnownOptions(options, KV_TOKEN_STORAGE_OPTION_NAMES, "KV token storage");
     const methods = ["get", "getMany", "set", "delete", "atomic", "watch"] as const;
     if (typeof kv !== "object" || kv === null || methods.some((m) => typeof kv[m] !== "function")) {
       throw new TypeError('Cannot create the KV token storage: "kv" must be a Deno.Kv');
@@ -140,15 +149,13 @@ export class KvTokenStorage implements TokenStorage {
     if (!Array.isArray(prefix) || !prefix.every(isKeyPart)) {
       throw new TypeError('Cannot create the KV token storage: "prefix" must be a KV key');
     }
-    const pollInterval = options.pollInterval ?? DEFAULT_POLL_INTERVAL;
-    if (typeof pollInterval !== "number" || !Number.isFinite(pollInterval) || pollInterval <= 0) {
-      throw new RangeError(
-        'Cannot create the KV token storage: "pollInterval" must be a positive number of milliseconds',
-      );
-    }
+    this.#pollInterval = checkPositiveMs(
+      options.pollInterval ?? DEFAULT_POLL_INTERVAL,
+      "create the KV token storage",
+      "pollInterval",
+    );
     this.#kv = kv;
     this.#prefix = [...prefix];
-    this.#pollInterval = pollInterval;
   }
 
   /** The KV key prefix of this storage's records. */
@@ -239,12 +246,8 @@ export class KvTokenStorage implements TokenStorage {
    * @throws {RangeError} when `ttl` is not a positive number.
    */
   async acquireLease(key: string, options: AcquireLeaseOptions): Promise<TokenLease | undefined> {
-    const { ttl, signal } = options;
-    if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
-      throw new RangeError(
-        'Cannot take the lease: "ttl" must be a positive number of milliseconds',
-      );
-    }
+    const { signal } = options;
+    const ttl = checkPositiveMs(options.ttl, "take the lease", "ttl");
     signal?.throwIfAborted();
     const keys = await this.#kvKeys(key);
     const id = crypto.randomUUID();
@@ -287,45 +290,29 @@ export class KvTokenStorage implements TokenStorage {
    * rejects with the signal's reason).
    */
   async waitForChange(key: string, options: WaitForChangeOptions): Promise<void> {
-    const { timeout, signal } = options;
+    const { signal } = options;
     signal?.throwIfAborted();
     const keys = await this.#kvKeys(key);
     const seen: Seen = { ...this.#seen.get(key) };
-    const deadline = Date.now() + timeout;
-    const woken = new AbortController();
-    const stopWatch = new AbortController();
-    const watching = this.#watch(keys, seen, woken, stopWatch.signal);
-    const wakeOrAbort = signal ? AbortSignal.any([woken.signal, signal]) : woken.signal;
-    try {
-      while (!woken.signal.aborted) {
-        const entries = await retryTransient(
-          () => this.#kv.getMany<[unknown, unknown]>([keys.token, keys.lease]),
-          signal,
-        );
-        if (this.#changed(keys, entries, seen)) return;
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) return;
-        const pause = this.#pollInterval * (0.5 + Math.random());
-        try {
-          await delay(Math.min(pause, remaining), wakeOrAbort);
-        } catch (error) {
-          signal?.throwIfAborted();
-          if (!woken.signal.aborted) throw error;
-        }
-      }
-    } finally {
-      stopWatch.abort();
-      await watching;
-    }
+    await pollForChange(options, {
+      poll: async () => {
+        const read = () => this.#kv.getMany<[unknown, unknown]>([keys.token, keys.lease]);
+        return this.#changed(keys, await retryTransient(read, signal), seen);
+      },
+      interval: () => this.#pollInterval,
+      listen: (wake) => {
+        const stop = new AbortController();
+        const watching = this.#watch(keys, seen, wake, stop.signal);
+        return () => {
+          stop.abort();
+          return watching;
+        };
+      },
+    });
   }
 
-  /** Wakes `woken` when a watch of the keys reports a change; ends when `stop` aborts. */
-  async #watch(
-    keys: KvKeys,
-    seen: Seen,
-    woken: AbortController,
-    stop: AbortSignal,
-  ): Promise<void> {
+  /** Calls `wake` when a watch of the keys reports a change; ends when `stop` aborts. */
+  async #watch(keys: KvKeys, seen: Seen, wake: () => void, stop: AbortSignal): Promise<void> {
     let reader: ReadableStreamDefaultReader<Entries>;
     try {
       reader = this.#kv.watch<[unknown, unknown]>([keys.token, keys.lease]).getReader();
@@ -339,7 +326,7 @@ export class KvTokenStorage implements TokenStorage {
         const { done, value } = await reader.read();
         if (done) return;
         if (this.#changed(keys, value, seen)) {
-          woken.abort();
+          wake();
           return;
         }
       }
@@ -378,22 +365,7 @@ export class KvTokenStorage implements TokenStorage {
   }
 
   #see(key: string): Seen {
-    let seen = this.#seen.get(key);
-    if (!seen) {
-      if (this.#seen.size >= MAX_CACHED_KEYS) this.#seen.clear();
-      this.#seen.set(key, seen = {});
-    }
-    return seen;
-  }
-
-  #kvKeys(key: string): Promise<KvKeys> {
-    let keys = this.#keys.get(key);
-    if (!keys) {
-      if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
-      keys = sha256Hex(key).then((hash) => kvKeys(this.#prefix, hash));
-      this.#keys.set(key, keys);
-    }
-    return keys;
+    return this.#seen.ensure(key, () => ({}));
   }
 }
 

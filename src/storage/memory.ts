@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
 import type { Token } from "../token.ts";
 import { CLEANUP_GRACE, cleanupDelay } from "./_cleanup.ts";
@@ -26,7 +27,39 @@ interface Held {
   token: Token;
   /** When the record is of no use any more, on the monotonic clock; absent: kept until replaced. */
   dropAt?: number;
+  /** When the record was last read or written, on the monotonic clock. */
+  usedAt: number;
 }
+
+/** Settings of a {@linkcode MemoryTokenStorage}. */
+export interface MemoryTokenStorageOptions {
+  /**
+   * The most records kept: storing one more drops the least recently used
+   * (read or written). A positive integer, or `Infinity`. Default: `Infinity`
+   * (`MemoryTokenStorage.shared`: 10 000).
+   */
+  maxRecords?: number;
+  /**
+   * How long a record that is neither read nor written is kept, in
+   * milliseconds on the monotonic clock, whatever its expiry (a record
+   * without one, such as a login's refresh token, is otherwise kept until
+   * replaced). A positive number, or `Infinity`. Default: `Infinity`
+   * (`MemoryTokenStorage.shared`: 24 hours).
+   */
+  maxIdle?: number;
+}
+
+/**
+ * Every name of {@linkcode MemoryTokenStorageOptions}: any other name is
+ * refused as a misspelling.
+ */
+export const MEMORY_TOKEN_STORAGE_OPTION_NAMES = {
+  maxRecords: true,
+  maxIdle: true,
+} as const satisfies Record<keyof MemoryTokenStorageOptions, true>;
+
+/** The bounds of {@linkcode MemoryTokenStorage.shared}. */
+const SHARED_OPTIONS = { maxRecords: 10_000, maxIdle: 24 * 60 * 60_000 } as const;
 
 /** The storage of every client created without one; made on first use. */
 let shared: MemoryTokenStorage | undefined;
@@ -36,14 +69,20 @@ let shared: MemoryTokenStorage | undefined;
  *
  * Clients that share one instance share their tokens and make one token
  * request per renewal between them (it implements the lease methods of
- * {@linkcode TokenStorage} in memory). Every client created without a
- * `storage` uses one process-wide instance, {@linkcode MemoryTokenStorage.shared}:
- * a client made per request reuses the token of the previous one. Records are
+ * {@linkcode TokenStorage} in memory). Clients of the client credentials
+ * grant (or of a grant that names its principal) created without a `storage`
+ * use one process-wide instance, {@linkcode MemoryTokenStorage.shared}: a
+ * client made per request reuses the token of the previous one. Records are
  * copied in and out (a structured clone), so changing a record after `set()`
  * or `get()` changes nothing stored, as with a storage that serializes.
  * Leases are timed on the monotonic clock (`performance.now()`), and a record
- * is dropped a minute after its lifetime (counted from its own `issuedAt` and
- * `expiresAt`), so the process-wide instance does not grow without bound.
+ * with an expiry is dropped a minute after its lifetime (counted from its own
+ * `issuedAt` and `expiresAt`). Records without one (no `expires_in`, a
+ * login's refresh token) are kept until replaced, unless the storage is
+ * bounded: `maxRecords` drops the least recently used record once there are
+ * more, and `maxIdle` drops a record neither read nor written for that long.
+ * The process-wide instance has both bounds (10 000 records, 24 hours), so
+ * it does not grow without bound.
  *
  * @example Two clients sharing one token
  * ```ts
@@ -64,13 +103,50 @@ export class MemoryTokenStorage implements TokenStorage {
   readonly #tokens = new Map<string, Held>();
   readonly #leases = new Map<string, HeldLease>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #maxRecords: number;
+  readonly #maxIdle: number;
   #sweptAt = performance.now();
 
   /**
+   * Makes an empty storage.
+   *
+   * @param options Bounds on the records kept; none by default.
+   * @throws {TypeError} when an option is unknown.
+   * @throws {RangeError} when a bound is not a positive number.
+   *
+   * @example A storage of at most 1 000 records, each kept at most an hour unused
+   * ```ts
+   * import { MemoryTokenStorage } from "@alf/client";
+   *
+   * const storage = new MemoryTokenStorage({ maxRecords: 1_000, maxIdle: 60 * 60_000 });
+   * ```
+   */
+  constructor(options: MemoryTokenStorageOptions = {}) {
+    checkKnownOptions(options, MEMORY_TOKEN_STORAGE_OPTION_NAMES, "MemoryTokenStorage");
+    const { maxRecords = Infinity, maxIdle = Infinity } = options;
+    if (maxRecords !== Infinity && !(Number.isSafeInteger(maxRecords) && maxRecords > 0)) {
+      throw new RangeError(
+        'Cannot create the MemoryTokenStorage: "maxRecords" must be a positive integer (or Infinity)',
+      );
+    }
+    if (typeof maxIdle !== "number" || !(maxIdle > 0)) {
+      throw new RangeError(
+        'Cannot create the MemoryTokenStorage: "maxIdle" must be a positive number of milliseconds (or Infinity)',
+      );
+    }
+    this.#maxRecords = maxRecords;
+    this.#maxIdle = maxIdle;
+  }
+
+  /**
    * The process-wide storage of every client created without a `storage`
-   * option (and without an installed browser login flow). The keys name the
-   * endpoint, client, credential, grant and parameters, so clients share only
-   * what they would ask for alike.
+   * option (and without an installed browser login flow) whose grant is the
+   * client credentials grant or names its principal (`Grant.identity()`); a
+   * client of another grant, such as a browser login, gets a storage of its
+   * own. The keys name the endpoint, client, credential, grant, identity and
+   * parameters, so clients share only what they would ask for alike. At most
+   * 10 000 records, the least recently used dropped first, and none kept
+   * 24 hours unused.
    *
    * @example A client per request, one token between them
    * ```ts
@@ -88,7 +164,7 @@ export class MemoryTokenStorage implements TokenStorage {
    * ```
    */
   static get shared(): MemoryTokenStorage {
-    return shared ??= new MemoryTokenStorage();
+    return shared ??= new MemoryTokenStorage(SHARED_OPTIONS);
   }
 
   /** The number of records held. */
@@ -103,11 +179,13 @@ export class MemoryTokenStorage implements TokenStorage {
    */
   get(key: string): Promise<Token | undefined> {
     const held = this.#tokens.get(key);
-    if (held?.dropAt !== undefined && performance.now() >= held.dropAt) {
-      this.#tokens.delete(key);
-      return Promise.resolve(undefined);
-    }
-    return Promise.resolve(held && structuredClone(held.token));
+    if (!held) return Promise.resolve(undefined);
+    const now = performance.now();
+    this.#tokens.delete(key);
+    if (this.#isOver(held, now)) return Promise.resolve(undefined);
+    held.usedAt = now;
+    this.#tokens.set(key, held); // the most recently used, last
+    return Promise.resolve(structuredClone(held.token));
   }
 
   /**
@@ -124,11 +202,17 @@ export class MemoryTokenStorage implements TokenStorage {
     const now = performance.now();
     const keep = cleanupDelay(token);
     try {
-      const held: Held = { token: structuredClone(token) };
+      const held: Held = { token: structuredClone(token), usedAt: now };
       if (keep !== undefined) held.dropAt = now + keep;
-      this.#tokens.set(key, held);
+      this.#tokens.delete(key);
+      this.#tokens.set(key, held); // the most recently used, last
     } catch (error) {
       return Promise.reject(error);
+    }
+    // Map order is use order: the first records are the least recently used.
+    for (const oldest of this.#tokens.keys()) {
+      if (this.#tokens.size <= this.#maxRecords) break;
+      this.#tokens.delete(oldest);
     }
     if (now - this.#sweptAt >= CLEANUP_GRACE) this.#sweep(now);
     this.#notify(key);
@@ -214,11 +298,16 @@ export class MemoryTokenStorage implements TokenStorage {
   #sweep(now: number): void {
     this.#sweptAt = now;
     for (const [key, held] of this.#tokens) {
-      if (held.dropAt !== undefined && now >= held.dropAt) this.#tokens.delete(key);
+      if (this.#isOver(held, now)) this.#tokens.delete(key);
     }
     for (const [key, lease] of this.#leases) {
       if (now >= lease.endsAt) this.#leases.delete(key);
     }
+  }
+
+  /** Whether a record is past its use, or has been idle too long. */
+  #isOver(held: Held, now: number): boolean {
+    return (held.dropAt !== undefined && now >= held.dropAt) || now - held.usedAt >= this.#maxIdle;
   }
 
   #notify(key: string): void {

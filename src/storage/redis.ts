@@ -5,9 +5,9 @@
  * @module
  */
 
-import { delay } from "../_abort.ts";
+import { MAX_TIMER_DELAY } from "../_duration.ts";
+import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
-import { sha256Hex } from "../_sha256.ts";
 import { isValidToken, type Token } from "../token.ts";
 import type {
   AcquireLeaseOptions,
@@ -19,6 +19,13 @@ import type {
 } from "./token_storage.ts";
 import { RedisConnection, stringReply } from "./_redis_client.ts";
 import { deleteCommand, type RedisKeys, releaseCommand, setCommand } from "./_redis_scripts.ts";
+import {
+  checkPositiveMs,
+  hashedKeys,
+  KeyCache,
+  pollForChange,
+  type Seen,
+} from "./_shared_storage.ts";
 
 /**
  * A Redis client that {@linkcode RedisTokenStorage} can use: an ioredis
@@ -77,21 +84,21 @@ export interface RedisTokenStorageOptions {
   commandTimeout?: number;
 }
 
-/** What a waiter last saw of a key: the raw values, `null` for none. */
-interface Seen {
-  token?: string | null;
-  lease?: string | null;
-}
+/**
+ * Every name of {@linkcode RedisTokenStorageOptions}: any other name is
+ * refused as a misspelling (a misspelled `prefix` would share the default one).
+ */
+export const REDIS_TOKEN_STORAGE_OPTION_NAMES = {
+  prefix: true,
+  pollInterval: true,
+  commandTimeout: true,
+} as const satisfies Record<keyof RedisTokenStorageOptions, true>;
 
 const DEFAULT_PREFIX = "@alf/client:";
 const DEFAULT_POLL_INTERVAL = 25;
 const DEFAULT_COMMAND_TIMEOUT = 1_000;
 /** With a live subscription, polls are this many times rarer. */
 const SUBSCRIBED_POLL_FACTOR = 10;
-/** Hashed keys kept in memory; a process rarely has more than a few. */
-const MAX_CACHED_KEYS = 1_000;
-/** The longest timer: setTimeout fires at once past it. */
-const MAX_TIMER = 2 ** 31 - 1;
 
 /**
  * Keeps tokens in Redis, shared by every process, on every machine, that
@@ -151,9 +158,13 @@ export class RedisTokenStorage implements TokenStorage, AsyncDisposable {
   readonly #prefix: string;
   readonly #channel: string;
   readonly #pollInterval: number;
-  readonly #keys = new Map<string, Promise<RedisKeys>>();
-  /** Per token key, what this storage last saw, so a wait notices changes it missed. */
-  readonly #seen = new Map<string, Seen>();
+  readonly #redisKeys = hashedKeys((hash): RedisKeys => ({
+    token: `${this.#prefix}{${hash}}:token`,
+    lease: `${this.#prefix}{${hash}}:lease`,
+    hash,
+  }));
+  /** Per token key, what this storage last saw (raw values), so a wait notices changes it missed. */
+  readonly #seen = new KeyCache<Seen>();
 
   /**
    * Creates a storage on a Redis client.
@@ -161,11 +172,12 @@ export class RedisTokenStorage implements TokenStorage, AsyncDisposable {
    * @param redis The client, created and connected by the application.
    * @param options The key prefix, the poll interval and the command timeout.
    * @throws {TypeError} when `redis` has neither `call()` nor `sendCommand()`,
-   * or the prefix is not a string.
+   * the prefix is not a string, or an option is unknown.
    * @throws {RangeError} when `pollInterval` or `commandTimeout` is not a
    * positive number of milliseconds.
    */
   constructor(redis: RedisClient, options: RedisTokenStorageOptions = {}) {
+    checkKnownOptions(options, REDIS_TOKEN_STORAGE_OPTION_NAMES, "Redis token storage");
     const prefix = options.prefix ?? DEFAULT_PREFIX;
     if (typeof prefix !== "string") {
       throw new TypeError('Cannot create the Redis token storage: "prefix" must be a string');
@@ -248,12 +260,8 @@ export class RedisTokenStorage implements TokenStorage, AsyncDisposable {
    * @throws {RangeError} when `ttl` is not a positive number.
    */
   async acquireLease(key: string, options: AcquireLeaseOptions): Promise<TokenLease | undefined> {
-    const { ttl, signal } = options;
-    if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
-      throw new RangeError(
-        'Cannot take the lease: "ttl" must be a positive number of milliseconds',
-      );
-    }
+    const { signal } = options;
+    const ttl = checkPositiveMs(options.ttl, "take the lease", "ttl");
     signal?.throwIfAborted();
     const keys = await this.#redisKeys(key);
     const id = crypto.randomUUID();
@@ -290,38 +298,22 @@ export class RedisTokenStorage implements TokenStorage, AsyncDisposable {
    * rejects with the signal's reason).
    */
   async waitForChange(key: string, options: WaitForChangeOptions): Promise<void> {
-    const { timeout, signal } = options;
+    const { signal } = options;
     signal?.throwIfAborted();
     const keys = await this.#redisKeys(key);
     const seen: Seen = { ...this.#seen.get(key) };
-    const end = performance.now() + timeout;
-    const woken = new AbortController();
-    const stopListening = this.#redis.listen(keys.hash, () => woken.abort());
-    const wakeOrAbort = signal ? AbortSignal.any([woken.signal, signal]) : woken.signal;
-    try {
-      while (!woken.signal.aborted) {
-        const reply = await this.#redis.command(
-          "wait for a change",
-          ["MGET", keys.token, keys.lease],
-          signal,
-        );
-        if (changed(reply, seen)) return;
+    await pollForChange(options, {
+      poll: async () => {
+        const mget = ["MGET", keys.token, keys.lease];
+        const reply = await this.#redis.command("wait for a change", mget, signal);
+        if (changed(reply, seen)) return true;
         this.#redis.subscribe(); // Redis answers: a subscriber connection may be had
-        const remaining = end - performance.now();
-        if (remaining <= 0) return;
-        const interval = this.#redis.subscribed
-          ? this.#pollInterval * SUBSCRIBED_POLL_FACTOR
-          : this.#pollInterval;
-        try {
-          await delay(Math.min(interval * (0.5 + Math.random()), remaining), wakeOrAbort);
-        } catch (error) {
-          signal?.throwIfAborted();
-          if (!woken.signal.aborted) throw error;
-        }
-      }
-    } finally {
-      stopListening();
-    }
+        return false;
+      },
+      interval: () =>
+        this.#redis.subscribed ? this.#pollInterval * SUBSCRIBED_POLL_FACTOR : this.#pollInterval,
+      listen: (wake) => this.#redis.listen(keys.hash, wake),
+    });
   }
 
   /**
@@ -338,27 +330,7 @@ export class RedisTokenStorage implements TokenStorage, AsyncDisposable {
   }
 
   #see(key: string): Seen {
-    let seen = this.#seen.get(key);
-    if (!seen) {
-      if (this.#seen.size >= MAX_CACHED_KEYS) this.#seen.clear();
-      this.#seen.set(key, seen = {});
-    }
-    return seen;
-  }
-
-  #redisKeys(key: string): Promise<RedisKeys> {
-    let keys = this.#keys.get(key);
-    if (!keys) {
-      if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
-      keys = sha256Hex(key).then((hash) => ({
-        token: `${this.#prefix}{${hash}}:token`,
-        lease: `${this.#prefix}{${hash}}:lease`,
-        hash,
-      }));
-      keys.catch(() => this.#keys.delete(key)); // A failed hash is tried again.
-      this.#keys.set(key, keys);
-    }
-    return keys;
+    return this.#seen.ensure(key, () => ({}));
   }
 }
 
@@ -383,11 +355,10 @@ function changed(reply: unknown, seen: Seen): boolean {
 }
 
 function duration(name: string, value: number | undefined, fallback: number): number {
-  const ms = value ?? fallback;
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms <= 0 || ms > MAX_TIMER) {
-    throw new RangeError(
-      `Cannot create the Redis token storage: "${name}" must be a positive number of milliseconds`,
-    );
-  }
-  return ms;
+  return checkPositiveMs(
+    value ?? fallback,
+    "create the Redis token storage",
+    name,
+    MAX_TIMER_DELAY,
+  );
 }

@@ -5,13 +5,21 @@ import type { Grant } from "../grant.ts";
 
 /** What tells one client's tokens apart from another's. */
 export interface TokenKeyParts {
-  /** The token endpoint URL. */
+  /**
+   * The token endpoint URL; for a client that finds it by discovery, the
+   * issuer's (the endpoint's `url` before discovery). The issuer names the
+   * server as surely as its token endpoint does
+   * ([RFC 8414 §3.3](https://www.rfc-editor.org/rfc/rfc8414#section-3.3): its
+   * metadata is used only when it names that issuer), and is known before any
+   * request, so a key never waits for the network.
+   */
   url: URL;
   /** The client identifier. */
   clientId: string;
   /**
-   * The client's credential (its secret), if any: only its fingerprint goes
-   * into the key, so that a client with another secret never gets these tokens.
+   * The client's credential (its secret, or what tells its private key apart),
+   * if any: only its fingerprint goes into the key, so that a client with
+   * another secret or key never gets these tokens.
    */
   credential?: string;
   /** The grant, by its name and its identity (such as whose refresh token it holds). */

@@ -10,13 +10,11 @@ import { ClientAuthenticator } from "./_client_auth.ts";
 import { GrantDesk } from "./_grant_routes.ts";
 import { IssuedTokens } from "./_issued_tokens.ts";
 import { checkMetadataOptions, isWellKnown, metadataResponse } from "./_metadata_routes.ts";
+import { notFound, scripted } from "./_plain_routes.ts";
 import { revoke } from "./_revocation_route.ts";
-import type {
-  AuthorizationFailure,
-  AuthServerOptions,
-  TokenFailure,
-} from "./auth_server_options.ts";
+import { type AuthServerOptions, checkAuthServerOptionNames } from "./auth_server_options.ts";
 import type { RecordedRequest, RecordedRevocation, RouteHandler } from "./recorded_request.ts";
+import type { AuthorizationFailure, TokenFailure } from "./scripted_failures.ts";
 
 /**
  * A running stand-in authorization server and protected resource.
@@ -24,7 +22,8 @@ import type { RecordedRequest, RecordedRevocation, RouteHandler } from "./record
  * The token endpoint (`/token`) issues opaque tokens for the client
  * credentials grant; the resource (`/resource` and anything below it) answers
  * 200 with a JSON echo for a valid bearer token and 401 with
- * `WWW-Authenticate: Bearer error="invalid_token"` otherwise. Every request is
+ * `WWW-Authenticate: Bearer error="invalid_token"` otherwise; a path the server
+ * does not serve answers 404 (recorded as a resource request). Every request is
  * recorded. Failures, delays and revocations are scripted through methods.
  *
  * For browser logins, the authorization endpoint (`/authorize`) approves every
@@ -78,7 +77,7 @@ export class AuthServer implements AsyncDisposable {
   readonly authorizationRequests: RecordedRequest[] = [];
   /** Every token request received, in order. */
   readonly tokenRequests: RecordedRequest[] = [];
-  /** Every resource request received, in order (custom routes included). */
+  /** Every resource request received, in order (custom routes and unknown paths included). */
   readonly resourceRequests: RecordedRequest[] = [];
   /** Every request to a well-known path (metadata), in order, answered or 404. */
   readonly metadataRequests: RecordedRequest[] = [];
@@ -110,6 +109,7 @@ export class AuthServer implements AsyncDisposable {
 
   /** Use {@linkcode startAuthServer}. @internal */
   constructor(options: AuthServerOptions = {}) {
+    checkAuthServerOptionNames(options);
     checkMetadataOptions(options);
     this.#options = options;
     this.expiresIn = options.expiresIn === undefined ? 3600 : options.expiresIn;
@@ -323,8 +323,11 @@ export class AuthServer implements AsyncDisposable {
     const match = /^Bearer (\S+)$/i.exec(request.headers.get("authorization") ?? "");
     if (match) recorded.token = match[1];
     this.resourceRequests.push(recorded);
-    if (this.resourceDelay > 0) await this.#wait(this.resourceDelay);
     const route = this.#routes.get(url.pathname);
+    if (!route && url.pathname !== "/resource" && !url.pathname.startsWith("/resource/")) {
+      return notFound(url.pathname);
+    }
+    if (this.resourceDelay > 0) await this.#wait(this.resourceDelay);
     if (route) return await route(request, recorded);
     if (!recorded.token || !this.accepts(recorded.token)) {
       const headers = { "WWW-Authenticate": 'Bearer error="invalid_token"' };
@@ -363,6 +366,7 @@ export class AuthServer implements AsyncDisposable {
  *
  * @param options Token lifetime, expected credentials, clock and port.
  * @returns The running server; close it with `await using` or `close()`.
+ * @throws {TypeError} when an option is malformed or unknown (a misspelled name).
  *
  * @example Scripting a token endpoint failure
  * ```ts
@@ -389,10 +393,3 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
 
 /** Each server's import of its registered keys, which {@linkcode startAuthServer} waits for. */
 const imports = new WeakMap<AuthServer, Promise<unknown>>();
-
-function scripted(failure: TokenFailure): Response {
-  return new Response(failure.body ?? JSON.stringify({ error: "server_error" }), {
-    status: failure.status ?? 500,
-    headers: failure.headers ?? { "Content-Type": "application/json" },
-  });
-}

@@ -1,11 +1,15 @@
 /**
  * How a test sets up the stand-in {@linkcode AuthServer}: the options it starts
- * with, and the failures its endpoints answer with when scripted to.
+ * with. The failures its endpoints answer with when scripted to are in
+ * `scripted_failures.ts`.
  *
  * @module
  */
 
-import type { MetadataOptions } from "./metadata_options.ts";
+import { checkKnownOptions } from "../_known_options.ts";
+import { METADATA_OPTION_NAMES, type MetadataOptions } from "./metadata_options.ts";
+
+export type { AuthorizationFailure, TokenFailure } from "./scripted_failures.ts";
 
 /**
  * Options of {@linkcode startAuthServer}: the credentials it requires, the
@@ -310,91 +314,36 @@ export interface AuthServerOptions {
 }
 
 /**
- * A scripted answer to the next token requests, for
- * {@linkcode AuthServer.failTokenRequests}.
- *
- * @example A rate-limited token endpoint, then a good one
- * ```ts
- * import assert from "node:assert/strict";
- * import { startAuthServer, type TokenFailure } from "@alf/client/testing";
- *
- * await using server = await startAuthServer();
- * const failure: TokenFailure = {
- *   status: 429,
- *   body: JSON.stringify({ error: "slow_down" }),
- *   headers: { "Content-Type": "application/json", "Retry-After": "1" },
- * };
- * server.failTokenRequests(1, failure);
- * const requestToken = () =>
- *   fetch(server.tokenEndpoint, {
- *     method: "POST",
- *     body: new URLSearchParams({ grant_type: "client_credentials" }),
- *   });
- *
- * const refused = await requestToken(); // the scripted answer
- * assert.equal(refused.status, 429);
- * assert.equal(refused.headers.get("retry-after"), "1");
- * assert.deepEqual(await refused.json(), { error: "slow_down" });
- *
- * const granted = await requestToken(); // only one request failed
- * assert.equal(granted.status, 200);
- * await granted.body?.cancel();
- * assert.equal(server.issuedTokens.length, 1);
- * ```
+ * Every name of {@linkcode AuthServerOptions}: any other name is refused as a
+ * misspelling. The type requires each name of the interface and no other, so
+ * the two cannot drift apart.
  */
-export interface TokenFailure {
-  /** The HTTP status. Default: 500. */
-  status?: number;
-  /** The body. Default: `{"error":"server_error"}`. */
-  body?: BodyInit;
-  /** The headers. Default: `Content-Type: application/json`. */
-  headers?: HeadersInit;
-}
+export const AUTH_SERVER_OPTION_NAMES = {
+  expiresIn: true,
+  clientId: true,
+  clientSecret: true,
+  clientKeys: true,
+  clientAuthMethods: true,
+  assertionAudience: true,
+  assertionIssuers: true,
+  issuerPath: true,
+  metadata: true,
+  now: true,
+  port: true,
+  rotateRefreshTokens: true,
+} as const satisfies Record<keyof AuthServerOptions, true>;
 
 /**
- * A scripted error redirect of the authorization endpoint
- * ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)),
- * for `AuthServer.failAuthorizations`.
+ * Refuses options with a name that is neither one of
+ * {@linkcode AUTH_SERVER_OPTION_NAMES} nor, in `metadata`, one of
+ * {@linkcode METADATA_OPTION_NAMES}, naming the nearest known one.
  *
- * @example An authorization server that refuses the requested scope
- * ```ts
- * import assert from "node:assert/strict";
- * import { AuthorizationCodeGrant, Client, TokenError } from "@alf/client";
- * import {
- *   type AuthorizationFailure,
- *   ScriptedBrowser,
- *   startAuthServer,
- * } from "@alf/client/testing";
- *
- * await using server = await startAuthServer();
- * const failure: AuthorizationFailure = {
- *   error: "invalid_scope",
- *   errorDescription: "Unknown scope: admin",
- * };
- * server.failAuthorizations(1, failure);
- * await using browser = new ScriptedBrowser();
- * await using client = new Client({
- *   tokenEndpoint: server.tokenEndpoint,
- *   clientId: "cli",
- *   scope: "admin",
- *   grant: new AuthorizationCodeGrant({
- *     authorizationEndpoint: server.authorizationEndpoint,
- *     openBrowser: browser.open,
- *     portRange: [0, 0],
- *   }),
- * });
- * await assert.rejects(client.getToken(), (error) => {
- *   assert(error instanceof TokenError);
- *   assert.equal(error.error, "invalid_scope");
- *   assert.equal(error.errorDescription, "Unknown scope: admin");
- *   return true;
- * });
- * assert.equal(server.tokenRequests.length, 0); // no code, nothing to exchange
- * ```
+ * @throws {TypeError} on the first unknown name, or options that are not an object.
  */
-export interface AuthorizationFailure {
-  /** The `error` code. Default: `"access_denied"`. */
-  error?: string;
-  /** The `error_description`. */
-  errorDescription?: string;
+export function checkAuthServerOptionNames(options: unknown): void {
+  checkKnownOptions(options, AUTH_SERVER_OPTION_NAMES, "AuthServer", "start");
+  const { metadata } = options as AuthServerOptions;
+  if (metadata !== undefined) {
+    checkKnownOptions(metadata, METADATA_OPTION_NAMES, 'AuthServer ("metadata")', "start");
+  }
 }

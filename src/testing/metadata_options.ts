@@ -59,3 +59,14 @@ export interface MetadataOptions {
   /** Members added, or replacing the server's (applied after `omit`). */
   members?: Record<string, unknown>;
 }
+
+/**
+ * Every name of {@linkcode MetadataOptions}: any other name is refused as a
+ * misspelling.
+ */
+export const METADATA_OPTION_NAMES = {
+  documents: true,
+  issuer: true,
+  omit: true,
+  members: true,
+} as const satisfies Record<keyof MetadataOptions, true>;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkKnownOptions } from "../_known_options.ts";
 import { checkTokenStorage, type TokenStorage } from "../storage/token_storage.ts";
 import {
   type Case,
@@ -62,6 +63,19 @@ export interface TestTokenStorageOptions<S extends TokenStorage = TokenStorage> 
 }
 
 /**
+ * Every name of {@linkcode TestTokenStorageOptions}: any other name is
+ * refused as a misspelling.
+ */
+export const TEST_TOKEN_STORAGE_OPTION_NAMES = {
+  dispose: true,
+  keyPrefix: true,
+  leaseTtl: true,
+  patience: true,
+  sanitizeOps: true,
+  sanitizeResources: true,
+} as const satisfies Record<keyof TestTokenStorageOptions, true>;
+
+/**
  * Registers, with `Deno.test`, the cases every {@linkcode TokenStorage} must
  * pass, one test per rule of the contract, named after `name`.
  *
@@ -101,7 +115,8 @@ export interface TestTokenStorageOptions<S extends TokenStorage = TokenStorage> 
  * @param create Makes a new storage for one case.
  * @param options A hook to dispose of each storage, the key prefix, the lease
  * ttl of the expiry cases, and how long to wait for the storage.
- * @throws {TypeError} when `name` is not a string or `create` not a function.
+ * @throws {TypeError} when `name` is not a string, `create` not a function,
+ * or an option is unknown.
  * @throws {RangeError} when `leaseTtl` or `patience` is not a positive number.
  */
 export function testTokenStorage<S extends TokenStorage>(
@@ -115,6 +130,7 @@ export function testTokenStorage<S extends TokenStorage>(
   if (typeof create !== "function") {
     throw new TypeError('Cannot test the token storage: "create" must be a function');
   }
+  checkKnownOptions(options, TEST_TOKEN_STORAGE_OPTION_NAMES, "token storage", "test");
   const { dispose, keyPrefix = "alf-test:", leaseTtl = 50, patience = 5_000 } = options;
   for (const [option, value] of [["leaseTtl", leaseTtl], ["patience", patience]] as const) {
     if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {

@@ -10,7 +10,11 @@ import {
 import { CliError, EXIT_CODE } from "../../src/cli/exit_code.ts";
 import type { RedisTokenStorage } from "../../redis.ts";
 import { testTokenStorage } from "../../testing.ts";
+import { ReplyReader } from "../../src/cli/_resp.ts";
+import { startAuthServer } from "../../testing.ts";
+import { rawServer } from "../_raw_server.ts";
 import { connectRedis, redisSkipReason, startRedisServer } from "../storage/_redis_server.ts";
+import { alf, CREDENTIALS, envFor } from "./_run.ts";
 
 const ignore = redisSkipReason !== undefined;
 
@@ -230,4 +234,91 @@ Deno.test("RespConnection shows nothing of its URL in inspect", () => {
   const redis = new RespConnection(parseRedisUrl("redis://:pw-inspect-1@127.0.0.1:1"));
   assert.ok(!Deno.inspect(redis).includes("pw-inspect"));
   assert.ok(!JSON.stringify(redis).includes("pw-inspect"));
+});
+
+// --- Against servers that are not Redis -----------------------------------------
+
+/** A raw server whose connections are handled by `handle`, and its port. */
+function notRedis(handle: (conn: Deno.Conn, n: number) => Promise<void>) {
+  const server = rawServer(handle);
+  return Object.assign(server, { port: Number(new URL(server.url).port) });
+}
+
+Deno.test("RespConnection.sendCommand() refuses a bulk string announced over 1 MiB at once, and closes the connection", async () => {
+  let written = 0;
+  const closed = Promise.withResolvers<void>();
+  await using server = notRedis(async (conn) => {
+    await conn.read(new Uint8Array(1024));
+    await conn.write(bytes("$2000000000\r\n"));
+    const chunk = new Uint8Array(1024 * 1024).fill(0x61);
+    try {
+      while (true) written += await conn.write(chunk);
+    } catch {
+      closed.resolve(); // the client hung up
+    }
+  });
+  const redis = new RespConnection(parseRedisUrl(`redis://127.0.0.1:${server.port}`));
+  try {
+    // No abort signal: nothing but the limit ends the wait.
+    await assert.rejects(redis.sendCommand(["GET", "k"]), {
+      message:
+        `Cannot read the reply of Redis at 127.0.0.1:${server.port}: a reply longer than 1048576 bytes`,
+    });
+    await closed.promise;
+    // What the client read before it refused, and what the kernel's buffers held.
+    assert.ok(written < 32 * 1024 * 1024, `${written} bytes written`);
+  } finally {
+    await redis.close();
+  }
+});
+
+Deno.test("RespConnection.sendCommand() refuses bytes that are not RESP2, and a line past 1 MiB", async () => {
+  await using server = notRedis(async (conn, n) => {
+    await conn.read(new Uint8Array(1024));
+    if (n === 0) {
+      await conn.write(bytes("HTTP/1.1 400 Bad Request\r\n\r\n"));
+      await conn.read(new Uint8Array(1024)); // until the client hangs up
+      return;
+    }
+    await conn.write(bytes("+"));
+    const chunk = new Uint8Array(64 * 1024).fill(0x61); // no line end, ever
+    while (true) await conn.write(chunk);
+  });
+  const redis = new RespConnection(parseRedisUrl(`redis://127.0.0.1:${server.port}`));
+  const where = `127.0.0.1:${server.port}`;
+  try {
+    await assert.rejects(redis.sendCommand(["GET", "k"]), {
+      message: `Cannot read the reply of Redis at ${where}: it is not RESP2`,
+    });
+    await assert.rejects(redis.sendCommand(["GET", "k"]), {
+      message: `Cannot read the reply of Redis at ${where}: a reply longer than 1048576 bytes`,
+    });
+  } finally {
+    await redis.close();
+  }
+});
+
+Deno.test('RespConnection.sendCommand() through alf: a "Redis" that answers an integer to everything costs one warning', async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const commands: string[] = [];
+  await using integers = notRedis(async (conn) => {
+    const reader = new ReplyReader();
+    for (let n; (n = await conn.read(reader.space())) !== null;) {
+      for (const command of reader.read(n)) {
+        commands.push(String((command as string[])[0]));
+        await conn.write(bytes(":1\r\n"));
+      }
+    }
+  });
+  const { code, out, err } = await alf(["token"], {
+    env: envFor(server, { ALF_REDIS: `redis://127.0.0.1:${integers.port}` }),
+  });
+  assert.equal(code, 0, err);
+  assert.equal(out, `${server.issuedTokens[0]}\n`);
+  assert.equal(
+    err,
+    "alf: warning: the token storage failed; going on without it: " +
+      "Cannot read the stored token: Redis gave a reply that is not a string\n",
+  );
+  assert.deepEqual(commands, ["GET"], "the storage was skipped after its first failure");
 });

@@ -7,6 +7,7 @@ const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const UNSET: Record<string, string> = Object.fromEntries(
   [
     "ALF_TOKEN_ENDPOINT",
+    "ALF_REVOCATION_ENDPOINT",
     "ALF_CLIENT_ID",
     "ALF_CLIENT_SECRET",
     "ALF_SCOPE",

@@ -94,18 +94,22 @@ Deno.test("alf exits 2 for malformed configuration, without contacting anything"
   await using server = await startAuthServer(CREDENTIALS);
   const cases: [string[], Record<string, string>, RegExp][] = [
     [
-      ["--client-auth", "private_key_jwt"],
+      ["--client-auth", "client_secret_jvt"],
       {},
-      /must be one of client_secret_basic, client_secret_post, none/,
+      /must be one of client_secret_basic, client_secret_post, client_secret_jwt, none/,
     ],
     [["--token-param", "=x"], {}, /--token-param must be NAME=VALUE/],
-    [["--token-param", "scope=x"], {}, /"tokenParams" cannot set "scope"/],
-    [[], { ALF_TOKEN_ENDPOINT: "not a url" }, /"tokenEndpoint" is not a valid URL/],
+    [["--token-param", "scope=x"], {}, /--token-param cannot set "scope"/],
+    [
+      [],
+      { ALF_TOKEN_ENDPOINT: "not a url" },
+      /--token-endpoint \(ALF_TOKEN_ENDPOINT\) is not a valid URL/,
+    ],
     [[], { ALF_TOKEN_ENDPOINT: "http://auth.example.com/token" }, /must use https:/],
     [
       [],
       { ALF_CLIENT_AUTH: "client_secret_post", ALF_CLIENT_SECRET: "" },
-      /needs a "clientSecret"/,
+      /needs a --client-secret \(ALF_CLIENT_SECRET\)/,
     ],
   ];
   for (const [args, env, message] of cases) {
@@ -534,4 +538,34 @@ Deno.test({
     assert.equal(again.out, back.out);
     assert.equal(server.tokenRequests.length, 2, "one while Redis was down, one stored in it");
   },
+});
+
+Deno.test("alf --kv exits 5 for another program's SQLite database with no table yet, by its version or application id", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  await using dir = await tempDir();
+  // Deno KV leaves both at 0; a program that set one owns the file.
+  for (const pragma of ["user_version = 7", "application_id = 1347175248"]) {
+    const path = `${dir.path}/app-${pragma.split(" ")[0]}.db`;
+    const db = new DatabaseSync(path);
+    db.exec(`PRAGMA ${pragma}; VACUUM`);
+    db.close();
+    const before = await Deno.readFile(path);
+    const { code, out, err } = await alf(["token", "--kv", path], { env: envFor(server) });
+    assert.equal(code, 5, pragma);
+    assert.equal(out, "");
+    assert.equal(
+      err,
+      `alf: Cannot open the KV file ${path}: it is another program's SQLite database, not a Deno KV file; choose another path\n`,
+    );
+    assert.deepEqual(await Deno.readFile(path), before, "unchanged");
+    const after = new DatabaseSync(path, { readOnly: true });
+    const tables = after.prepare("SELECT name FROM sqlite_master").all();
+    after.close();
+    assert.deepEqual(tables, [], "no KV table added");
+  }
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((entry) => entry.name).sort(), [
+    "app-application_id.db",
+    "app-user_version.db",
+  ]);
+  assert.equal(server.tokenRequests.length, 0);
 });

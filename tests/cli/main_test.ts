@@ -17,7 +17,9 @@ function sink(): { stream: WritableStream<Uint8Array>; text(): string } {
 Deno.test("alf --help lists the commands, the configuration and the exit codes", async () => {
   const { code, out, err } = await alf(["--help"]);
   assert.equal(code, 0, err);
-  for (const text of ["alf request", "alf token", "ALF_TOKEN_ENDPOINT", "--kv PATH", "22 HTTP"]) {
+  for (
+    const text of ["alf request", "alf token", "ALF_TOKEN_ENDPOINT", "--kv PATH", "22 HTTP", "28"]
+  ) {
     assert.ok(out.includes(text), text);
   }
   assert.equal((await alf(["-h"])).out, out);
@@ -56,7 +58,10 @@ Deno.test("alf exits 2 for an unknown command or an option before the command", 
     assert.equal(code, 2, args.join(" "));
     assert.equal(out, "");
     assert.ok(isOneLineError(err), err);
-    assert.match(err, /unknown command; the commands are request, token \(see alf --help\)/);
+    assert.match(
+      err,
+      /unknown command; the commands are request, token, logout \(see alf --help\)/,
+    );
   }
 });
 
@@ -65,7 +70,7 @@ Deno.test("main() runs in-process with the given environment and streams", async
   const stdout = sink();
   const stderr = sink();
   const stdin = new Blob(["from stdin"]).stream();
-  const code = await main(["request", "-i", server.resourceUrl, "-d", "@-"], {
+  const code = await main(["request", "-v", server.resourceUrl, "-d", "@-"], {
     env: { ALF_TOKEN_ENDPOINT: server.tokenEndpoint, ALF_CLIENT_ID: "id" },
     stdin,
     stdout: stdout.stream,
@@ -73,7 +78,7 @@ Deno.test("main() runs in-process with the given environment and streams", async
   });
   assert.equal(code, EXIT_CODE.OK);
   assert.deepEqual(JSON.parse(stdout.text()), { method: "POST", path: "/resource", bytes: 10 });
-  assert.match(stderr.text(), /^HTTP 200 OK\n/);
+  assert.match(stderr.text(), /^> POST http:\/\/127\.0\.0\.1:\d+\/resource\n/); // -v
 });
 
 Deno.test("main() reports a failure on the given stderr and returns its exit code", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startAuthServer } from "../../testing.ts";
+import { type AuthServer, startAuthServer } from "../../testing.ts";
 import { alf, closedPort, CREDENTIALS, envFor, isOneLineError, SECRET } from "./_run.ts";
 
 Deno.test("alf token prints the access token the server issued", async () => {
@@ -52,7 +52,10 @@ Deno.test("alf token exits 3 when the token endpoint fails or cannot be reached"
   });
   assert.equal(unreachable.code, 3);
   assert.ok(isOneLineError(unreachable.err), unreachable.err);
-  assert.match(unreachable.err, /^alf: Cannot reach the token endpoint: /);
+  assert.match(
+    unreachable.err,
+    /^alf: Cannot reach the token endpoint http:\/\/127\.0\.0\.1:\d+\/token: /,
+  );
   assert.ok(unreachable.err.includes(`http://127.0.0.1:${port}/token`), unreachable.err);
 });
 
@@ -138,4 +141,64 @@ Deno.test("alf token prints a fresh token, never a stored one inside its renewal
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A token endpoint on `server` that answers `accessToken`, at `/jwt/token`. */
+function tokenRoute(server: AuthServer, accessToken: string): string {
+  server.route(
+    "/jwt/token",
+    () => Response.json({ access_token: accessToken, token_type: "Bearer", expires_in: 300 }),
+  );
+  return server.url("/jwt/token");
+}
+
+const base64url = (value: unknown) =>
+  btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+Deno.test("alf token --claims prints a JWT access token's header and claims, unverified", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const header = { alg: "RS256", typ: "at+jwt", kid: "k1" };
+  const claims = {
+    iss: server.issuer,
+    aud: "https://api.example.com",
+    scope: "read write",
+    exp: 2e9,
+  };
+  const jwt = `${base64url(header)}.${base64url(claims)}.bm90LWNoZWNrZWQ`; // "not-checked"
+  const { code, out, err } = await alf(["token", "--claims"], {
+    env: envFor(server, { ALF_TOKEN_ENDPOINT: tokenRoute(server, jwt) }),
+  });
+  assert.equal(code, 0, err);
+  assert.equal(err, "");
+  assert.deepEqual(JSON.parse(out), { header, claims });
+  assert.match(out, /^\{\n {2}"header": \{\n {4}"alg": "RS256",/); // pretty
+  assert.ok(!out.includes(jwt));
+});
+
+Deno.test("alf token --claims exits 1 for an opaque or encrypted token, without printing it", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const opaque = await alf(["token", "--claims"], { env: envFor(server) });
+  assert.equal(opaque.code, 1);
+  assert.equal(opaque.out, "");
+  assert.ok(isOneLineError(opaque.err), opaque.err);
+  assert.match(
+    opaque.err,
+    /^alf: Cannot show the claims of the access token: it is not a JWT but an opaque token, which only the authorization server can read \(token introspection, RFC 7662\)\n$/,
+  );
+  assert.ok(!opaque.err.includes(server.issuedTokens[0] ?? "?"));
+  const jwe = `${base64url({ alg: "RSA-OAEP", enc: "A256GCM" })}.a2V5.aXY.Y2lwaGVy.dGFn`;
+  const encrypted = await alf(["token", "--claims"], {
+    env: envFor(server, { ALF_TOKEN_ENDPOINT: tokenRoute(server, jwe) }),
+  });
+  assert.equal(encrypted.code, 1);
+  assert.match(encrypted.err, /it is an encrypted JWT \(JWE\), which only the API can read\n$/);
+});
+
+Deno.test("alf token exits 2 for --json with --claims, before any token request", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const { code, err } = await alf(["token", "--json", "--claims"], { env: envFor(server) });
+  assert.equal(code, 2);
+  assert.ok(isOneLineError(err), err);
+  assert.match(err, /--json and --claims print different things; give one/);
+  assert.equal(server.tokenRequests.length, 0);
 });

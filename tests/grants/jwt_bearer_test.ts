@@ -165,3 +165,13 @@ Deno.test("Client with a JwtBearerGrant gets, uses and renews a token", async ()
   assert.deepEqual(server.forms.map((form) => form.get("assertion")), ["jwt-1", "jwt-2"]);
   assert.equal(server.forms[0]?.get("scope"), "read");
 });
+
+Deno.test("new JwtBearerGrant() refuses a misspelled option, naming the one meant", () => {
+  const options = { assertion: () => "jwt", identiy: "alice" };
+  assert.throws(
+    () => new JwtBearerGrant(options),
+    new TypeError(
+      'Cannot create the JwtBearerGrant: unknown option "identiy"; did you mean "identity"?',
+    ),
+  );
+});

@@ -10,6 +10,8 @@ import {
   type Token,
   TokenError,
 } from "../../mod.ts";
+import { type LoginChannel, withLoginChannel } from "../../src/_grant_token.ts";
+import { TokenEndpoint } from "../../src/token_endpoint.ts";
 import { type AuthServer, ScriptedBrowser, startAuthServer } from "../../testing.ts";
 import { browserClient } from "../_browser_login.ts";
 import { fetchText, ManualClock, serve } from "../_helpers.ts";
@@ -253,4 +255,160 @@ Deno.test("RefreshTokenGrant tokens of two users never mix in one storage", asyn
   assert.equal((await alice.getToken()).accessToken, "for-alice-rt");
   assert.equal((await bob.getToken()).accessToken, "for-bob-rt");
   assert.equal(storage.size, 4, "an access record and a login record each");
+});
+
+/** A token endpoint whose tokens have the scope asked for, else `granted`; it records the forms. */
+function scopedEndpoint(granted: string) {
+  const forms: URLSearchParams[] = [];
+  const endpoint = serve(async (request) => {
+    const form = new URLSearchParams(await request.text());
+    forms.push(form);
+    const scope = form.get("scope") ?? granted;
+    return Response.json({ access_token: `at-${forms.length}`, expires_in: 3600, scope });
+  });
+  return Object.assign(endpoint, { forms, tokenEndpoint: `${endpoint.url}/token` });
+}
+
+Deno.test("RefreshTokenGrant.obtain() refreshes a shared login with a client's narrower scope, and keeps the login's", async () => {
+  await using endpoint = scopedEndpoint("read write");
+  const clock = new ManualClock();
+  const storage = new MemoryTokenStorage();
+  const client = (scope: string) =>
+    new Client({
+      tokenEndpoint: endpoint.tokenEndpoint,
+      clientId: "cli",
+      scope,
+      storage,
+      now: clock.now,
+      grant: new RefreshTokenGrant({ refreshToken: "rt" }),
+    });
+  await using wide = client("read write");
+  await using narrow = client("read");
+  assert.equal((await wide.getToken()).scope, "read write");
+  assert.equal((await narrow.getToken()).scope, "read"); // RFC 6749 §6: narrowed
+  clock.advance(3600_000);
+  assert.equal((await wide.getToken()).scope, "read write"); // the login still covers it
+  assert.deepEqual(endpoint.forms.map((form) => form.get("scope")), [null, "read", null]);
+});
+
+Deno.test("RefreshTokenGrant.obtain() without a fallback refuses a shared login that does not cover the client's scope", async () => {
+  await using endpoint = scopedEndpoint("read");
+  const storage = new MemoryTokenStorage();
+  const client = (scope: string) =>
+    new Client({
+      tokenEndpoint: endpoint.tokenEndpoint,
+      clientId: "cli",
+      scope,
+      storage,
+      grant: new RefreshTokenGrant({ refreshToken: "rt" }),
+    });
+  await using reader = client("read");
+  await using admin = client("admin");
+  assert.equal((await reader.getToken()).scope, "read");
+  await assert.rejects(
+    admin.getToken(),
+    new TokenError('Cannot refresh the token: the login does not cover the scope "admin"'),
+  );
+  assert.equal(endpoint.forms.length, 1, "no refresh for a scope nobody authorized");
+});
+
+/** A grant context with the login channel the token provider gives, and what the grant told it. */
+function channelContext(url: string, channel: Partial<LoginChannel> = {}) {
+  const told = { latest: [] as string[], refreshed: [] as (string | undefined)[] };
+  const endpoint = new TokenEndpoint({
+    url: new URL(`${url}/token`),
+    clientId: "cli",
+    clientAuth: "none",
+    fetch,
+    now: Date.now,
+    timeout: 5_000,
+  });
+  const context = withLoginChannel({
+    endpoint,
+    params: new URLSearchParams({ scope: "read write" }),
+    previous: { accessToken: "at-0", tokenType: "Bearer", issuedAt: 0, refreshToken: "rt-1" },
+    signal: new AbortController().signal,
+  }, {
+    latest: (refused) => (told.latest.push(refused), Promise.resolve(undefined)),
+    refreshed: (scope) => told.refreshed.push(scope),
+    ...channel,
+  });
+  return { context, told };
+}
+
+/** A token endpoint that refuses every refresh token but `live`. */
+function refusingEndpoint(live: string) {
+  const presented: (string | null)[] = [];
+  const scopes: (string | null)[] = [];
+  const endpoint = serve(async (request) => {
+    const form = new URLSearchParams(await request.text());
+    presented.push(form.get("refresh_token"));
+    scopes.push(form.get("scope"));
+    if (form.get("refresh_token") !== live) {
+      return Response.json({ error: "invalid_grant" }, { status: 400 });
+    }
+    return Response.json({ access_token: "at-new", expires_in: 60 });
+  });
+  return Object.assign(endpoint, { presented, scopes });
+}
+
+Deno.test("RefreshTokenGrant.obtain() tries once the refresh token another client rotated, before its fallback", async () => {
+  await using endpoint = refusingEndpoint("rt-2");
+  const fallback = recordingGrant();
+  const { context, told } = channelContext(endpoint.url, {
+    latest: (refused) => (told.latest.push(refused), Promise.resolve("rt-2")),
+  });
+  const result = await new RefreshTokenGrant({ fallback }).obtain(context);
+  assert.ok("token" in result);
+  assert.deepEqual([result.token.accessToken, result.token.refreshToken], ["at-new", "rt-2"]);
+  assert.deepEqual(endpoint.presented, ["rt-1", "rt-2"]);
+  assert.deepEqual(told, { latest: ["rt-1"], refreshed: [undefined] });
+  assert.deepEqual(fallback.previous, [], "no login: the rotated token did");
+
+  // Nothing newer: the fallback runs, without the refused refresh token.
+  const again = channelContext(endpoint.url);
+  const fellBack = await new RefreshTokenGrant({ fallback }).obtain(again.context);
+  assert.ok("token" in fellBack && fellBack.token.accessToken === "fallback");
+  assert.deepEqual(again.told, { latest: ["rt-1"], refreshed: [] });
+  assert.deepEqual(fallback.previous, [undefined]);
+});
+
+Deno.test("RefreshTokenGrant.obtain() asks for the scope the token provider narrows to, unless its own", async () => {
+  await using endpoint = refusingEndpoint("rt-1");
+  const { context, told } = channelContext(endpoint.url, { refreshScope: "read" });
+  assert.ok("token" in await new RefreshTokenGrant().obtain(context));
+  assert.ok("token" in await new RefreshTokenGrant({ scope: "write" }).obtain(context));
+  assert.deepEqual(endpoint.scopes, ["read", "write"]);
+  assert.deepEqual(told.refreshed, ["read", "write"]);
+});
+
+Deno.test("RefreshTokenGrant.obtain() leaves a login that does not cover the client's scope to its fallback", async () => {
+  await using endpoint = refusingEndpoint("rt-1");
+  const fallback = recordingGrant();
+  const { context } = channelContext(endpoint.url, { uncovered: "admin" });
+  const result = await new RefreshTokenGrant({ refreshToken: "rt-1", fallback }).obtain(context);
+  assert.ok("token" in result && result.token.accessToken === "fallback");
+  await assert.rejects(
+    new RefreshTokenGrant({ refreshToken: "rt-1" }).obtain(context),
+    new TokenError('Cannot refresh the token: the login does not cover the scope "admin"'),
+  );
+  // In the background, a fallback that needs the user does not run.
+  const login = { ...recordingGrant(), needsUser: () => true };
+  await assert.rejects(
+    new RefreshTokenGrant({ fallback: login }).obtain({ ...context, background: true }),
+    TokenError,
+  );
+  assert.deepEqual(endpoint.presented, []);
+  assert.deepEqual(login.previous, []);
+});
+
+Deno.test("new RefreshTokenGrant() refuses a misspelled option, naming the one meant", () => {
+  assert.throws(
+    () => new RefreshTokenGrant({ refresh_token: "rt" } as never),
+    {
+      name: "TypeError",
+      message:
+        /Cannot create the RefreshTokenGrant: unknown option "refresh_token"; did you mean "refreshToken"\?/,
+    },
+  );
 });

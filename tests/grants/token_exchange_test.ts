@@ -194,3 +194,17 @@ Deno.test("TokenExchangeGrant checks its options and never shows the tokens", ()
   assert.ok(!shown.includes("secret-token"));
   assert.match(shown, /subjectTokenType/);
 });
+
+Deno.test("new TokenExchangeGrant() refuses a misspelled option, naming the one meant", () => {
+  const options = {
+    subjectToken: "user-token",
+    subjectTokenType: "urn:ietf:params:oauth:token-type:access_token",
+    requestedTokenTyp: "urn:ietf:params:oauth:token-type:jwt",
+  };
+  assert.throws(
+    () => new TokenExchangeGrant(options),
+    new TypeError(
+      'Cannot create the TokenExchangeGrant: unknown option "requestedTokenTyp"; did you mean "requestedTokenType"?',
+    ),
+  );
+});

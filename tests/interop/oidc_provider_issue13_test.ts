@@ -3,9 +3,7 @@
 // (RS256, PS256, ES256, EdDSA, HS256) and token revocation (RFC 7009).
 
 import assert from "node:assert/strict";
-import http from "node:http";
-import type Provider from "oidc-provider";
-import { Client } from "../../mod.ts";
+import { Client, TokenEndpoint } from "../../mod.ts";
 import {
   addClientAuthentication,
   ClientAssertion,
@@ -16,47 +14,22 @@ import { discover } from "../../src/discovery.ts";
 import { revokeToken } from "../../src/revocation.ts";
 import { TokenError } from "../../src/token_error.ts";
 import { type Alg, keyPair, pkcs8Pem } from "../_jws.ts";
-
-/** Runs `create` without oidc-provider's warnings about its development defaults. */
-async function quietly<T>(create: () => T | Promise<T>): Promise<T> {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (!String(args[0]).startsWith("oidc-provider WARNING")) warn(...args);
-  };
-  try {
-    return await create();
-  } finally {
-    console.warn = warn;
-  }
-}
-
-const { default: OidcProvider } = await quietly(() => import("oidc-provider"));
+import { type RunningProvider, startProvider as startOidcProvider } from "./_oidc_provider.ts";
 
 const ALGS: Alg[] = ["RS256", "PS256", "ES256", "EdDSA"];
 const JWT_SECRET = "a client secret long enough for HS256 (32+ bytes)";
 const BASIC_SECRET = "basic-secret";
 
-interface RunningProvider {
-  issuer: string;
-  provider: Provider;
-  keys: Record<Alg, CryptoKeyPair>;
-  /** A resource that accepts the provider's unexpired, unrevoked client credentials tokens. */
-  resourceUrl: string;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
 /**
- * Starts oidc-provider on loopback; with `path`, mounted there, so that its
- * issuer has a path (as Keycloak's realms do).
+ * Starts oidc-provider on loopback, with a client per key algorithm; with
+ * `path`, mounted there, so that its issuer has a path (as Keycloak's realms do).
  */
-async function startProvider(path = ""): Promise<RunningProvider> {
+async function startProvider(
+  path = "",
+): Promise<RunningProvider & { keys: Record<Alg, CryptoKeyPair> }> {
   const keys = Object.fromEntries(
     await Promise.all(ALGS.map(async (alg) => [alg, await keyPair(alg)] as const)),
   ) as Record<Alg, CryptoKeyPair>;
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  const issuer = `http://127.0.0.1:${port}${path}`;
   const common = {
     grant_types: ["client_credentials"],
     response_types: [],
@@ -69,8 +42,9 @@ async function startProvider(path = ""): Promise<RunningProvider> {
     token_endpoint_auth_method: "private_key_jwt",
     jwks: { keys: [await crypto.subtle.exportKey("jwk", keys[alg].publicKey)] },
   })));
-  const provider = await quietly(() =>
-    new OidcProvider(issuer, {
+  const op = await startOidcProvider({
+    path,
+    configuration: {
       clients: [
         ...keyClients,
         {
@@ -93,37 +67,15 @@ async function startProvider(path = ""): Promise<RunningProvider> {
         devInteractions: { enabled: false },
       },
       ttl: { ClientCredentials: 60 },
-    })
-  );
-  const callback = provider.callback();
-  server.on("request", (req, res) => {
-    if (!req.url?.startsWith(`${path}/`)) {
-      res.statusCode = 404;
-      res.end();
-      return;
-    }
-    // Mounted as Express would: oidc-provider reads the prefix from originalUrl.
-    Object.assign(req, { originalUrl: req.url });
-    req.url = req.url.slice(path.length);
-    callback(req, res);
-  });
-  const resource = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const value = /^Bearer (\S+)$/.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";
-    const token = await provider.ClientCredentials.find(value);
-    if (!token || token.isExpired) return new Response(null, { status: 401 });
-    return Response.json({ clientId: token.clientId });
-  });
-  return {
-    issuer,
-    provider,
-    keys,
-    resourceUrl: `http://127.0.0.1:${resource.addr.port}/api`,
-    async [Symbol.asyncDispose]() {
-      await resource.shutdown();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
     },
-  };
+    async resource(req, provider) {
+      const value = /^Bearer (\S+)$/.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";
+      const token = await provider.ClientCredentials.find(value);
+      if (!token || token.isExpired) return new Response(null, { status: 401 });
+      return Response.json({ clientId: token.clientId });
+    },
+  });
+  return { ...op, keys };
 }
 
 /** One client credentials token request, authenticated the way the client will send it. */
@@ -353,4 +305,86 @@ Deno.test("revokeToken() with client_secret_basic at oidc-provider: the token is
     }),
     { name: "TokenError", error: "invalid_client", status: 401 },
   );
+});
+
+// --- The Client with only an issuer: discovery, then the key or the secret's assertion.
+
+for (const alg of ALGS) {
+  Deno.test(`Client with only oidc-provider's issuer and a private_key_jwt key (${alg}) gets tokens and calls the resource`, async () => {
+    await using op = await startProvider(alg === "ES256" ? "/realms/acme" : "");
+    const clientId = `key-${alg}`;
+    // A PEM of an RSA key signs RS256; PS256 takes the RSA-PSS CryptoKey itself.
+    const privateKey = op.keys[alg].privateKey;
+    await using client = new Client({
+      issuer: op.issuer,
+      clientId,
+      clientKey: alg === "PS256" ? privateKey : await pkcs8Pem(privateKey),
+      scope: "read",
+    });
+    const response = await client.fetch(op.resourceUrl);
+    assert.deepEqual(await response.json(), { clientId });
+    const token = await client.getToken();
+    assert.equal(token.scope, "read");
+    assert.equal(await resourceStatus(op.resourceUrl, token.accessToken), 200);
+  });
+}
+
+Deno.test("Client with oidc-provider's issuer and client_secret_jwt gets tokens and calls the resource", async () => {
+  await using op = await startProvider();
+  await using client = new Client({
+    issuer: op.issuer,
+    clientId: "secret-jwt",
+    clientSecret: JWT_SECRET,
+    clientAuth: "client_secret_jwt",
+    scope: "read",
+  });
+  const response = await client.fetch(op.resourceUrl);
+  assert.deepEqual(await response.json(), { clientId: "secret-jwt" });
+});
+
+Deno.test("Client with oidc-provider's issuer and a secret picks client_secret_basic from its metadata", async () => {
+  await using op = await startProvider();
+  await using client = new Client({
+    issuer: op.issuer,
+    clientId: "basic",
+    clientSecret: BASIC_SECRET,
+    scope: "read",
+  });
+  const response = await client.fetch(op.resourceUrl);
+  assert.deepEqual(await response.json(), { clientId: "basic" });
+});
+
+Deno.test("Client.fetch() returns oidc-provider's invalid_client for an assertion signed by another key", async () => {
+  await using op = await startProvider();
+  await using client = new Client({
+    issuer: op.issuer,
+    clientId: "key-ES256",
+    clientKey: (await keyPair("ES256")).privateKey,
+  });
+  const response = await client.fetch(op.resourceUrl);
+  assert.equal(response.status, 401);
+  assert.equal(TokenError.fromResponse(response)?.error, "invalid_client");
+  assert.equal((await response.json()).error, "invalid_client");
+});
+
+Deno.test("TokenEndpoint.revoke() revokes at oidc-provider's discovered revocation endpoint with private_key_jwt", async () => {
+  await using op = await startProvider();
+  const endpoint = new TokenEndpoint({
+    issuer: op.issuer,
+    clientId: "key-EdDSA",
+    clientAssertion: new ClientAssertion({
+      clientId: "key-EdDSA",
+      clientKey: op.keys.EdDSA.privateKey,
+    }),
+    fetch,
+    now: Date.now,
+    timeout: 30_000,
+  });
+  const result = await endpoint.request(
+    new URLSearchParams({ grant_type: "client_credentials", scope: "read" }),
+  );
+  assert.ok("token" in result);
+  assert.equal(await resourceStatus(op.resourceUrl, result.token.accessToken), 200);
+  await endpoint.revoke(result.token.accessToken, { tokenTypeHint: "access_token" });
+  assert.equal(await resourceStatus(op.resourceUrl, result.token.accessToken), 401);
 });

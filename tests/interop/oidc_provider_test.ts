@@ -3,52 +3,19 @@
 // The resource checks tokens against the provider's own store.
 
 import assert from "node:assert/strict";
-import http from "node:http";
-import type Provider from "oidc-provider";
 import { AuthorizationCodeGrant, Client, type ClientOptions, TokenError } from "../../mod.ts";
 import { ManualClock } from "../_helpers.ts";
-
-/**
- * Runs `create` without oidc-provider's start-up warnings about its
- * development defaults (in-memory adapter, development keys and pages, this
- * runtime), which are what a test wants.
- */
-async function quietly<T>(create: () => T | Promise<T>): Promise<T> {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (!String(args[0]).startsWith("oidc-provider WARNING")) warn(...args);
-  };
-  try {
-    return await create();
-  } finally {
-    console.warn = warn;
-  }
-}
-
-const { default: OidcProvider } = await quietly(() => import("oidc-provider"));
+import { startProvider } from "./_oidc_provider.ts";
 
 // Every character [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1) says
 // to form-encode.
 const SECRET = "s3cr3t:+/ %&=~";
 
-interface RunningProvider {
-  issuer: string;
-  tokenEndpoint: string;
-  provider: Provider;
-  /** A resource that accepts the provider's unexpired, unrevoked access tokens. */
-  resourceUrl: string;
-  /** The grant_type of every token request, in order. */
-  grants: string[];
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-async function startProvider(): Promise<RunningProvider> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  const issuer = `http://127.0.0.1:${port}`;
-  const provider = await quietly(() =>
-    new OidcProvider(issuer, {
+/** oidc-provider, its token endpoint, and the grant_type of every token request, in order. */
+async function startTokenProvider() {
+  const grants: string[] = [];
+  const op = await startProvider({
+    configuration: {
       clients: [
         {
           client_id: "basic",
@@ -92,48 +59,33 @@ async function startProvider(): Promise<RunningProvider> {
         Session: 3600,
       },
       findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub }) }),
-    })
-  );
-  const grants: string[] = [];
-  const callback = provider.callback();
-  server.on("request", (req, res) => {
-    if (req.url === "/token") {
-      // Peek at the form: node streams cannot be read twice, so listen alongside Koa.
+    },
+    peek(req) {
+      if (req.url !== "/token") return;
+      // The form's grant_type: listen alongside Koa.
       let body = "";
       req.on("data", (chunk: Uint8Array) => body += new TextDecoder().decode(chunk));
       req.on("end", () => grants.push(new URLSearchParams(body).get("grant_type") ?? ""));
-    }
-    callback(req, res);
-  });
-  const resource = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const body = await req.text();
-    const value = /^Bearer (\S+)$/.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";
-    const token = await provider.ClientCredentials.find(value) ??
-      await provider.AccessToken.find(value);
-    if (!token || token.isExpired) {
-      return new Response(null, {
-        status: 401,
-        headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' },
-      });
-    }
-    return Response.json({ clientId: token.clientId, scope: token.scope, body });
-  });
-  return {
-    issuer,
-    tokenEndpoint: `${issuer}/token`,
-    provider,
-    resourceUrl: `http://127.0.0.1:${resource.addr.port}/api`,
-    grants,
-    async [Symbol.asyncDispose]() {
-      await resource.shutdown();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
     },
-  };
+    async resource(req, provider) {
+      const body = await req.text();
+      const value = /^Bearer (\S+)$/.exec(req.headers.get("authorization") ?? "")?.[1] ?? "";
+      const token = await provider.ClientCredentials.find(value) ??
+        await provider.AccessToken.find(value);
+      if (!token || token.isExpired) {
+        return new Response(null, {
+          status: 401,
+          headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' },
+        });
+      }
+      return Response.json({ clientId: token.clientId, scope: token.scope, body });
+    },
+  });
+  return { ...op, tokenEndpoint: `${op.issuer}/token`, grants };
 }
 
 function clientOf(
-  op: RunningProvider,
+  op: { tokenEndpoint: string },
   clientId: string,
   options: Partial<ClientOptions> = {},
 ) {
@@ -149,7 +101,7 @@ function clientOf(
 
 for (const method of ["basic", "post"]) {
   Deno.test(`Client gets and uses an oidc-provider token with client_secret_${method}`, async () => {
-    await using op = await startProvider();
+    await using op = await startTokenProvider();
     await using client = clientOf(op, method);
     const response = await client.fetch(op.resourceUrl, { method: "POST", body: "hello" });
     assert.equal(response.status, 200);
@@ -167,7 +119,7 @@ for (const method of ["basic", "post"]) {
 }
 
 Deno.test("Client asks oidc-provider for a narrower scope and gets the scope error for a forbidden one", async () => {
-  await using op = await startProvider();
+  await using op = await startTokenProvider();
   await using narrow = clientOf(op, "basic", { scope: ["read"] });
   assert.equal((await narrow.getToken()).scope, "read");
   await using forbidden = clientOf(op, "basic", { scope: "read admin", tokenErrors: "throw" });
@@ -180,7 +132,7 @@ Deno.test("Client asks oidc-provider for a narrower scope and gets the scope err
 });
 
 Deno.test("Client returns oidc-provider's invalid_client for a wrong secret", async () => {
-  await using op = await startProvider();
+  await using op = await startTokenProvider();
   await using wrong = clientOf(op, "basic", { clientSecret: "wrong" });
   const response = await wrong.fetch(op.resourceUrl);
   assert.equal(response.status, 401);
@@ -195,7 +147,7 @@ Deno.test("Client returns oidc-provider's invalid_client for a wrong secret", as
 });
 
 Deno.test("oidc-provider refuses a secret outside VSCHAR with invalid_request", async () => {
-  await using op = await startProvider();
+  await using op = await startTokenProvider();
   await using client = clientOf(op, "basic", { clientSecret: "s\u00e9cret", tokenErrors: "throw" });
   await assert.rejects(client.getToken(), {
     name: "TokenError",
@@ -205,7 +157,7 @@ Deno.test("oidc-provider refuses a secret outside VSCHAR with invalid_request", 
 });
 
 Deno.test("Client renews an oidc-provider token when it expires on the client's clock", async () => {
-  await using op = await startProvider();
+  await using op = await startTokenProvider();
   const clock = new ManualClock();
   clock.time = Date.now();
   await using client = clientOf(op, "basic", { now: clock.now, renewalMargin: 0 });
@@ -222,7 +174,7 @@ Deno.test("Client renews an oidc-provider token when it expires on the client's 
 });
 
 Deno.test("Client renews and replays when oidc-provider's token is revoked", async () => {
-  await using op = await startProvider();
+  await using op = await startTokenProvider();
   await using client = clientOf(op, "basic");
   const token = await client.getToken();
   const stored = await op.provider.ClientCredentials.find(token.accessToken);
@@ -277,7 +229,7 @@ async function logIn(start: string): Promise<void> {
 }
 
 Deno.test("AuthorizationCodeGrant logs in at oidc-provider with PKCE and renews with the refresh token", async () => {
-  await using op = await startProvider();
+  await using op = await startTokenProvider();
   const clock = new ManualClock();
   clock.time = Date.now();
   const logins: Promise<void>[] = [];

@@ -6,6 +6,7 @@ import {
   type ClientOptions,
   KvTokenStorage,
   MemoryTokenStorage,
+  type PortRange,
   TokenError,
 } from "../../mod.ts";
 import { type AuthServer, ScriptedBrowser, startAuthServer } from "../../testing.ts";
@@ -415,5 +416,68 @@ Deno.test("AuthorizationCodeGrant shares one login between two resources while t
   assert.deepEqual(
     refreshes.map((r) => r.form.get("resource")),
     ["https://b.example.com", "https://a.example.com", "https://b.example.com"],
+  );
+});
+
+// Issue 11 review (D4): a login serves the clients whose scope it covers, and no other.
+
+/** The scope each authorization request asked for. */
+function askedScopes(server: AuthServer): (string | null)[] {
+  return server.authorizationRequests.map((r) => new URL(r.url).searchParams.get("scope"));
+}
+
+Deno.test("AuthorizationCodeGrant refreshes a shared login for a client whose scope it covers, narrowed to that scope", async () => {
+  await using server = await startAuthServer();
+  await using browser = new ScriptedBrowser();
+  const storage = new MemoryTokenStorage();
+  const client = (scope: string) =>
+    codeClient(server, { openBrowser: browser.open }, { storage, scope });
+  await using wide = client("read write");
+  await using narrow = client("read");
+  assert.equal((await wide.getToken()).scope, "read write");
+  assert.equal((await narrow.getToken()).scope, "read");
+  assert.equal(browser.opened.length, 1);
+  assert.deepEqual(
+    server.tokenRequests.map((r) => [r.form.get("grant_type"), r.form.get("scope")]),
+    [["authorization_code", null], ["refresh_token", "read"]], // RFC 6749 §6: narrowing
+  );
+});
+
+Deno.test("AuthorizationCodeGrant logs in anew, for both scopes, when the login does not cover a client's scope", async () => {
+  await using server = await startAuthServer();
+  await using browser = new ScriptedBrowser();
+  const storage = new MemoryTokenStorage();
+  const client = (scope: string) =>
+    codeClient(server, { openBrowser: browser.open }, { storage, scope });
+  await using reader = client("read");
+  await using admin = client("admin");
+  assert.equal((await reader.getToken()).scope, "read");
+  const token = await admin.getToken();
+  assert.equal(browser.opened.length, 2, "admin was never authorized: a new login");
+  assert.deepEqual(askedScopes(server), ["read", "read admin"]);
+  assert.equal(token.scope, "read admin");
+  assert.equal(server.tokenRequests.at(-1)?.form.get("grant_type"), "authorization_code");
+  // The new login covers both clients: the reader refreshes with its own scope, no browser.
+  server.revoke();
+  assert.equal((await fetchText(reader.fetch, server.resourceUrl)).status, 200);
+  assert.equal(browser.opened.length, 2);
+  const refresh = server.tokenRequests.at(-1);
+  assert.deepEqual([refresh?.form.get("grant_type"), refresh?.form.get("scope")], [
+    "refresh_token",
+    "read",
+  ]);
+  assert.equal(refresh?.form.get("refresh_token"), server.issuedRefreshTokens[1]);
+});
+
+Deno.test("new AuthorizationCodeGrant() refuses a misspelled option, naming the one meant", () => {
+  const options = {
+    authorizationEndpont: "https://auth.example/authorize",
+    portRange: [0, 0] as PortRange,
+  };
+  assert.throws(
+    () => new AuthorizationCodeGrant(options as AuthorizationCodeGrantOptions),
+    new TypeError(
+      'Cannot create the AuthorizationCodeGrant: unknown option "authorizationEndpont"; did you mean "authorizationEndpoint"?',
+    ),
   );
 });

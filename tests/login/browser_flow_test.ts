@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  type AuthorizationCodeFlowOptions,
   Client,
   ClientCredentialsGrant,
   type ImplicitFlowOptions,
@@ -279,4 +280,23 @@ Deno.test("BrowserFlow.close() is prompt while connections withhold their bodies
   assert.equal(await guarded(flow.close().then(() => "closed"), "close()"), "closed");
   assert.equal(await guarded(post.status(), "the held answer"), 503);
   assert(isFree(flow.port));
+});
+
+Deno.test("useImplicitFlow() and useAuthorizationCodeFlow() refuse an unknown option, installing nothing", async () => {
+  const storage = new MemoryTokenStorage();
+  const misspelled = { loginTimout: 60_000 } as ImplicitFlowOptions;
+  await assert.rejects(
+    useImplicitFlow(storage, [0, 0], misspelled),
+    new TypeError(
+      'Cannot use the implicit flow: unknown option "loginTimout"; did you mean "loginTimeout"?',
+    ),
+  );
+  // The port range is the flows' second argument, not an option.
+  const ports = { portRange: [0, 0] } as AuthorizationCodeFlowOptions;
+  await assert.rejects(
+    useAuthorizationCodeFlow(storage, [0, 0], ports),
+    new TypeError('Cannot use the authorization code flow: unknown option "portRange"'),
+  );
+  await using flow = await useImplicitFlow(storage, [0, 0], { loginTimeout: 60_000 });
+  assert(flow.port > 0); // nothing was left installed
 });

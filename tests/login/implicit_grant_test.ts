@@ -5,6 +5,7 @@ import {
   ImplicitGrant,
   type ImplicitGrantOptions,
   MemoryTokenStorage,
+  type PortRange,
   TokenError,
 } from "../../mod.ts";
 import { type AuthServer, ScriptedBrowser, startAuthServer } from "../../testing.ts";
@@ -411,4 +412,14 @@ Deno.test("ImplicitGrant tokens are not renewed early: no login opens before exp
   clock.advance(1_000); // expired: now a login is needed
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
   assert.equal(browser.opened.length, 2);
+});
+
+Deno.test("new ImplicitGrant() refuses a misspelled option, naming the one meant", () => {
+  const options = { openBrowsr: () => {}, portRange: [0, 0] as PortRange };
+  assert.throws(
+    () => new ImplicitGrant(options as ImplicitGrantOptions),
+    new TypeError(
+      'Cannot create the ImplicitGrant: unknown option "openBrowsr"; did you mean "openBrowser"?',
+    ),
+  );
 });

@@ -8,9 +8,19 @@ const TOKEN: TokenResult = { token: { accessToken: "at", tokenType: "Bearer", is
 const FOREVER = 60_000;
 
 /** A listener on any free port, closed by `await using`. */
-function listen(): LoopbackListener & AsyncDisposable {
-  const listener = new LoopbackListener([0, 0]);
+function listen(options?: { answerTimeout?: number }): LoopbackListener & AsyncDisposable {
+  const listener = new LoopbackListener([0, 0], options);
   return Object.assign(listener, { [Symbol.asyncDispose]: () => listener.close() });
+}
+
+/** `listener.waitFor(state, complete)`, with no timeout to speak of and, unless given, no abort. */
+function waitFor(
+  listener: LoopbackListener,
+  state: string,
+  complete: (answer: URLSearchParams) => Promise<TokenResult> = () => Promise.resolve(TOKEN),
+  signal = new AbortController().signal,
+): Promise<TokenResult> {
+  return listener.waitFor(state, complete, { timeout: FOREVER, signal });
 }
 
 function post(listener: LoopbackListener, body: string, headers: HeadersInit = {}) {
@@ -19,6 +29,17 @@ function post(listener: LoopbackListener, body: string, headers: HeadersInit = {
     headers: { "Content-Type": "application/x-www-form-urlencoded", ...headers },
     body,
   });
+}
+
+/** Posts `body` as an answer and drops the response's body; returns its status. */
+async function postStatus(
+  listener: LoopbackListener,
+  body: string,
+  headers?: HeadersInit,
+): Promise<number> {
+  const response = await post(listener, body, headers);
+  await response.body?.cancel();
+  return response.status;
 }
 
 Deno.test("LoopbackListener() listens on the first free port of the range", async () => {
@@ -49,10 +70,10 @@ Deno.test("LoopbackListener() throws AddrInUse naming the range when every port 
 Deno.test("LoopbackListener.waitFor() completes with the fragment the page posts back", async () => {
   await using listener = listen();
   const answers: URLSearchParams[] = [];
-  const login = listener.waitFor("s1", (answer) => {
+  const login = waitFor(listener, "s1", (answer) => {
     answers.push(answer);
     return Promise.resolve(TOKEN);
-  }, { timeout: FOREVER, signal: new AbortController().signal });
+  });
 
   const page = await fetch(listener.redirectUri);
   const html = await page.text();
@@ -77,10 +98,10 @@ Deno.test("LoopbackListener.waitFor() completes with the fragment the page posts
 
 Deno.test("LoopbackListener.waitFor() completes at once with an answer in the query", async () => {
   await using listener = listen();
-  const login = listener.waitFor("s1", (answer) => {
+  const login = waitFor(listener, "s1", (answer) => {
     assert.equal(answer.get("code"), "c1");
     return Promise.resolve(TOKEN);
-  }, { timeout: FOREVER, signal: new AbortController().signal });
+  });
   const page = await fetch(`${listener.redirectUri}?code=c1&state=s1`);
   assert.equal(page.status, 200);
   assert.match(
@@ -93,10 +114,10 @@ Deno.test("LoopbackListener.waitFor() completes at once with an answer in the qu
 Deno.test("LoopbackListener ignores an answer with another state and keeps waiting", async () => {
   await using listener = listen();
   let completions = 0;
-  const login = listener.waitFor("right", () => {
+  const login = waitFor(listener, "right", () => {
     completions++;
     return Promise.resolve(TOKEN);
-  }, { timeout: FOREVER, signal: new AbortController().signal });
+  });
   for (const body of ["access_token=x&state=wrong", "access_token=x"]) {
     const answer = await post(listener, body);
     assert.equal(answer.status, 400);
@@ -106,34 +127,23 @@ Deno.test("LoopbackListener ignores an answer with another state and keeps waiti
   assert.equal(forged.status, 400);
   assert.match(await forged.text(), /Login failed/);
   assert.equal(completions, 0);
-  const answer = await post(listener, "access_token=x&state=right");
-  assert.equal(answer.status, 200);
-  await answer.body?.cancel();
+  assert.equal(await postStatus(listener, "access_token=x&state=right"), 200);
   assert.deepEqual(await login, TOKEN);
   assert.equal(completions, 1);
 });
 
 Deno.test("LoopbackListener accepts one answer per state", async () => {
   await using listener = listen();
-  const login = listener.waitFor("s1", () => Promise.resolve(TOKEN), {
-    timeout: FOREVER,
-    signal: new AbortController().signal,
-  });
-  const first = await post(listener, "access_token=x&state=s1");
-  await first.body?.cancel();
+  const login = waitFor(listener, "s1");
+  await postStatus(listener, "access_token=x&state=s1");
   await login;
-  const replay = await post(listener, "access_token=x&state=s1");
-  assert.equal(replay.status, 400);
-  await replay.body?.cancel();
+  assert.equal(await postStatus(listener, "access_token=x&state=s1"), 400);
 });
 
 Deno.test("LoopbackListener shows the error of a failed completion and rejects with it", async () => {
   await using listener = listen();
   const failure = new TokenError("Cannot log in: the authorization server answered access_denied");
-  const login = listener.waitFor("s1", () => Promise.reject(failure), {
-    timeout: FOREVER,
-    signal: new AbortController().signal,
-  });
+  const login = waitFor(listener, "s1", () => Promise.reject(failure));
   const rejected = assert.rejects(login, (error) => error === failure);
   const answer = await post(listener, "error=access_denied&state=s1");
   assert.equal(answer.status, 400);
@@ -152,10 +162,7 @@ Deno.test("LoopbackListener shows a token endpoint's error response as a failure
   const result: TokenResult = {
     errorResponse: { status: 400, statusText: "", headers: [], body: new Uint8Array(), error },
   };
-  const login = listener.waitFor("s1", () => Promise.resolve(result), {
-    timeout: FOREVER,
-    signal: new AbortController().signal,
-  });
+  const login = waitFor(listener, "s1", () => Promise.resolve(result));
   const page = await fetch(`${listener.redirectUri}?code=c&state=s1`);
   assert.equal(page.status, 400);
   assert.match(await page.text(), /the token endpoint answered 400 \(invalid_grant\)/);
@@ -178,18 +185,13 @@ Deno.test("LoopbackListener.waitFor() rejects after its timeout, and the state i
       return true;
     },
   );
-  const late = await post(listener, "access_token=x&state=s1");
-  assert.equal(late.status, 400);
-  await late.body?.cancel();
+  assert.equal(await postStatus(listener, "access_token=x&state=s1"), 400);
 });
 
 Deno.test("LoopbackListener.waitFor() rejects when its signal aborts", async () => {
   await using listener = listen();
   const controller = new AbortController();
-  const login = listener.waitFor("s1", () => Promise.resolve(TOKEN), {
-    timeout: FOREVER,
-    signal: controller.signal,
-  });
+  const login = waitFor(listener, "s1", undefined, controller.signal);
   controller.abort(new Error("closed"));
   await assert.rejects(login, (error: TokenError) => {
     assert(error instanceof TokenError);
@@ -210,10 +212,7 @@ Deno.test("LoopbackListener.waitFor() rejects when its signal aborts", async () 
 
 Deno.test("LoopbackListener.close() rejects the logins still waiting, and later ones", async () => {
   const listener = new LoopbackListener([0, 0]);
-  const login = listener.waitFor("s1", () => Promise.resolve(TOKEN), {
-    timeout: FOREVER,
-    signal: new AbortController().signal,
-  });
+  const login = waitFor(listener, "s1");
   const rejected = assert.rejects(
     login,
     new TokenError("Cannot log in: the login listener was closed", { code: "closed" }),
@@ -221,10 +220,7 @@ Deno.test("LoopbackListener.close() rejects the logins still waiting, and later 
   await listener.close();
   await rejected;
   await assert.rejects(
-    listener.waitFor("s2", () => Promise.resolve(TOKEN), {
-      timeout: FOREVER,
-      signal: new AbortController().signal,
-    }),
+    waitFor(listener, "s2"),
     /the login listener was closed/,
   );
   assert(isFree(listener.port));
@@ -234,14 +230,15 @@ Deno.test("LoopbackListener refuses other origins, paths, methods and oversized 
   await using listener = listen();
   let completions = 0;
   const controller = new AbortController();
-  const login = listener.waitFor("s1", () => {
+  const login = waitFor(listener, "s1", () => {
     completions++;
     return Promise.resolve(TOKEN);
-  }, { timeout: FOREVER, signal: controller.signal });
+  }, controller.signal);
 
-  const foreign = await post(listener, "access_token=x&state=s1", { Origin: "http://evil.test" });
-  assert.equal(foreign.status, 403);
-  await foreign.body?.cancel();
+  assert.equal(
+    await postStatus(listener, "access_token=x&state=s1", { Origin: "http://evil.test" }),
+    403,
+  );
   const elsewhere = await fetch(`http://127.0.0.1:${listener.port}/other?state=s1&code=x`);
   assert.equal(elsewhere.status, 404);
   await elsewhere.body?.cancel();
@@ -249,9 +246,7 @@ Deno.test("LoopbackListener refuses other origins, paths, methods and oversized 
   assert.equal(put.status, 405);
   assert.equal(put.headers.get("allow"), "GET, POST");
   await put.body?.cancel();
-  const huge = await post(listener, `state=s1&access_token=${"a".repeat(70_000)}`);
-  assert.equal(huge.status, 413);
-  await huge.body?.cancel();
+  assert.equal(await postStatus(listener, `state=s1&access_token=${"a".repeat(70_000)}`), 413);
 
   assert.equal(completions, 0);
   controller.abort();
@@ -260,10 +255,7 @@ Deno.test("LoopbackListener refuses other origins, paths, methods and oversized 
 
 Deno.test("LoopbackListener.waitFor() completes while another connection withholds its body", async () => {
   await using listener = listen(); // close() again at the end changes nothing
-  const login = listener.waitFor("s1", () => Promise.resolve(TOKEN), {
-    timeout: FOREVER,
-    signal: new AbortController().signal,
-  });
+  const login = waitFor(listener, "s1");
   using held = await holdBody(listener.port);
   using _heldGet = await holdBody(listener.port, "GET");
   const page = await fetch(`${listener.redirectUri}?code=c1&state=s1`);
@@ -278,10 +270,7 @@ Deno.test("LoopbackListener.waitFor() completes while another connection withhol
 
 Deno.test("LoopbackListener.close() is prompt while connections withhold their bodies", async () => {
   await using listener = listen(); // close() again at the end changes nothing
-  const login = listener.waitFor("s1", () => Promise.resolve(TOKEN), {
-    timeout: FOREVER,
-    signal: new AbortController().signal,
-  });
+  const login = waitFor(listener, "s1");
   const rejected = assert.rejects(login, /the login listener was closed/);
   using _post = await holdBody(listener.port);
   using _get = await holdBody(listener.port, "GET");
@@ -292,19 +281,11 @@ Deno.test("LoopbackListener.close() is prompt while connections withhold their b
 });
 
 Deno.test("LoopbackListener answers 408 to an answer whose body does not arrive in time, and goes on", async () => {
-  const listener = new LoopbackListener([0, 0], { answerTimeout: 50 });
-  await using _listener = Object.assign(listener, {
-    [Symbol.asyncDispose]: () => listener.close(),
-  });
-  const login = listener.waitFor("s1", () => Promise.resolve(TOKEN), {
-    timeout: FOREVER,
-    signal: new AbortController().signal,
-  });
+  await using listener = listen({ answerTimeout: 50 });
+  const login = waitFor(listener, "s1");
   using held = await holdBody(listener.port);
   assert.equal(await guarded(held.status(), "the held answer"), 408);
-  const answer = await post(listener, "access_token=at&state=s1");
-  assert.equal(answer.status, 200);
-  await answer.body?.cancel();
+  assert.equal(await postStatus(listener, "access_token=at&state=s1"), 200);
   assert.deepEqual(await login, TOKEN);
 });
 
@@ -312,10 +293,10 @@ Deno.test("LoopbackListener refuses a Host that is not a loopback name with its 
   await using listener = listen();
   let completions = 0;
   const controller = new AbortController();
-  const login = listener.waitFor("s1", () => {
+  const login = waitFor(listener, "s1", () => {
     completions++;
     return Promise.resolve(TOKEN);
-  }, { timeout: FOREVER, signal: controller.signal });
+  }, controller.signal);
   const port = listener.port;
   const answer = "/callback?code=c1&state=s1";
   // DNS rebinding: another site's name resolved to 127.0.0.1.
@@ -336,10 +317,7 @@ Deno.test("LoopbackListener accepts the loopback names of its own port as Host",
   for (
     const host of [`127.0.0.1:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`, `127.1.2.3:${port}`]
   ) {
-    const login = listener.waitFor("s", () => Promise.resolve(TOKEN), {
-      timeout: FOREVER,
-      signal: new AbortController().signal,
-    });
+    const login = waitFor(listener, "s");
     assert.equal(await getWithHost(port, "/callback?code=c&state=s", host), 200, host);
     assert.deepEqual(await login, TOKEN);
   }

@@ -2,8 +2,7 @@
 // port, persistence off, stopped (and started again) on demand; and the
 // clients the tests use on it (node-redis, ioredis, a bare sendCommand).
 
-import { Redis } from "ioredis";
-import { createClient } from "redis";
+import { createClient, Redis } from "../_dev_deps.ts";
 import type { RedisClient } from "../../redis.ts";
 import { requireBinary } from "../_requirements.ts";
 

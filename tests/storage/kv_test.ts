@@ -3,20 +3,20 @@
 // contract suite runs first; the tests after it cover what only KV does.
 
 import assert from "node:assert/strict";
-import { ClientCredentialsGrant, type ClientEvent, KvTokenStorage, type Token } from "../../mod.ts";
+import { ClientCredentialsGrant, KvTokenStorage, type KvTokenStorageOptions } from "../../mod.ts";
 import { startAuthServer, testTokenStorage } from "../../testing.ts";
 import { isTransientKvError, retryTransient } from "../../src/storage/_kv_retry.ts";
 import { storageKeys } from "../../src/storage/storage_key.ts";
-import { clientFor, ManualClock } from "../_helpers.ts";
-import { startKvWorker, type WorkerConfig, type WorkerReport } from "./_kv_worker.ts";
-
-const token = (accessToken: string, fields: Partial<Token> = {}): Token => ({
-  accessToken,
-  tokenType: "Bearer",
-  issuedAt: Date.now(),
-  expiresAt: Date.now() + 3_600_000,
-  ...fields,
-});
+import { clientFor, fetchStatus, ManualClock } from "../_helpers.ts";
+import { type KvWorkerConfig, startKvWorker } from "./_kv_worker.ts";
+import { killMidRenewal, startWorkers } from "./_worker_process.ts";
+import {
+  assertOneTokenRequest,
+  countingCalls,
+  sha256Hex,
+  storageErrors,
+  token,
+} from "./_storage_helpers.ts";
 
 /** A fresh KV file in a temporary directory, removed afterwards. */
 async function tempKvPath(): Promise<{ path: string } & AsyncDisposable> {
@@ -32,48 +32,8 @@ async function kvKey(kind: "token" | "lease", key: string): Promise<Deno.KvKey> 
   return ["@alf/client", kind, await sha256Hex(key)];
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function fetchStatus(f: typeof fetch, url: string): Promise<number> {
-  const response = await f(url);
-  await response.body?.cancel();
-  return response.status;
-}
-
-/**
- * `kv` as it is, with a count of its `getMany()` calls, the reads of a
- * waiter's polls: `reads(n)` resolves when the `n`th call starts.
- */
-function countingReads(kv: Deno.Kv): { kv: Deno.Kv; reads(n: number): Promise<void> } {
-  let calls = 0;
-  const waiting: { n: number; resolve: () => void }[] = [];
-  const counted = new Proxy(kv, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target);
-      if (typeof value !== "function") return value;
-      if (property !== "getMany") return value.bind(target);
-      return (...args: unknown[]) => {
-        calls++;
-        for (const w of waiting) if (calls >= w.n) w.resolve();
-        return value.apply(target, args);
-      };
-    },
-  });
-  return {
-    kv: counted,
-    reads: (n) => {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      waiting.push({ n: calls + n, resolve });
-      return promise;
-    },
-  };
-}
-
-const storageErrors = (events: ClientEvent[]) =>
-  events.filter((event) => event.type === "error" && event.phase === "storage");
+/** `kv` with a count of its `getMany()` calls: the reads of a waiter's polls. */
+const countingReads = (kv: Deno.Kv) => countingCalls(kv, (method) => method === "getMany");
 
 // --- The storage alone -------------------------------------------------------
 
@@ -176,13 +136,13 @@ Deno.test("KvTokenStorage.waitForChange() resolves when another handle on the fi
   using a = await Deno.openKv(file.path);
   using b = await Deno.openKv(file.path);
   const counter = countingReads(a);
-  const waiter = new KvTokenStorage(counter.kv, { pollInterval: 10 });
+  const waiter = new KvTokenStorage(counter.target, { pollInterval: 10 });
   const holder = new KvTokenStorage(b);
   const lease = await holder.acquireLease("key", { ttl: 60_000 });
   assert.ok(lease);
   assert.equal(await waiter.acquireLease("key", { ttl: 60_000 }), undefined);
   let resolved = false;
-  const fivePolls = counter.reads(5);
+  const fivePolls = counter.calls(5);
   const waiting = waiter.waitForChange("key", { timeout: 60_000 }).then(() => resolved = true);
   // The waiter has read the unchanged records again and again, and waits on:
   // an early return would win this race.
@@ -321,19 +281,16 @@ Deno.test("KvTokenStorage: 6 processes x 20 concurrent cold requests make 1 toke
   await using server = await startAuthServer();
   server.tokenDelay = 100; // the others are surely waiting while the holder renews
   (await Deno.openKv(file.path)).close(); // create the file before the processes race
-  const config: WorkerConfig = {
+  const config: KvWorkerConfig = {
     kvPath: file.path,
     tokenEndpoint: server.tokenEndpoint,
     resourceUrl: server.resourceUrl,
     requests: 20,
   };
-  const reports = await runWorkers(6, config);
+  await using workers = await startWorkers(6, () => startKvWorker(config));
+  const reports = await workers.burst();
   assert.equal(server.tokenRequests.length, 1);
-  assert.equal(reports.reduce((sum, report) => sum + report.tokenRequests, 0), 1);
-  for (const report of reports) {
-    assert.deepEqual(report.statuses, Array(20).fill(200));
-    assert.deepEqual(report.errors, []);
-  }
+  assertOneTokenRequest(reports, 20);
   assert.equal(server.resourceRequests.length, 120);
 });
 
@@ -356,23 +313,14 @@ Deno.test("KvTokenStorage: a killed lease holder is replaced after the lease TTL
   await using file = await tempKvPath();
   await using server = await startAuthServer();
   server.tokenDelay = 60_000; // the holder never gets its token
-  const config: WorkerConfig = {
+  const config: KvWorkerConfig = {
     kvPath: file.path,
     tokenEndpoint: server.tokenEndpoint,
     resourceUrl: server.resourceUrl,
     requests: 1,
     tokenTimeout: 1_000, // lease TTL: 1 s + the provider's 5 s slack
   };
-  const child = startKvWorker(config);
-  try {
-    await child.ready;
-    const going = child.go().catch(() => undefined); // it never reports: it is killed
-    while (server.tokenRequests.length === 0) await new Promise((r) => setTimeout(r, 2));
-    child.process.kill("SIGKILL"); // mid-renewal, holding the lease
-    await going;
-  } finally {
-    await child.close();
-  }
+  await killMidRenewal(startKvWorker(config), server);
   server.tokenDelay = 0;
   using kv = await Deno.openKv(file.path);
   await using client = clientFor(server, {
@@ -503,15 +451,13 @@ Deno.test("KvTokenStorage: a KV that fails outright still gives tokens and repor
   }
 });
 
-// --- Helpers -----------------------------------------------------------------
-
-/** Starts `count` workers, starts their bursts together, and collects their reports. */
-async function runWorkers(count: number, config: WorkerConfig): Promise<WorkerReport[]> {
-  const workers = Array.from({ length: count }, () => startKvWorker(config));
-  try {
-    await Promise.all(workers.map((worker) => worker.ready));
-    return await Promise.all(workers.map((worker) => worker.go()));
-  } finally {
-    await Promise.all(workers.map((worker) => worker.close()));
-  }
-}
+Deno.test("new KvTokenStorage() refuses a misspelled option rather than share the default prefix", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const options = { prefx: ["billing"] } as KvTokenStorageOptions;
+  assert.throws(
+    () => new KvTokenStorage(kv, options),
+    new TypeError(
+      'Cannot create the KV token storage: unknown option "prefx"; did you mean "prefix"?',
+    ),
+  );
+});

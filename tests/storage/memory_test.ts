@@ -1,7 +1,7 @@
 // MemoryTokenStorage: the storage contract suite, and what only this storage does.
 
 import assert from "node:assert/strict";
-import { MemoryTokenStorage, type Token } from "../../mod.ts";
+import { MemoryTokenStorage, type MemoryTokenStorageOptions, type Token } from "../../mod.ts";
 import { testTokenStorage } from "../../testing.ts";
 
 const token = (accessToken: string): Token => ({
@@ -11,6 +11,11 @@ const token = (accessToken: string): Token => ({
 });
 
 testTokenStorage("MemoryTokenStorage", () => new MemoryTokenStorage());
+// With the bounds of MemoryTokenStorage.shared: the contract holds within them.
+testTokenStorage(
+  "MemoryTokenStorage (bounded)",
+  () => new MemoryTokenStorage({ maxRecords: 10_000, maxIdle: 24 * 60 * 60_000 }),
+);
 
 Deno.test("MemoryTokenStorage.size counts the tokens held", async () => {
   const storage = new MemoryTokenStorage();
@@ -34,4 +39,73 @@ Deno.test("MemoryTokenStorage shows no token in inspect or JSON", async () => {
   await storage.set("a", token("secret-token-value"));
   assert.equal(Deno.inspect(storage), "MemoryTokenStorage { size: 1 }");
   assert.equal(JSON.stringify(storage), '{"size":1}');
+});
+
+Deno.test("MemoryTokenStorage.set() drops the least recently used record beyond maxRecords", async () => {
+  const storage = new MemoryTokenStorage({ maxRecords: 10_000 });
+  for (let i = 0; i < 20_000; i++) {
+    await storage.set(`k${i}`, token(`t${i}`));
+    if (i % 1_000 === 0) assert.equal((await storage.get("k0"))?.accessToken, "t0"); // k0 in use
+  }
+  assert.equal(storage.size, 10_000);
+  // Kept: k0 (read after k19000 was stored) and the 9,999 stored last.
+  assert.equal((await storage.get("k0"))?.accessToken, "t0");
+  assert.equal(await storage.get("k1"), undefined);
+  assert.equal(await storage.get("k10000"), undefined);
+  assert.equal((await storage.get("k10001"))?.accessToken, "t10001");
+  assert.equal((await storage.get("k19999"))?.accessToken, "t19999");
+  assert.equal(storage.size, 10_000);
+});
+
+Deno.test("MemoryTokenStorage.get() drops a record idle for maxIdle, even without expiry", async () => {
+  const storage = new MemoryTokenStorage({ maxIdle: Number.MIN_VALUE });
+  await storage.set("a", token("1")); // no expiresAt: kept until replaced, but for maxIdle
+  const setAt = performance.now();
+  while (performance.now() === setAt); // the monotonic clock moves on: the record is idle
+  assert.equal(await storage.get("a"), undefined);
+  assert.equal(storage.size, 0);
+  const unbounded = new MemoryTokenStorage();
+  await unbounded.set("a", token("1"));
+  assert.equal((await unbounded.get("a"))?.accessToken, "1");
+});
+
+Deno.test("MemoryTokenStorage.shared keeps at most 10,000 records", async () => {
+  const { shared } = MemoryTokenStorage;
+  const before = shared.size;
+  const keys = Array.from({ length: 10_001 }, (_, i) => `memory_test/${i}`);
+  for (const key of keys) await shared.set(key, token(key));
+  assert.equal(shared.size, 10_000);
+  assert.equal(await shared.get(keys[0]!), undefined); // the least recently used
+  for (const key of keys) await shared.delete(key);
+  assert(shared.size <= before);
+});
+
+Deno.test("new MemoryTokenStorage() refuses bounds that are not positive", () => {
+  for (const maxRecords of [0, -1, 1.5, NaN]) {
+    assert.throws(
+      () => new MemoryTokenStorage({ maxRecords }),
+      new RangeError(
+        'Cannot create the MemoryTokenStorage: "maxRecords" must be a positive integer (or Infinity)',
+      ),
+    );
+  }
+  for (const maxIdle of [0, -1, NaN]) {
+    assert.throws(
+      () => new MemoryTokenStorage({ maxIdle }),
+      new RangeError(
+        'Cannot create the MemoryTokenStorage: "maxIdle" must be a positive number of milliseconds (or Infinity)',
+      ),
+    );
+  }
+  assert.equal(new MemoryTokenStorage({ maxRecords: Infinity, maxIdle: Infinity }).size, 0);
+});
+
+Deno.test("new MemoryTokenStorage() refuses a misspelled option, naming the one meant", () => {
+  const options = { maxRecord: 100 } as MemoryTokenStorageOptions;
+  assert.throws(
+    () => new MemoryTokenStorage(options),
+    new TypeError(
+      'Cannot create the MemoryTokenStorage: unknown option "maxRecord"; did you mean "maxRecords"?',
+    ),
+  );
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import { fc } from "../_dev_deps.ts";
 import { Client, ClientCredentialsGrant, MemoryTokenStorage } from "../../mod.ts";
 import type { Grant } from "../../src/grant.ts";
 import {

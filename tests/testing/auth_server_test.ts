@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startAuthServer } from "../../testing.ts";
+import { type AuthServerOptions, type MetadataOptions, startAuthServer } from "../../testing.ts";
 import { ManualClock } from "../_helpers.ts";
 
 /** A client credentials token request, sent by hand. */
@@ -193,6 +193,38 @@ Deno.test("AuthServer.route() serves a path with a handler and still records it"
   assert.equal(server.resourceRequests.length, 2);
 });
 
+Deno.test("AuthServer answers 404 at a path it does not serve, even with a valid token", async () => {
+  await using server = await startAuthServer();
+  await requestToken(server.tokenEndpoint);
+  const token = server.issuedTokens[0];
+  server.route("/api/items", () => new Response("routed"));
+  for (const path of ["/oauth/token", "/resources", "/api/items/7", "/"]) {
+    const response = await fetch(server.url(path), {
+      method: "POST",
+      body: "grant_type=client_credentials",
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    assert.equal(response.status, 404, path);
+    assert.equal(response.headers.get("www-authenticate"), null);
+    assert.match(
+      await response.text(),
+      new RegExp(`^Not found: ${path}; this server serves /token`),
+    );
+  }
+  // Recorded with the resource requests, token included (not as token requests).
+  assert.equal(server.tokenRequests.length, 1);
+  assert.deepEqual(
+    server.resourceRequests.map((r) => [new URL(r.url).pathname, r.token]),
+    ["/oauth/token", "/resources", "/api/items/7", "/"].map((path) => [path, token]),
+  );
+  // The routed path and the resource still answer.
+  assert.deepEqual(await getResource(server.url("/api/items"), token), {
+    status: 200,
+    text: "routed",
+  });
+  assert.equal((await getResource(server.url("/resource/any/depth"), token)).status, 200);
+});
+
 Deno.test("AuthServer.resourceDelay holds resource answers until it passes or the server closes", async () => {
   const server = await startAuthServer();
   await requestToken(server.tokenEndpoint);
@@ -234,4 +266,19 @@ Deno.test("AuthServer.close() stops listening", async () => {
   const server = await startAuthServer();
   await server.close();
   await assert.rejects(fetch(server.tokenEndpoint, { method: "POST" }), TypeError);
+});
+
+Deno.test("startAuthServer() refuses a misspelled option, in metadata too, naming the one meant", async () => {
+  await assert.rejects(
+    startAuthServer({ expiresInn: 60 } as AuthServerOptions),
+    new TypeError(
+      'Cannot start the AuthServer: unknown option "expiresInn"; did you mean "expiresIn"?',
+    ),
+  );
+  await assert.rejects(
+    startAuthServer({ metadata: { omitt: ["token_endpoint"] } as MetadataOptions }),
+    new TypeError(
+      'Cannot start the AuthServer ("metadata"): unknown option "omitt"; did you mean "omit"?',
+    ),
+  );
 });

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { MemoryTokenStorage } from "../../mod.ts";
-import { testTokenStorage } from "../../testing.ts";
+import { testTokenStorage, type TestTokenStorageOptions } from "../../testing.ts";
 
 interface FixtureRun {
   code: number;
@@ -87,4 +87,14 @@ Deno.test("testTokenStorage() rejects a name, create or option that is not valid
     ),
   );
   assert.throws(() => testTokenStorage("S", create, { patience: Infinity }), RangeError);
+});
+
+Deno.test("testTokenStorage() refuses a misspelled option, naming the one meant", () => {
+  const options = { leaseTTL: 100 } as TestTokenStorageOptions;
+  assert.throws(
+    () => testTokenStorage("S", () => new MemoryTokenStorage(), options),
+    new TypeError(
+      'Cannot test the token storage: unknown option "leaseTTL"; did you mean "leaseTtl"?',
+    ),
+  );
 });
