@@ -36,6 +36,11 @@ export {
 } from "./src/grants/jwt_bearer.ts";
 export { TokenExchangeGrant, type TokenExchangeGrantOptions } from "./src/grants/token_exchange.ts";
 export { ClientCredentialsGrant } from "./src/grants/client_credentials.ts";
+export {
+  DeviceCodeGrant,
+  type DeviceCodeGrantOptions,
+  type DeviceUserCode,
+} from "./src/grants/device_code.ts";
 export { RefreshTokenGrant, type RefreshTokenGrantOptions } from "./src/grants/refresh_token.ts";
 export { AuthorizationCodeGrant } from "./src/login/authorization_code_grant.ts";
 export {

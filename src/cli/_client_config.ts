@@ -55,7 +55,8 @@ can set the variables):
   --scope SCOPE (ALF_SCOPE)
       the scope, space-separated; the flag is repeatable
   --client-auth METHOD (ALF_CLIENT_AUTH)
-      client_secret_basic (the default with a secret), client_secret_post or none
+      client_secret_basic (the default with a secret), client_secret_post,
+      client_secret_jwt or none
   --audience AUDIENCE (ALF_AUDIENCE)
       the "audience" token request parameter
   --token-param NAME=VALUE

@@ -88,6 +88,14 @@ export function describeEvent(event: ClientEvent): string {
       : event.reason;
     return `new access token (${why}), ${left}`;
   }
+  if (event.type === "request") {
+    const outcome = event.status === undefined ? "no answer" : String(event.status);
+    const error = event.error === undefined ? "" : ` (${event.error})`;
+    return `token request POST ${event.endpoint} (${event.grant}) → ${outcome}${error} in ${
+      Math.round(event.durationMs)
+    } ms`;
+  }
+  if (event.type === "replay") return `replayed after a 401 → ${event.status}`;
   const shown = Object.entries(fields)
     .filter(([name, value]) => name !== "type" && isShown(name, value))
     .map(([name, value]) => `${name}=${value instanceof Error ? oneLine(value) : String(value)}`);

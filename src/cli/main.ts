@@ -120,9 +120,17 @@ function commandHelp(command: Command): string {
 
 function describeFailure(error: unknown): { exitCode: ExitCode; message: string } {
   if (error instanceof CliError) return { exitCode: error.exitCode, message: error.message };
+  // A permission Deno denied is the user's to grant, wherever it surfaced (exit 1, as the README says).
+  if (error instanceof TokenError && isDenied(error.cause)) {
+    return { exitCode: EXIT_CODE.FAILURE, message: oneLine(error) };
+  }
   if (error instanceof TokenError) return { exitCode: EXIT_CODE.TOKEN, message: oneLine(error) };
   if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
     return { exitCode: EXIT_CODE.FAILURE, message: `Cannot run the command: ${oneLine(error)}` };
   }
   return { exitCode: EXIT_CODE.FAILURE, message: `Unexpected failure: ${oneLine(error)}` };
+}
+
+function isDenied(error: unknown): boolean {
+  return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
 }

@@ -7,6 +7,7 @@
 
 import { LoginDesk } from "./_authorization.ts";
 import { ClientAuthenticator } from "./_client_auth.ts";
+import { DeviceDesk, isDevicePath } from "./_device_routes.ts";
 import { GrantDesk } from "./_grant_routes.ts";
 import { IssuedTokens } from "./_issued_tokens.ts";
 import { checkMetadataOptions, isWellKnown, metadataResponse } from "./_metadata_routes.ts";
@@ -105,6 +106,7 @@ export class AuthServer implements AsyncDisposable {
   readonly #logins: LoginDesk;
   readonly #clients: ClientAuthenticator;
   readonly #grants: GrantDesk;
+  readonly #devices: DeviceDesk;
   readonly #now = (): number => (this.#options.now ?? Date.now)();
 
   /** Use {@linkcode startAuthServer}. @internal */
@@ -131,6 +133,7 @@ export class AuthServer implements AsyncDisposable {
     });
     this.#clients = new ClientAuthenticator(options, this, () => this.#now());
     this.#grants = new GrantDesk(options, this.#clients.context, this.#logins, this.#tokens);
+    this.#devices = new DeviceDesk(options, this.origin, this.#now, this.#tokens);
     const ready = Promise.all([this.#clients.import(), this.#grants.import()]);
     ready.catch(() => {}); // awaited by startAuthServer
     imports.set(this, ready);
@@ -316,6 +319,7 @@ export class AuthServer implements AsyncDisposable {
       this.authorizationRequests.push(recorded);
       return this.#logins.authorize(url);
     }
+    if (isDevicePath(url.pathname)) return this.#devices.handle(url, recorded);
     if (isWellKnown(url.pathname)) {
       this.metadataRequests.push(recorded);
       return metadataResponse(url.pathname, this.#options, this, this.#clients);
@@ -345,7 +349,7 @@ export class AuthServer implements AsyncDisposable {
     if (error) return error;
     return revocation
       ? revoke(recorded, clientId, this.#tokens, this.#logins, this.revocations)
-      : await this.#grants.grant(recorded, clientId);
+      : this.#devices.token(recorded.form) ?? await this.#grants.grant(recorded, clientId);
   }
 
   #wait(ms: number): Promise<void> {

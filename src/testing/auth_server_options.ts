@@ -300,6 +300,49 @@ export interface AuthServerOptions {
    * ```
    */
   metadata?: MetadataOptions;
+  /**
+   * The device authorization grant ([RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)):
+   * `/device_authorization` issues codes (§3.2) to any named client; a GET of
+   * `/device?user_code=...` (the `verification_uri_complete`) approves them, as
+   * the user would; the token endpoint answers
+   * `grant_type=urn:ietf:params:oauth:grant-type:device_code` with the next of
+   * `answers` while any are left (each poll takes one:
+   * `"authorization_pending"`, `"slow_down"`, `"access_denied"`,
+   * `"expired_token"`), else `expired_token` past `expiresIn` on the server's
+   * clock, a token once approved, `authorization_pending` before (§3.5).
+   *
+   * @example A user who approves the code at once
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer({ deviceAuthorization: { interval: 0 } });
+   * const codes = await (await fetch(server.url("/device_authorization"), {
+   *   method: "POST",
+   *   body: new URLSearchParams({ client_id: "cli" }),
+   * })).json();
+   * assert.equal(codes.interval, 0);
+   * await (await fetch(codes.verification_uri_complete)).body?.cancel(); // the user approves
+   * const response = await fetch(server.tokenEndpoint, {
+   *   method: "POST",
+   *   body: new URLSearchParams({
+   *     grant_type: "urn:ietf:params:oauth:grant-type:device_code",
+   *     device_code: codes.device_code,
+   *     client_id: "cli",
+   *   }),
+   * });
+   * assert.equal(response.status, 200);
+   * await response.body?.cancel();
+   * ```
+   */
+  deviceAuthorization?: {
+    /** The answers of the next polls, taken in order (the array is read as it is then). */
+    answers?: string[];
+    /** The codes' `expires_in`, in seconds. Default: 600. */
+    expiresIn?: number;
+    /** The `interval` answered, in seconds. Default: none (the client waits 5 s). */
+    interval?: number;
+  };
   /** The server's clock for token expiry, epoch milliseconds. Default: `Date.now`. */
   now?: () => number;
   /** The port to listen on. Default: 0, any free port. */
@@ -328,6 +371,7 @@ export const AUTH_SERVER_OPTION_NAMES = {
   assertionIssuers: true,
   issuerPath: true,
   metadata: true,
+  deviceAuthorization: true,
   now: true,
   port: true,
   rotateRefreshTokens: true,

@@ -96,3 +96,18 @@ Deno.test("alf exits 1 with one line when Deno denies a permission", async () =>
   assert.match(err, /^alf: Cannot run the command: .*env/);
   assert.equal(server.tokenRequests.length, 0);
 });
+
+Deno.test("alf exits 1, not 3, when Deno denies the network to the token endpoint", async () => {
+  await using server = await startAuthServer(CREDENTIALS);
+  const { code, err } = await alf(["token"], {
+    denoFlags: ["--allow-env"],
+    env: envFor(server),
+  });
+  assert.equal(code, 1, err);
+  assert.ok(isOneLineError(err), err);
+  assert.match(
+    err,
+    /^alf: Cannot reach the token endpoint http:\/\/127\.0\.0\.1:\d+\/token: .*net/,
+  );
+  assert.equal(server.tokenRequests.length, 0);
+});

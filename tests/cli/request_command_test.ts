@@ -564,6 +564,10 @@ Deno.test("alf request -v shows the token request, the request and the response,
     ]
   ) assert.ok(lines.includes(line), `${line} in\n${err}`);
   assert.match(err, /\n\* new access token \(missing\), valid for 3600 s\n/);
+  assert.match(
+    err,
+    /\n\* token request POST http:\/\/127\.0\.0\.1:\d+\/token \(client_credentials\) → 200 in \d+ ms\n/,
+  );
   for (const secret of [SECRET, ...server.issuedTokens, "in-the-query", "key-in-a-header"]) {
     assert.ok(!err.includes(secret), secret);
   }

@@ -1,0 +1,384 @@
+/**
+ * The device authorization grant
+ * ([RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)): a login for a machine
+ * without a browser, the way `gh auth login` does it.
+ *
+ * @module
+ */
+
+import { deadline, delay as abortableDelay } from "../_abort.ts";
+import { readBounded } from "../_body.ts";
+import { parseEndpointUrl } from "../_endpoint_url.ts";
+import { checkKnownOptions } from "../_known_options.ts";
+import { redactInspect } from "../_redact.ts";
+import { requestFailure } from "../_request_outcome.ts";
+import type { Grant, GrantContext } from "../grant.ts";
+import type { Token } from "../token.ts";
+import type { TokenResult } from "../token_endpoint.ts";
+import { TokenError } from "../token_error.ts";
+import { parseErrorResponse } from "../token_response.ts";
+import { RefreshTokenGrant } from "./refresh_token.ts";
+
+/** The grant type of the polls ([RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)). */
+const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+/** How long the device authorization request may take. */
+const REQUEST_TIMEOUT = 30_000;
+/** The largest device authorization response read. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * What the user must be shown: where to go, and the code to enter there
+ * ([RFC 8628 §3.3](https://www.rfc-editor.org/rfc/rfc8628#section-3.3)).
+ *
+ * @example Printing the code
+ * ```ts
+ * import type { DeviceUserCode } from "@alf/client";
+ *
+ * function show(code: DeviceUserCode): string {
+ *   return `Open ${code.verificationUri} and enter ${code.userCode}`;
+ * }
+ * ```
+ */
+export interface DeviceUserCode {
+  /** The code the user enters. */
+  userCode: string;
+  /** Where the user enters it. */
+  verificationUri: string;
+  /** The address with the code in it, when the server gives one (for a link or a QR code). */
+  verificationUriComplete?: string;
+  /** How long the code stays valid, in seconds. */
+  expiresIn: number;
+}
+
+/**
+ * Options of {@linkcode DeviceCodeGrant}.
+ *
+ * @example Showing the code on stderr
+ * ```ts
+ * import type { DeviceCodeGrantOptions } from "@alf/client";
+ *
+ * const options: DeviceCodeGrantOptions = {
+ *   onUserCode: ({ userCode, verificationUri }) =>
+ *     console.error(`Open ${verificationUri} and enter ${userCode}`),
+ * };
+ * ```
+ */
+export interface DeviceCodeGrantOptions {
+  /**
+   * The device authorization endpoint
+   * ([RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)).
+   * Default: the `device_authorization_endpoint` of the issuer's metadata.
+   */
+  deviceAuthorizationEndpoint?: string | URL;
+  /**
+   * Shows the user the code and the address; called once per login, and
+   * awaited before the polling starts.
+   */
+  onUserCode: (code: DeviceUserCode) => void | Promise<void>;
+  /**
+   * The wait between polls, in milliseconds, when the server does not say
+   * ([§3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)). Default: 5000.
+   */
+  interval?: number;
+  /** The longest a login may take, in milliseconds. Default: 900 000 (15 minutes). */
+  timeout?: number;
+  /** The transport of the device authorization request. Default: `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /**
+   * Waits between polls; rejects when the signal aborts. Default: a timer.
+   * Tests replace it to see the waits without waiting.
+   */
+  delay?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+const OPTION_NAMES = {
+  deviceAuthorizationEndpoint: true,
+  onUserCode: true,
+  interval: true,
+  timeout: true,
+  fetch: true,
+  delay: true,
+} as const satisfies Record<keyof DeviceCodeGrantOptions, true>;
+
+/** The device authorization response ([RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)). */
+interface DeviceCodes extends DeviceUserCode {
+  deviceCode: string;
+  /** In milliseconds, when the server says. */
+  interval?: number;
+}
+
+/**
+ * The device authorization grant: the user approves the login on another
+ * device, while the client polls the token endpoint
+ * ([RFC 8628 §3](https://www.rfc-editor.org/rfc/rfc8628#section-3)).
+ *
+ * Requests a device code and a user code, shows them through `onUserCode`,
+ * then polls at the server's `interval` (else the `interval` option),
+ * 5 s slower after each `slow_down`, on through `authorization_pending`
+ * ([§3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)). A refusal
+ * (`access_denied`), an `expired_token`, or the codes' `expires_in` passing on
+ * the client's clock ends it with a {@linkcode TokenError} of code
+ * `"login_failed"`; closing the client stops it at once. Its tokens are
+ * renewed with their refresh token, as a browser login's are.
+ *
+ * The client authenticates its polls as its token requests; the device
+ * authorization request carries its `client_id` only, as a public client's
+ * does.
+ *
+ * @example Logging in on a machine without a browser
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Client, DeviceCodeGrant } from "@alf/client";
+ * import { startAuthServer } from "@alf/client/testing";
+ *
+ * await using server = await startAuthServer({ deviceAuthorization: { interval: 0 } });
+ * await using client = new Client({
+ *   tokenEndpoint: server.tokenEndpoint,
+ *   clientId: "cli",
+ *   grant: new DeviceCodeGrant({
+ *     deviceAuthorizationEndpoint: server.url("/device_authorization"),
+ *     onUserCode: async ({ userCode, verificationUriComplete }) => {
+ *       console.error(`Enter ${userCode} at ${verificationUriComplete}`);
+ *       // The user approves, here by a test that opens the address.
+ *       await (await fetch(verificationUriComplete!)).body?.cancel();
+ *     },
+ *   }),
+ * });
+ * const token = await client.getToken();
+ * assert(server.accepts(token.accessToken));
+ * ```
+ */
+export class DeviceCodeGrant implements Grant {
+  /** The grant's name in storage keys. */
+  readonly name = "device_code";
+  /** The longest a login may take, in milliseconds: sizes the storage lease. */
+  readonly timeout: number;
+  readonly #endpoint?: URL;
+  readonly #options: DeviceCodeGrantOptions;
+  readonly #interval: number;
+  readonly #refresh: RefreshTokenGrant;
+
+  static {
+    redactInspect(DeviceCodeGrant, (grant) => ({ name: grant.name, timeout: grant.timeout }));
+  }
+
+  /**
+   * Creates the grant; nothing is sent until a login starts.
+   *
+   * @param options The endpoint, the user code's display, the interval and the timeout.
+   * @throws {TypeError} or {RangeError} when an option is malformed or unknown.
+   */
+  constructor(options: DeviceCodeGrantOptions) {
+    const context = "DeviceCodeGrant";
+    checkKnownOptions(options, OPTION_NAMES, context);
+    if (typeof options.onUserCode !== "function") {
+      throw new TypeError(`Cannot create the ${context}: "onUserCode" must be a function`);
+    }
+    const { deviceAuthorizationEndpoint, interval = 5000, timeout = 900_000 } = options;
+    if (deviceAuthorizationEndpoint !== undefined) {
+      this.#endpoint = parseEndpointUrl(
+        deviceAuthorizationEndpoint,
+        context,
+        "deviceAuthorizationEndpoint",
+      );
+    }
+    if (typeof interval !== "number" || !(interval >= 0)) {
+      throw new RangeError(`Cannot create the ${context}: "interval" must be milliseconds >= 0`);
+    }
+    if (typeof timeout !== "number" || !(timeout >= 1)) {
+      throw new RangeError(`Cannot create the ${context}: "timeout" must be milliseconds >= 1`);
+    }
+    this.#options = options;
+    this.#interval = interval;
+    this.timeout = timeout;
+    this.#refresh = new RefreshTokenGrant({
+      fallback: {
+        name: this.name,
+        timeout,
+        obtain: (c) => this.#logIn(c),
+        needsUser: () => true,
+      },
+    });
+  }
+
+  /**
+   * Whether a new token needs the user: when there is no refresh token to
+   * renew it silently.
+   *
+   * @param previous The token that would be replaced.
+   * @returns `true` when `obtain` would start a device login.
+   */
+  needsUser(previous: Token | undefined): boolean {
+    return previous?.refreshToken === undefined;
+  }
+
+  /**
+   * Refreshes the previous token when it has a refresh token, else logs the
+   * user in with a device code.
+   *
+   * @param context The endpoint, parameters, previous token and signal.
+   * @throws {TokenError} when the login is refused, expires or is aborted.
+   */
+  obtain(context: GrantContext): Promise<TokenResult> {
+    return this.#refresh.obtain(context);
+  }
+
+  async #logIn(context: GrantContext): Promise<TokenResult> {
+    const { endpoint, signal } = context;
+    const now = endpoint.now;
+    const codes = await this.#requestCodes(context);
+    const expiresAt = now() + codes.expiresIn * 1000;
+    try {
+      await this.#options.onUserCode({
+        userCode: codes.userCode,
+        verificationUri: codes.verificationUri,
+        verificationUriComplete: codes.verificationUriComplete,
+        expiresIn: codes.expiresIn,
+      });
+    } catch (cause) {
+      throw new TokenError('Cannot log in: "onUserCode" failed', { code: "login_failed", cause });
+    }
+    const wait = this.#options.delay ?? abortableDelay;
+    let interval = codes.interval ?? this.#interval;
+    const params = new URLSearchParams([
+      ["grant_type", DEVICE_CODE_GRANT],
+      ["device_code", codes.deviceCode],
+    ]);
+    while (true) {
+      try {
+        await wait(interval, signal);
+      } catch (cause) {
+        if (!signal.aborted) throw cause;
+        // As a browser login stops: the grant's timeout, or the client's close.
+        throw signal.reason instanceof TokenError
+          ? signal.reason
+          : new TokenError("Cannot log in: the login was aborted", { code: "aborted", cause });
+      }
+      if (now() >= expiresAt) throw expired();
+      const result = await endpoint.request(params, signal);
+      if ("token" in result) return result;
+      const error = result.errorResponse.error;
+      switch (error.error) {
+        case "authorization_pending":
+          continue;
+        case "slow_down": // [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+          interval += 5000;
+          continue;
+        case "access_denied":
+          throw new TokenError("Cannot log in: the user denied the device authorization", {
+            ...fieldsOf(error),
+            cause: error,
+          });
+        case "expired_token":
+          throw new TokenError("Cannot log in: the device code expired before it was approved", {
+            ...fieldsOf(error),
+            cause: error,
+          });
+        default:
+          return result;
+      }
+    }
+
+    function expired(): TokenError {
+      return new TokenError("Cannot log in: the device code expired before it was approved", {
+        code: "login_failed",
+        error: "expired_token",
+      });
+    }
+  }
+
+  /** [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) and §3.2. */
+  async #requestCodes(context: GrantContext): Promise<DeviceCodes> {
+    const { endpoint, signal } = context;
+    const metadata = this.#endpoint ? undefined : await endpoint.metadata(signal);
+    const where = this.#endpoint ?? metadata?.device_authorization_endpoint;
+    if (where === undefined) {
+      throw new TokenError(
+        'Cannot log in: no device authorization endpoint is known; give "deviceAuthorizationEndpoint", or an issuer whose metadata names one',
+      );
+    }
+    const url = new URL(where);
+    const form = new URLSearchParams([["client_id", endpoint.clientId], ...context.params]);
+    const bound = deadline(signal, REQUEST_TIMEOUT, "The device authorization request timed out");
+    try {
+      let response: Response;
+      let body: Uint8Array;
+      try {
+        response = await (this.#options.fetch ?? globalThis.fetch)(url, {
+          method: "POST",
+          headers: { "Accept": "application/json" },
+          body: form,
+          redirect: "manual",
+          signal: bound.signal,
+        });
+        body = await readBounded(response, MAX_RESPONSE_BYTES);
+      } catch (cause) {
+        const what = "Cannot reach the device authorization endpoint";
+        throw requestFailure(cause, {
+          signal: bound.signal,
+          what,
+          timeout: REQUEST_TIMEOUT,
+          maxBytes: MAX_RESPONSE_BYTES,
+        });
+      }
+      const text = new TextDecoder().decode(body);
+      if (response.status < 200 || response.status > 299) {
+        const error = parseErrorResponse(text, response.status, response.headers);
+        throw new TokenError(
+          `Cannot log in: the device authorization endpoint answered ${response.status}${
+            error.error ? ` (${error.error})` : ""
+          }`,
+          { ...fieldsOf(error), code: "http_error", status: response.status, cause: error },
+        );
+      }
+      return parseCodes(text);
+    } finally {
+      bound[Symbol.dispose]();
+    }
+  }
+}
+
+/** The RFC 6749 §5.2 fields of an error, and the `login_failed` code. */
+function fieldsOf(error: TokenError) {
+  return {
+    code: "login_failed" as const,
+    error: error.error,
+    errorDescription: error.errorDescription,
+    errorUri: error.errorUri,
+    status: error.status,
+  };
+}
+
+function parseCodes(text: string): DeviceCodes {
+  let json: Record<string, unknown>;
+  const fail = (why: string) =>
+    new TokenError(`Cannot parse the device authorization response: ${why}`, {
+      code: "invalid_response",
+    });
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw fail("it is not JSON");
+  }
+  if (typeof json !== "object" || json === null) throw fail("it is not a JSON object");
+  for (const name of ["device_code", "user_code", "verification_uri"]) {
+    if (typeof json[name] !== "string" || json[name] === "") {
+      throw fail(`"${name}" is not a non-empty string`);
+    }
+  }
+  const { expires_in: expiresIn, interval, verification_uri_complete: complete } = json;
+  if (typeof expiresIn !== "number" || !(expiresIn > 0)) {
+    throw fail('"expires_in" is not a positive number');
+  }
+  if (interval !== undefined && (typeof interval !== "number" || !(interval >= 0))) {
+    throw fail('"interval" is not a number >= 0');
+  }
+  return {
+    deviceCode: json.device_code as string,
+    userCode: json.user_code as string,
+    verificationUri: json.verification_uri as string,
+    verificationUriComplete: typeof complete === "string" ? complete : undefined,
+    expiresIn,
+    interval: interval === undefined ? undefined : interval * 1000,
+  };
+}
