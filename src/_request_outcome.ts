@@ -6,44 +6,65 @@ import { BodyTooLargeError } from "./_body.ts";
 import type { ClientEvent } from "./client_event.ts";
 import { TokenError } from "./token_error.ts";
 
-/** What a failed token request was doing, and its limits. */
+/**
+ * What a failed request to an authorization server was doing, in the words
+ * of its messages: one classification serves the token, revocation and
+ * metadata requests.
+ */
 export interface RequestFailureContext {
   /** The request's signal: its reason tells a timeout from an abort. */
   signal: AbortSignal;
-  /** What could not be done: `Cannot reach the token endpoint https://…`. */
-  what: string;
   /** The status of the response whose body failed, if any. */
   status?: number;
-  /** The request's timeout, in milliseconds. */
+  /** The message when the body passed its bound. */
+  tooLarge: string;
+  /** The message when the request's own timeout ended it. */
+  timedOut: string;
+  /** The message when the caller aborted it. */
+  aborted: string;
+  /** The message of a transport failure, from its cause. */
+  unreachable(cause: unknown): string;
+}
+
+/** The TokenError for a request that ended in `cause`, with a stable code. */
+export function requestFailure(cause: unknown, context: RequestFailureContext): TokenError {
+  const { signal, status } = context;
+  if (cause instanceof BodyTooLargeError) {
+    return new TokenError(context.tooLarge, { code: "invalid_response", status, cause });
+  }
+  if (
+    signal.aborted && signal.reason instanceof DOMException &&
+    signal.reason.name === "TimeoutError"
+  ) {
+    return new TokenError(context.timedOut, { code: "timeout", cause: signal.reason });
+  }
+  if (signal.aborted) {
+    return new TokenError(context.aborted, { code: "aborted", cause: signal.reason });
+  }
+  return new TokenError(context.unreachable(cause), { code: "network_error", cause });
+}
+
+/** Where a token request failed, and its limits. */
+export interface TokenRequestFailure {
+  signal: AbortSignal;
+  /** What could not be done: `Cannot reach the token endpoint https://…`. */
+  what: string;
+  status?: number;
   timeout: number;
-  /** The largest body read, in bytes. */
   maxBytes: number;
 }
 
-/** The TokenError for a token request that ended in `cause`. */
-export function requestFailure(cause: unknown, context: RequestFailureContext): TokenError {
-  const { signal, what, status, timeout, maxBytes } = context;
-  if (cause instanceof BodyTooLargeError) {
-    return new TokenError(
-      `Cannot read the token response: the body exceeds ${maxBytes} bytes`,
-      { code: "invalid_response", status, cause },
-    );
-  }
-  if (signal.aborted && signal.reason instanceof DOMException) {
-    if (signal.reason.name === "TimeoutError") {
-      return new TokenError(
-        `Cannot obtain a token: the token endpoint did not answer within ${timeout} ms`,
-        { code: "timeout", cause: signal.reason },
-      );
-    }
-  }
-  if (signal.aborted) {
-    return new TokenError("Cannot obtain a token: the token request was aborted", {
-      code: "aborted",
-      cause: signal.reason,
-    });
-  }
-  return new TokenError(`${what}: ${causeText(cause)}`, { code: "network_error", cause });
+/** The TokenError of a token request that ended in `cause`, naming the endpoint and the cause. */
+export function tokenRequestFailure(cause: unknown, failure: TokenRequestFailure): TokenError {
+  const { signal, what, status, timeout, maxBytes } = failure;
+  return requestFailure(cause, {
+    signal,
+    status,
+    tooLarge: `Cannot read the token response: the body exceeds ${maxBytes} bytes`,
+    timedOut: `Cannot obtain a token: the token endpoint did not answer within ${timeout} ms`,
+    aborted: "Cannot obtain a token: the token request was aborted",
+    unreachable: (reason) => `${what}: ${causeText(reason)}`,
+  });
 }
 
 /** A URL as messages and events name it: origin and path, never the query. */
@@ -55,7 +76,7 @@ export function endpointName(url: URL): string {
  * A network error's message and its causes' ("fetch failed" alone says
  * little), without the URL Deno repeats in them (it may carry a query).
  */
-function causeText(cause: unknown): string {
+export function causeText(cause: unknown): string {
   const texts: string[] = [];
   for (let error = cause, depth = 0; depth < 3 && error !== undefined; depth++) {
     const text = error instanceof Error ? error.message : String(error);

@@ -7,15 +7,17 @@
  */
 
 import { abortable, deadline } from "./_abort.ts";
-import { BodyTooLargeError, discard, readBounded } from "./_body.ts";
+import { discard, readBounded } from "./_body.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
 import { checkKnownOptions } from "./_known_options.ts";
+import { requestFailure } from "./_request_outcome.ts";
 import {
   type AuthorizationServerMetadata,
   checkMetadataEndpoint,
   validateMetadata,
 } from "./server_metadata.ts";
 import { TokenError, type TokenErrorOptions } from "./token_error.ts";
+import { parseJsonObject } from "./token_response.ts";
 
 export type { AuthorizationServerMetadata } from "./server_metadata.ts";
 
@@ -254,7 +256,7 @@ async function fetchMetadata(
       } catch (cause) {
         throw failure(asked, cause, bound.signal, timeout, `cannot read ${location}`);
       }
-      const document = parseObject(text);
+      const document = parseJsonObject(text);
       if (document === undefined) {
         // A catch-all page (a single-page app's index.html) answers 200 to any path.
         failures.push(`${location} answered no JSON object`);
@@ -285,17 +287,6 @@ export function wellKnownUrls(issuer: URL): [URL, URL] {
   ];
 }
 
-function parseObject(text: string): Record<string, unknown> | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  return value as Record<string, unknown>;
-}
-
 function failure(
   asked: string,
   cause: unknown,
@@ -304,26 +295,12 @@ function failure(
   what: string,
 ): TokenError {
   const prefix = `Cannot discover the metadata of ${asked}`;
-  if (cause instanceof BodyTooLargeError) {
-    return new TokenError(`${prefix}: the document exceeds ${MAX_METADATA_BYTES} bytes`, {
-      code: "invalid_response",
-      cause,
-    });
-  }
-  if (signal.aborted && signal.reason instanceof DOMException) {
-    if (signal.reason.name === "TimeoutError") {
-      return new TokenError(`${prefix}: the server did not answer within ${timeout} ms`, {
-        code: "timeout",
-        cause: signal.reason,
-      });
-    }
-  }
-  if (signal.aborted) {
-    return new TokenError(`${prefix}: the request was aborted`, {
-      code: "aborted",
-      cause: signal.reason,
-    });
-  }
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new TokenError(`${prefix}: ${what}: ${reason}`, { code: "network_error", cause });
+  return requestFailure(cause, {
+    signal,
+    tooLarge: `${prefix}: the document exceeds ${MAX_METADATA_BYTES} bytes`,
+    timedOut: `${prefix}: the server did not answer within ${timeout} ms`,
+    aborted: `${prefix}: the request was aborted`,
+    unreachable: (reason) =>
+      `${prefix}: ${what}: ${reason instanceof Error ? reason.message : String(reason)}`,
+  });
 }

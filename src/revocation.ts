@@ -5,7 +5,8 @@
  */
 
 import { deadline } from "./_abort.ts";
-import { BodyTooLargeError, discard, readBounded } from "./_body.ts";
+import { discard, readBounded } from "./_body.ts";
+import { requestFailure } from "./_request_outcome.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
 import { checkKnownOptions } from "./_known_options.ts";
 import {
@@ -246,29 +247,15 @@ export async function revokeToken(
 }
 
 function failure(cause: unknown, signal: AbortSignal, timeout: number): TokenError {
-  if (cause instanceof BodyTooLargeError) {
-    return new TokenError(
-      `Cannot revoke the token: the response exceeds ${MAX_ERROR_BYTES} bytes`,
-      { code: "invalid_response", cause },
-    );
-  }
-  if (signal.aborted && signal.reason instanceof DOMException) {
-    if (signal.reason.name === "TimeoutError") {
-      return new TokenError(
-        `Cannot revoke the token: the revocation endpoint did not answer within ${timeout} ms`,
-        { code: "timeout", cause: signal.reason },
-      );
-    }
-  }
-  if (signal.aborted) {
-    return new TokenError("Cannot revoke the token: the request was aborted", {
-      code: "aborted",
-      cause: signal.reason,
-    });
-  }
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new TokenError(`Cannot reach the revocation endpoint: ${reason}`, {
-    code: "network_error",
-    cause,
+  return requestFailure(cause, {
+    signal,
+    tooLarge: `Cannot revoke the token: the response exceeds ${MAX_ERROR_BYTES} bytes`,
+    timedOut:
+      `Cannot revoke the token: the revocation endpoint did not answer within ${timeout} ms`,
+    aborted: "Cannot revoke the token: the request was aborted",
+    unreachable: (reason) =>
+      `Cannot reach the revocation endpoint: ${
+        reason instanceof Error ? reason.message : String(reason)
+      }`,
   });
 }

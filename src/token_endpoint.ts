@@ -9,7 +9,7 @@
 
 import { deadline } from "./_abort.ts";
 import { readBounded } from "./_body.ts";
-import { endpointName, reportRequest, requestFailure } from "./_request_outcome.ts";
+import { endpointName, reportRequest, tokenRequestFailure } from "./_request_outcome.ts";
 import {
   addClientAuthentication,
   type AssertionTarget,
@@ -271,7 +271,7 @@ export class TokenEndpoint {
         });
       } catch (cause) {
         const what = `Cannot reach the token endpoint ${endpointName(url)}`;
-        throw requestFailure(cause, { signal: bound.signal, what, timeout, maxBytes });
+        throw tokenRequestFailure(cause, { signal: bound.signal, what, timeout, maxBytes });
       }
       status = response.status;
       // expires_in counts from the response, not from the end of its body:
@@ -281,7 +281,7 @@ export class TokenEndpoint {
         body = await readBounded(response, maxBytes);
       } catch (cause) {
         const what = "Cannot read the token response";
-        throw requestFailure(cause, { signal: bound.signal, what, status, timeout, maxBytes });
+        throw tokenRequestFailure(cause, { signal: bound.signal, what, status, timeout, maxBytes });
       }
       if (status > 599) {
         // A Response cannot carry such a status: there is nothing to return.

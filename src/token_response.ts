@@ -41,7 +41,7 @@ export function parseTokenResponse(
   contentType?: string | null,
 ): Token {
   const form = isFormContentType(contentType);
-  const json = form ? parseFormBody(text) : parseObject(text);
+  const json = form ? parseFormBody(text) : parseJsonObject(text);
   if (json === undefined) {
     const what = form ? "a form with each member once" : "a JSON object";
     throw invalid(`Cannot parse token response: the body is not ${what}`, status);
@@ -104,7 +104,7 @@ export function parseErrorResponse(
   headers?: HeadersInit,
 ): TokenError {
   const contentType = headers === undefined ? null : new Headers(headers).get("content-type");
-  const json = isFormContentType(contentType) ? parseFormBody(text) : parseObject(text);
+  const json = isFormContentType(contentType) ? parseFormBody(text) : parseJsonObject(text);
   const fields = json === undefined ? undefined : parseErrorFields(json);
   const response = { code: "http_error", status, headers, body: text } as const;
   if (fields !== undefined) return endpointError(fields, response);
@@ -165,7 +165,8 @@ function invalid(message: string, status: number): TokenError {
   return new TokenError(message, { code: "invalid_response", status });
 }
 
-function parseObject(text: string): Record<string, unknown> | undefined {
+/** The JSON object in `text`, or `undefined` when it is not one (an array, a string, bad JSON). */
+export function parseJsonObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -11,7 +11,7 @@ import { readBounded } from "../_body.ts";
 import { parseEndpointUrl } from "../_endpoint_url.ts";
 import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
-import { requestFailure } from "../_request_outcome.ts";
+import { tokenRequestFailure } from "../_request_outcome.ts";
 import type { Grant, GrantContext } from "../grant.ts";
 import type { Token } from "../token.ts";
 import type { TokenResult } from "../token_endpoint.ts";
@@ -314,7 +314,7 @@ export class DeviceCodeGrant implements Grant {
         body = await readBounded(response, MAX_RESPONSE_BYTES);
       } catch (cause) {
         const what = "Cannot reach the device authorization endpoint";
-        throw requestFailure(cause, {
+        throw tokenRequestFailure(cause, {
           signal: bound.signal,
           what,
           timeout: REQUEST_TIMEOUT,
