@@ -31,6 +31,8 @@ export interface PageState {
   title: string;
   text: string;
   href: string;
+  /** `document.readyState`: `loading` while the body may still be half parsed. */
+  readyState: string;
 }
 
 /**
@@ -63,11 +65,14 @@ export class HeadlessChromium implements AsyncDisposable {
   };
 
   /**
-   * The page of the tab once its title is no longer `pending`, read through
-   * the DevTools protocol.
+   * The page of the tab once it has loaded and its title is no longer
+   * `pending`, read through the DevTools protocol. (The title is parsed before
+   * the body: a page read while loading can have its final title and no text.)
    */
   settledPage(pending: string): Promise<PageState> {
-    return this.pageWhen((state) => state.title !== "" && state.title !== pending);
+    return this.pageWhen((state) =>
+      state.readyState === "complete" && state.title !== "" && state.title !== pending
+    );
   }
 
   /** The page of the tab once `ready` says so, read through the DevTools protocol. */
@@ -76,7 +81,7 @@ export class HeadlessChromium implements AsyncDisposable {
     let state: PageState | undefined;
     while (Date.now() < deadline) {
       state = await this.#evaluate<PageState>(
-        "({ title: document.title, text: document.body?.innerText ?? '', href: location.href })",
+        "({ title: document.title, text: document.body?.innerText ?? '', href: location.href, readyState: document.readyState })",
       ).catch(() => undefined);
       if (state && ready(state)) return state;
       await new Promise((resolve) => setTimeout(resolve, 100));
