@@ -70,6 +70,7 @@ export type {
 } from "./src/storage/token_storage.ts";
 export type { Token } from "./src/token.ts";
 export {
+  type EndpointAnswer,
   type ErrorResponse,
   TokenEndpoint,
   type TokenEndpointOptions,

@@ -9,7 +9,13 @@
 
 import { deadline } from "./_abort.ts";
 import { readBounded } from "./_body.ts";
-import { endpointName, reportRequest, tokenRequestFailure } from "./_request_outcome.ts";
+import {
+  causeText,
+  endpointName,
+  reportRequest,
+  requestFailure,
+  tokenRequestFailure,
+} from "./_request_outcome.ts";
 import {
   addClientAuthentication,
   type AssertionTarget,
@@ -25,6 +31,28 @@ import { parseTokenResponse } from "./token_response.ts";
 import { errorResponse, secretsOf, type TokenResult } from "./token_result.ts";
 
 export { type ErrorResponse, type TokenResult, toResponse } from "./token_result.ts";
+
+/**
+ * An answer of {@linkcode TokenEndpoint.prototype.post}: read whole, whatever
+ * its status.
+ *
+ * @example Reading an answer
+ * ```ts
+ * import type { EndpointAnswer } from "@alf/client";
+ *
+ * function userCode(answer: EndpointAnswer): string | undefined {
+ *   return answer.status === 200 ? JSON.parse(answer.body).user_code : undefined;
+ * }
+ * ```
+ */
+export interface EndpointAnswer {
+  /** The HTTP status. */
+  status: number;
+  /** The response headers. */
+  headers: Headers;
+  /** The body as text (UTF-8), at most 1 MiB. */
+  body: string;
+}
 
 /** Largest token response body read: 1 MiB. */
 export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
@@ -305,6 +333,98 @@ export class TokenEndpoint {
       bound[Symbol.dispose]();
       const grant = form.get("grant_type") ?? "";
       reportRequest(this.#options.onEvent, url, { grant, status, started, error: failure });
+    }
+  }
+
+  /**
+   * Sends a form POST with the client's authentication to another endpoint of
+   * the authorization server: the requests that come before a token request,
+   * such as device authorization
+   * ([RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)) and
+   * pushed authorization
+   * ([RFC 9126 §2.1](https://www.rfc-editor.org/rfc/rfc9126#section-2.1)).
+   * Same transport, timeout, redirect rule and response bound (1 MiB) as a
+   * token request; the caller reads the answer.
+   *
+   * @param url The endpoint.
+   * @param params The form (`client_id` and the client's credentials are added).
+   * @param options `name`: the endpoint in messages (`"device authorization
+   *   endpoint"`); `signal`: aborts the request.
+   * @returns The status, headers and body text of the answer, whatever its status.
+   * @throws {TokenError} with code `network_error`, `timeout`, `aborted` or
+   *   `invalid_response` (a body past its bound); and when the token endpoint
+   *   must be discovered (for an assertion's audience) and cannot be.
+   *
+   * @example Asking for a device code by hand
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { TokenEndpoint } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * const endpoint = new TokenEndpoint({
+   *   url: new URL(server.tokenEndpoint),
+   *   clientId: "id",
+   *   clientSecret: "secret",
+   *   fetch,
+   *   now: Date.now,
+   *   timeout: 30_000,
+   * });
+   * const answer = await endpoint.post(
+   *   new URL(server.url("/device_authorization")),
+   *   new URLSearchParams({ scope: "read" }),
+   *   { name: "device authorization endpoint" },
+   * );
+   * assert.equal(answer.status, 200);
+   * assert.ok(JSON.parse(answer.body).user_code);
+   * ```
+   */
+  async post(
+    url: URL,
+    params: URLSearchParams,
+    options: { name: string; signal?: AbortSignal },
+  ): Promise<EndpointAnswer> {
+    const { name, signal } = options;
+    const tokenEndpoint = await this.resolve(signal);
+    const { clientSecret, timeout } = this.#options;
+    const form = new URLSearchParams(params);
+    const headers = new Headers({
+      "Content-Type": "application/x-www-form-urlencoded",
+      "Accept": "application/json",
+    });
+    const { method, assertion } = this.#credentials();
+    await addClientAuthentication(
+      { clientId: this.clientId, clientAuth: method, clientSecret, clientAssertion: assertion },
+      this.#target(url, tokenEndpoint),
+      headers,
+      form,
+    );
+    const bound = deadline(signal, timeout, `The ${name} did not answer in time`);
+    const maxBytes = MAX_TOKEN_RESPONSE_BYTES;
+    let status: number | undefined;
+    try {
+      const response = await (this.#options.mtlsFetch ?? this.#options.fetch)(url, {
+        method: "POST",
+        headers,
+        body: form,
+        redirect: "manual",
+        signal: bound.signal,
+      });
+      status = response.status;
+      const body = new TextDecoder().decode(await readBounded(response, maxBytes));
+      return { status, headers: response.headers, body };
+    } catch (cause) {
+      throw requestFailure(cause, {
+        signal: bound.signal,
+        status,
+        tooLarge: `Cannot read the ${name}'s answer: the body exceeds ${maxBytes} bytes`,
+        timedOut: `Cannot reach the ${name}: it did not answer within ${timeout} ms`,
+        aborted: `Cannot reach the ${name}: the request was aborted`,
+        unreachable: (reason) =>
+          `Cannot reach the ${name} ${endpointName(url)}: ${causeText(reason)}`,
+      });
+    } finally {
+      bound[Symbol.dispose]();
     }
   }
 
