@@ -25,6 +25,13 @@
  */
 
 export { Client, type ClientOptions, type GetTokenOptions } from "./src/client.ts";
+export type { DpopOptions } from "./src/client_options.ts";
+export {
+  type DpopAlgorithm,
+  DpopKey,
+  type DpopKeyOptions,
+  type DpopProofOptions,
+} from "./src/dpop.ts";
 export type { ClientAuthMethod } from "./src/client_auth.ts";
 export type { ClientEvent, TokenReason, TokenRequestEvent } from "./src/client_event.ts";
 export type { Grant, GrantContext } from "./src/grant.ts";

@@ -106,7 +106,7 @@ export async function runGrant(options: GrantRunOptions): Promise<GrantRun> {
           grant.obtain(withLoginChannel(context, channel)),
           limit.expired,
         );
-        return checkedResult(result, grant.name);
+        return checkedResult(result, grant.name, endpoint.dpop);
       } catch (error) {
         if (limit.expired.aborted) {
           throw new TokenError(

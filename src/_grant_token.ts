@@ -4,7 +4,7 @@
 // package's own refresh grant learns how it may use the login.
 
 import type { GrantContext } from "./grant.ts";
-import { sendableTokenType, type Token, tokenDefect } from "./token.ts";
+import { bindingDefect, sendableTokenType, type Token, tokenDefect } from "./token.ts";
 import type { TokenResult } from "./token_endpoint.ts";
 import { TokenError } from "./token_error.ts";
 
@@ -64,10 +64,12 @@ export function grantFailure(error: unknown, grant: string): TokenError {
  * A grant's result, checked: a token (see {@linkcode checkedToken}) or an
  * error response; anything else is a {@linkcode TokenError}.
  */
-export function checkedResult(result: unknown, grant: string): TokenResult {
+export function checkedResult(result: unknown, grant: string, dpop = false): TokenResult {
   const value = result as { token?: unknown; errorResponse?: { error?: unknown } } | null;
   if (typeof value === "object" && value !== null) {
-    if (value.token !== undefined) return { token: checkedToken(value.token as Token, grant) };
+    if (value.token !== undefined) {
+      return { token: checkedToken(value.token as Token, grant, dpop) };
+    }
     // As the token endpoint makes them (`endpoint.request()`): its error is a TokenError.
     if (value.errorResponse?.error instanceof TokenError) return result as TokenResult;
   }
@@ -83,12 +85,12 @@ export function checkedResult(result: unknown, grant: string): TokenResult {
  * `mac` type, `Bearer a b` or empty token is refused before a request carries it, and the
  * message never quotes it. The type's case is normalized, as a token response's is.
  */
-export function checkedToken(token: Token, grant: string): Token {
+export function checkedToken(token: Token, grant: string, dpop = false): Token {
   const type = sendableTokenType((token as Partial<Token> | null)?.tokenType);
   const normalized = type !== undefined && type !== token.tokenType
     ? { ...token, tokenType: type }
     : token;
-  const defect = tokenDefect(normalized);
+  const defect = tokenDefect(normalized) ?? bindingDefect(normalized.tokenType, dpop);
   if (defect !== undefined) {
     throw new TokenError(`Cannot use the token of the grant "${grant}": ${defect}`, {
       code: "invalid_response",

@@ -17,7 +17,7 @@ import { StorageGuard } from "./_storage_guard.ts";
 import type { ClientEvent } from "./client_event.ts";
 import { storageKeys, type TokenKeyParts, type TokenKeys } from "./storage/storage_key.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
-import { isUsable, isValidToken, type Token } from "./token.ts";
+import { bindingDefect, isUsable, isValidToken, type Token } from "./token.ts";
 
 /** Settings of {@linkcode TokenRecords}. */
 export interface TokenRecordsOptions {
@@ -143,7 +143,9 @@ export class TokenRecords {
       return this.#current; // reported by the guard
     }
     if (generation !== this.#generation) return this.#current;
-    if (stored !== undefined && !isValidToken(stored)) {
+    // A record of the other kind (DPoP-bound or not) is not this client's to send.
+    const dpop = this.#options.keyParts.boundTo !== undefined;
+    if (stored !== undefined && (!isValidToken(stored) || bindingDefect(stored.tokenType, dpop))) {
       this.#reportRecord();
       stored = undefined;
     }

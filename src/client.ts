@@ -8,8 +8,10 @@
 import { discard } from "./_body.ts";
 import { checkKnownOptions } from "./_known_options.ts";
 import { redactInspect } from "./_redact.ts";
-import { type ClientOptions, parseClientOptions } from "./client_options.ts";
+import { parseClientOptions } from "./_client_settings.ts";
+import type { ClientOptions } from "./client_options.ts";
 import type { ClientEvent } from "./client_event.ts";
+import { DpopNonces } from "./dpop_nonce.ts";
 import { installedFlow } from "./login/browser_flow.ts";
 import { type MtlsFetch, openClientCertificate } from "./mtls.ts";
 import { ReplayableRequest, type ReplayableRequestOptions } from "./replayable_request.ts";
@@ -138,10 +140,13 @@ export class Client implements AsyncDisposable {
       ? openClientCertificate(tls, settings.endpoint.fetch)
       : undefined;
     const endpoint = { ...settings.endpoint, mtlsFetch: this.#mtls?.fetch };
+    const { dpop } = endpoint;
     this.#requests = {
       transport: tls?.boundAccessTokens && this.#mtls ? this.#mtls.fetch : endpoint.fetch,
       maxReplayBytes: settings.maxReplayBytes,
       allowHttp: settings.allowHttp,
+      // The resources' nonces, apart from the token endpoint's (RFC 9449 §8, §9).
+      dpop: dpop && { key: dpop, nonces: new DpopNonces() },
     };
     this.#throwTokenErrors = settings.tokenErrors === "throw";
     this.#onEvent = settings.onEvent;
@@ -152,6 +157,8 @@ export class Client implements AsyncDisposable {
       params: settings.params,
       storage: settings.storage,
       credential: settings.credential,
+      // A token bound to one DPoP key is useless with another: each key has its records.
+      boundTo: dpop && (async () => await (await dpop()).thumbprint()),
       now: endpoint.now,
       renewalMargin: settings.renewalMargin,
       timeout: endpoint.timeout,
@@ -165,6 +172,7 @@ export class Client implements AsyncDisposable {
       scope,
       clientAuth,
       grant: grant.name,
+      ...(dpop ? { dpop: true } : {}),
     };
     this.fetch = (input, init) => this.#fetch(input, init);
     this.#revocationEndpoint = settings.revocationEndpoint;

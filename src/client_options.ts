@@ -1,31 +1,18 @@
 /**
- * The options of a {@linkcode Client}, and the one place that checks them and
- * fills in their defaults: a bad option fails when the client is created.
+ * The options of a {@linkcode Client}: their shapes, units and defaults.
+ * They are checked, and their defaults filled in, by `_client_settings.ts`:
+ * a bad option fails when the client is created.
  *
  * @module
  */
 
-import { parseClientCredentials } from "./_client_credentials.ts";
-import { checkDuration } from "./_duration.ts";
-import { parseEndpointUrl } from "./_endpoint_url.ts";
-import { checkKnownOptions } from "./_known_options.ts";
 import type { ClientAssertionAudience, ClientKey } from "./client_assertion.ts";
 import type { ClientAuthMethod } from "./client_auth.ts";
-import { parseParams, parseScope } from "./_token_params.ts";
-import { parseIssuer } from "./discovery.ts";
-import {
-  certificateCredential,
-  type ClientCertificate,
-  parseClientCertificate,
-  presentsCertificate,
-} from "./mtls.ts";
+import type { ClientCertificate } from "./mtls.ts";
 import type { ClientEvent } from "./client_event.ts";
-import { checkGrant, type Grant, namesPrincipal } from "./grant.ts";
-import { ClientCredentialsGrant } from "./grants/client_credentials.ts";
-import { MemoryTokenStorage } from "./storage/memory.ts";
-import { checkTokenStorage, type TokenStorage } from "./storage/token_storage.ts";
-import type { TokenEndpointOptions } from "./token_endpoint.ts";
-import { withDebug } from "./_debug.ts";
+import type { DpopAlgorithm } from "./dpop.ts";
+import type { Grant } from "./grant.ts";
+import type { TokenStorage } from "./storage/token_storage.ts";
 
 /**
  * Options of {@linkcode Client}.
@@ -187,6 +174,20 @@ export interface ClientOptions {
    * replayed: they cost no stream copy.
    */
   maxReplayBytes?: number;
+  /**
+   * Sender-constrained tokens with DPoP
+   * ([RFC 9449](https://www.rfc-editor.org/rfc/rfc9449)): `true` makes an
+   * ES256 key pair for this client on first use (its private key cannot be
+   * exported); `{ algorithm }` makes one of another type; `{ keyPair }` uses
+   * yours (for tokens shared across processes, see the README). Every token
+   * request and every resource request then carries a proof (`DPoP`
+   * header, §4), tokens go as `Authorization: DPoP <token>` (§7), and the
+   * servers' nonces are followed (§8, §9). Only DPoP-bound tokens are used: a
+   * token endpoint that answers `token_type: Bearer` gets a `TokenError`
+   * (`invalid_response`), never a silent downgrade. Default: off; a client
+   * without DPoP refuses DPoP-bound tokens.
+   */
+  dpop?: boolean | DpopOptions;
   /** Receives token requests and background failures; see {@linkcode ClientEvent}. */
   onEvent?: (event: ClientEvent) => void;
   /**
@@ -223,178 +224,39 @@ export const CLIENT_OPTION_NAMES = {
   tokenErrors: true,
   allowHttp: true,
   maxReplayBytes: true,
+  dpop: true,
   onEvent: true,
   debug: true,
 } as const satisfies Record<keyof ClientOptions, true>;
 
-/** {@linkcode ClientOptions} checked, with every default filled in. */
-export interface ClientSettings {
-  /** The token endpoint (or issuer), credentials, transport, clock and token timeout. */
-  endpoint: TokenEndpointOptions;
-  /**
-   * What tells the client's credentials apart in the storage key (the
-   * secret, or the key's public members or bytes): hashed there, never stored.
-   */
-  credential: string | undefined;
-  /** The client's certificate and key, when given. */
-  clientCertificate: ClientCertificate | undefined;
-  /** Whether `clientCertificate` is presented in TLS: a mutual-TLS method, or `boundAccessTokens`. */
-  presentsCertificate: boolean;
-  /** The revocation endpoint, when given. */
-  revocationEndpoint: URL | undefined;
-  grant: Grant;
-  storage: TokenStorage;
-  /** Parameters of every token request: `tokenParams`, then `scope`. */
-  params: URLSearchParams;
-  /** The scope, space-joined; `undefined` when none was asked for. */
-  scope: string | undefined;
-  renewalMargin: number;
-  maxReplayBytes: number;
-  /** Whether plain `http:` may go to hosts that are not loopback hosts (token endpoint and resources). */
-  allowHttp: boolean;
-  tokenErrors: "return" | "throw";
-  onEvent: ((event: ClientEvent) => void) | undefined;
-}
-
-/** The grant and storage a client without a grant of its own falls back to. */
-export interface DefaultFlow {
-  readonly grant: Grant;
-  readonly storage: TokenStorage;
-}
-
-const DEFAULT_RENEWAL_MARGIN = 60_000;
-const DEFAULT_TOKEN_TIMEOUT = 30_000;
 /**
- * The one transport of clients without their own: discovery keeps one cache
- * per transport, so clients of one issuer share one metadata request.
- */
-const DEFAULT_FETCH: typeof fetch = (input, init) => globalThis.fetch(input, init);
-
-/**
- * Checks a client's options and fills in their defaults.
+ * The `dpop` option of a {@linkcode ClientOptions} as an object: the key
+ * pair to prove possession with, or the algorithm of the one to make.
  *
- * @param options The options given to `new Client()`.
- * @param defaultFlow The installed browser login flow, if any: asked only when
- *   no `grant` is given.
- * @throws {TypeError} when an option is missing, malformed or unknown.
- * @throws {RangeError} when a number option is out of range.
+ * @example Your own key pair, kept across restarts
+ * ```ts
+ * import { Client, type DpopOptions } from "@alf/client";
+ *
+ * const keyPair = await crypto.subtle.generateKey(
+ *   { name: "ECDSA", namedCurve: "P-256" },
+ *   false,
+ *   ["sign", "verify"],
+ * );
+ * const dpop: DpopOptions = { keyPair };
+ * await using client = new Client({
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   clientId: "id",
+ *   dpop,
+ * });
+ * ```
  */
-export function parseClientOptions(
-  options: ClientOptions,
-  defaultFlow: () => DefaultFlow | undefined,
-): ClientSettings {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("Cannot create the client: options must be an object");
-  }
-  checkKnownOptions(options, CLIENT_OPTION_NAMES, "client");
-  const allowHttp = options.allowHttp ?? false;
-  if (typeof allowHttp !== "boolean") {
-    throw new TypeError('Cannot create the client: "allowHttp" must be a boolean');
-  }
-  if (options.tokenEndpoint === undefined && options.issuer === undefined) {
-    throw new TypeError('Cannot create the client: give "tokenEndpoint" or "issuer"');
-  }
-  const url = options.tokenEndpoint === undefined
-    ? undefined
-    : parseTokenEndpoint(options.tokenEndpoint, allowHttp);
-  const issuer = options.issuer === undefined
-    ? undefined
-    : (parseIssuer(options.issuer, "client", "issuer", allowHttp), options.issuer);
-  const revocationEndpoint = options.revocationEndpoint === undefined
-    ? undefined
-    : parseEndpointUrl(options.revocationEndpoint, "client", "revocationEndpoint", allowHttp);
-  const { clientId } = options;
-  if (typeof clientId !== "string" || clientId === "") {
-    throw new TypeError('Cannot create the client: "clientId" must be a non-empty string');
-  }
-  for (const name of ["fetch", "now", "onEvent"] as const) {
-    if (options[name] !== undefined && typeof options[name] !== "function") {
-      throw new TypeError(`Cannot create the client: "${name}" must be a function`);
-    }
-  }
-  const now = options.now ?? Date.now;
-  const onEvent = withDebug(options.onEvent, options.debug);
-  const clientCertificate = parseClientCertificate(options.clientCertificate, options.clientAuth);
-  const credentials = parseClientCredentials({
-    ...options,
-    clientId,
-    certificate: clientCertificate?.cert,
-    certificateKey: clientCertificate?.key,
-    now,
-    discovered: url === undefined,
-  });
-  const presents = presentsCertificate(clientCertificate, credentials.clientAuth);
-  // A margin is compared with lifetimes, never waited for: any finite size.
-  const renewalMargin = checkDuration(options.renewalMargin, {
-    context: "client",
-    option: "renewalMargin",
-    fallback: DEFAULT_RENEWAL_MARGIN,
-    min: 0,
-    max: Infinity,
-  });
-  const timeout = checkDuration(options.tokenTimeout, {
-    context: "client",
-    option: "tokenTimeout",
-    fallback: DEFAULT_TOKEN_TIMEOUT,
-    min: 1,
-  });
-  const maxReplayBytes = options.maxReplayBytes ?? Infinity;
-  if (typeof maxReplayBytes !== "number" || !(maxReplayBytes >= 0)) {
-    throw new RangeError(
-      'Cannot create the client: "maxReplayBytes" must be a number of bytes >= 0 (or Infinity)',
-    );
-  }
-  const tokenErrors = options.tokenErrors ?? "return";
-  if (tokenErrors !== "return" && tokenErrors !== "throw") {
-    throw new TypeError('Cannot create the client: "tokenErrors" must be "return" or "throw"');
-  }
-  // A client without a grant of its own uses the installed browser login flow, if any.
-  const flow = options.grant === undefined ? defaultFlow() : undefined;
-  const grant = checkGrant(
-    options.grant ?? flow?.grant ?? new ClientCredentialsGrant(),
-    "create the client",
-    "grant",
-  );
-  // The process-wide storage only where the key names whom a token is for.
-  const storage = options.storage ?? flow?.storage ??
-    (namesPrincipal(grant) ? MemoryTokenStorage.shared : new MemoryTokenStorage());
-  checkTokenStorage(storage, "create the client");
-  const scope = parseScope(options.scope);
-  const params = parseParams(options.tokenParams);
-  if (scope !== undefined) params.append("scope", scope);
-  return {
-    endpoint: {
-      url,
-      issuer,
-      clientId,
-      clientSecret: credentials.clientSecret,
-      clientAuth: credentials.clientAuth,
-      clientAssertion: credentials.clientAssertion,
-      allowHttp,
-      fetch: options.fetch ?? DEFAULT_FETCH,
-      now,
-      timeout,
-      onEvent,
-    },
-    // Tokens obtained over one certificate are not another's (RFC 8705 §3).
-    credential: presents
-      ? certificateCredential(clientCertificate!.cert, credentials.credential)
-      : credentials.credential,
-    clientCertificate,
-    presentsCertificate: presents,
-    revocationEndpoint,
-    grant,
-    storage,
-    params,
-    scope,
-    renewalMargin,
-    maxReplayBytes,
-    allowHttp,
-    tokenErrors,
-    onEvent,
-  };
-}
-
-function parseTokenEndpoint(value: unknown, allowHttp: boolean): URL {
-  return parseEndpointUrl(value, "client", "tokenEndpoint", allowHttp);
+export interface DpopOptions {
+  /**
+   * Your key pair: ECDSA P-256 (ES256), Ed25519 (EdDSA), RSASSA-PKCS1-v1_5
+   * (RS256) or RSA-PSS (PS256), with SHA-256. Its public key must be
+   * exportable (it goes into each proof); its private key need not be.
+   */
+  keyPair?: CryptoKeyPair;
+  /** The algorithm of the key pair the client makes, when no `keyPair` is given. Default: `"ES256"`. */
+  algorithm?: DpopAlgorithm;
 }

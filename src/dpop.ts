@@ -6,19 +6,22 @@
  * @module
  */
 
-import { base64url, checkPrivateKey, type JwsAlgorithm, signJwt } from "./_jwt.ts";
+import { base64url, checkPrivateKey, signJwt } from "./_jwt.ts";
 import { redactInspect } from "./_redact.ts";
 import { isNonce } from "./dpop_nonce.ts";
 
-/** The algorithms a {@linkcode DpopKey} signs with, by its key type. */
-export type DpopAlgorithm = Exclude<JwsAlgorithm, "HS256">;
+/**
+ * The algorithms a {@linkcode DpopKey} signs with, by its key type: ECDSA
+ * P-256 (`ES256`), Ed25519 (`EdDSA`), RSASSA-PKCS1-v1_5 (`RS256`), RSA-PSS (`PS256`).
+ */
+export type DpopAlgorithm = "ES256" | "EdDSA" | "RS256" | "PS256";
 
 /**
  * Options for {@linkcode DpopKey.generate} and {@linkcode DpopKey.fromKeyPair}.
  *
  * @example A key with an injected clock
  * ```ts
- * import type { DpopKeyOptions } from "./dpop.ts";
+ * import type { DpopKeyOptions } from "@alf/client";
  *
  * const options: DpopKeyOptions = { algorithm: "EdDSA", now: () => 1_700_000_000_000 };
  * ```
@@ -35,7 +38,7 @@ export interface DpopKeyOptions {
  *
  * @example A proof for a resource request
  * ```ts
- * import type { DpopProofOptions } from "./dpop.ts";
+ * import type { DpopProofOptions } from "@alf/client";
  *
  * const options: DpopProofOptions = {
  *   method: "GET",
@@ -103,7 +106,7 @@ const NORMALIZED_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
  * @example Signing a proof for a resource request
  * ```ts
  * import assert from "node:assert/strict";
- * import { DpopKey } from "./dpop.ts";
+ * import { DpopKey } from "@alf/client";
  *
  * const key = await DpopKey.generate();
  * const proof = await key.proof({
@@ -151,7 +154,7 @@ export class DpopKey {
    * @example An Ed25519 key
    * ```ts
    * import assert from "node:assert/strict";
-   * import { DpopKey } from "./dpop.ts";
+   * import { DpopKey } from "@alf/client";
    *
    * const key = await DpopKey.generate({ algorithm: "EdDSA" });
    * assert.equal(key.publicJwk.crv, "Ed25519");
@@ -185,7 +188,7 @@ export class DpopKey {
    * @example The caller's own pair
    * ```ts
    * import assert from "node:assert/strict";
-   * import { DpopKey } from "./dpop.ts";
+   * import { DpopKey } from "@alf/client";
    *
    * const pair = await crypto.subtle.generateKey(
    *   { name: "ECDSA", namedCurve: "P-256" },
@@ -262,7 +265,7 @@ export class DpopKey {
    * @example The value for `dpop_jkt`
    * ```ts
    * import assert from "node:assert/strict";
-   * import { DpopKey } from "./dpop.ts";
+   * import { DpopKey } from "@alf/client";
    *
    * const key = await DpopKey.generate();
    * assert.match(await key.thumbprint(), /^[A-Za-z0-9_-]{43}$/);
@@ -286,7 +289,7 @@ export class DpopKey {
    * @example A proof for a token request, with the server's nonce
    * ```ts
    * import assert from "node:assert/strict";
-   * import { DpopKey } from "./dpop.ts";
+   * import { DpopKey } from "@alf/client";
    *
    * const key = await DpopKey.generate();
    * const proof = await key.proof({

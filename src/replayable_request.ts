@@ -1,13 +1,17 @@
 /**
  * One resource request as the client sends it: prepared once, sent with a
- * token, replayed once with another after a 401, then released.
+ * token, replayed once with another after a 401 (and, with DPoP, once with
+ * the resource's nonce), then released.
  *
  * @module
  */
 
 import { discard, isStreamedBody, withPromptCancel } from "./_body.ts";
 import { isLoopbackHost } from "./_endpoint_url.ts";
-import { authorizationValue, type Token } from "./token.ts";
+import type { DpopKeySource } from "./_dpop_option.ts";
+import { type DpopNonces, resourceNonceChallenge } from "./dpop_nonce.ts";
+import { authorizationValue, bindingDefect, type Token } from "./token.ts";
+import { TokenError } from "./token_error.ts";
 import { challengeError } from "./www_authenticate.ts";
 
 /** Settings of a {@linkcode ReplayableRequest}, the same for every request of a client. */
@@ -24,7 +28,15 @@ export interface ReplayableRequestOptions {
    * loopback host. Default: `false`.
    */
   allowHttp?: boolean;
+  /**
+   * The client's DPoP key and the resources' latest nonces, for a client
+   * with DPoP ([RFC 9449 §7](https://www.rfc-editor.org/rfc/rfc9449#section-7)).
+   */
+  dpop?: { key: DpopKeySource; nonces: DpopNonces };
 }
+
+/** Errors of a 401 that a new token would not fix. */
+const NOT_THE_TOKEN = new Set(["insufficient_scope", "use_dpop_nonce", "invalid_dpop_proof"]);
 
 /**
  * A request that can be sent a second time, body included.
@@ -56,6 +68,13 @@ export class ReplayableRequest {
    * (`dropped`) or a 401 makes it needed whatever its size (`held`).
    */
   #copy: "kept" | "held" | "dropped" = "kept";
+  readonly #dpop: ReplayableRequestOptions["dpop"];
+  /** Whether the renewal replay was sent. */
+  #renewed = false;
+  /** Whether the nonce replay was sent ([RFC 9449 §9](https://www.rfc-editor.org/rfc/rfc9449#section-9)). */
+  #nonceReplayed = false;
+  /** The DPoP nonce of the latest send. */
+  #sentNonce: string | undefined;
 
   /**
    * Prepares a request: the caller's arguments are checked as fetch would
@@ -75,6 +94,7 @@ export class ReplayableRequest {
     options: ReplayableRequestOptions,
   ) {
     this.#transport = options.transport;
+    this.#dpop = options.dpop;
     const body = init?.body;
     let request = !(input instanceof Request) &&
         (body == null || typeof body === "string" || body instanceof Blob)
@@ -99,9 +119,14 @@ export class ReplayableRequest {
     this.#init = init;
   }
 
-  /** Sends the request with `token`; the caller's input, init and headers are not changed. */
+  /**
+   * Sends the request with `token`; the caller's input, init and headers are
+   * not changed. With DPoP, a `use_dpop_nonce` answer is replayed once with
+   * the nonce, the same token ([RFC 9449 §9](https://www.rfc-editor.org/rfc/rfc9449#section-9)).
+   */
   send(token: Token): Promise<Response> {
-    return this.#send(this.#target, token);
+    const sent = this.#send(this.#target, token);
+    return this.#dpop ? this.#afterNonceChallenge(sent, token) : sent;
   }
 
   /**
@@ -122,8 +147,10 @@ export class ReplayableRequest {
     if (response.redirected && response.url && origin(response.url) !== origin(url)) {
       return false;
     }
-    const error = challengeError(response.headers.get("www-authenticate"), "bearer");
-    return error?.toLowerCase() !== "insufficient_scope";
+    const header = response.headers.get("www-authenticate");
+    const error = (this.#dpop && challengeError(header, "dpop")) ??
+      challengeError(header, "bearer");
+    return !NOT_THE_TOKEN.has(error?.toLowerCase() ?? "");
   }
 
   /**
@@ -139,11 +166,11 @@ export class ReplayableRequest {
     return true;
   }
 
-  /** Sends the request a second time, with `token`. */
+  /** Sends the request again, with `token` (with DPoP, then maybe once more for a nonce). */
   replay(token: Token): Promise<Response> {
-    const replay = this.#spare ? withPromptCancel(this.#spare) : this.#target;
-    this.#spare = undefined;
-    return this.#send(replay, token);
+    this.#renewed = true;
+    const sent = this.#send(this.#nextTarget(), token);
+    return this.#dpop ? this.#afterNonceChallenge(sent, token) : sent;
   }
 
   /** Frees the copy if it was not sent: cancelling a tee's spare branch frees what it buffered. */
@@ -152,7 +179,33 @@ export class ReplayableRequest {
     this.#spare = undefined;
   }
 
+  /** A resource's `use_dpop_nonce` answer replayed once, if the nonce is new and there is a copy. */
+  async #afterNonceChallenge(sent: Promise<Response>, token: Token): Promise<Response> {
+    const response = await sent;
+    if (this.#nonceReplayed) return response;
+    const nonce = resourceNonceChallenge(response);
+    // The same nonce asked for again would be refused again: no loop.
+    if (nonce === undefined || nonce === this.#sentNonce || !this.holdForReplay()) return response;
+    this.#nonceReplayed = true;
+    void discard(response);
+    return await this.#send(this.#nextTarget(), token);
+  }
+
+  /**
+   * What the next send sends: the copy, itself copied first while one more
+   * send may follow (a renewal after a nonce replay, or the other way round:
+   * at most three sends, one copy held at a time), else the target itself.
+   */
+  #nextTarget(): Request | string | URL {
+    const spare = this.#spare;
+    if (!spare) return this.#target;
+    const another = !this.#renewed || (this.#dpop !== undefined && !this.#nonceReplayed);
+    this.#spare = another ? spare.clone() : undefined;
+    return withPromptCancel(spare);
+  }
+
   #send(target: Request | string | URL, token: Token): Promise<Response> {
+    if (this.#dpop || token.tokenType !== "Bearer") return this.#sendBound(target, token);
     const authorization = authorizationValue(token);
     if (target instanceof Request) {
       // Our own Request (built or cloned when prepared): its headers are a copy.
@@ -161,8 +214,44 @@ export class ReplayableRequest {
     }
     return this.#transport(target, {
       ...this.#init,
-      headers: withAuthorization(this.#init?.headers, authorization),
+      headers: withHeaders(this.#init?.headers, { Authorization: authorization }),
     });
+  }
+
+  /**
+   * Sends with a DPoP-bound token: `Authorization: DPoP <token>` and a new
+   * proof with `ath` and the resource's latest nonce
+   * ([RFC 9449 §7](https://www.rfc-editor.org/rfc/rfc9449#section-7)); the
+   * answer's nonce is remembered. A token whose type does not match the
+   * client's is never sent ([§7.1](https://www.rfc-editor.org/rfc/rfc9449#section-7.1)).
+   */
+  async #sendBound(target: Request | string | URL, token: Token): Promise<Response> {
+    const dpop = this.#dpop;
+    const defect = bindingDefect(token.tokenType, dpop !== undefined);
+    if (defect !== undefined || dpop === undefined) {
+      throw new TokenError(`Cannot send the request with the token: ${defect}`, {
+        code: "invalid_response",
+      });
+    }
+    const url = target instanceof Request ? target.url : new URL(target, baseUrl()).href;
+    const method = target instanceof Request ? target.method : this.#init?.method ?? "GET";
+    const nonce = this.#sentNonce = dpop.nonces.get(url);
+    const key = await dpop.key();
+    const proof = await key.proof({ method, url, accessToken: token.accessToken, nonce });
+    const values = { Authorization: authorizationValue(token), DPoP: proof };
+    let response: Response;
+    if (target instanceof Request) {
+      for (const [name, value] of Object.entries(values)) target.headers.set(name, value);
+      response = await this.#transport(target);
+    } else {
+      const headers = withHeaders(this.#init?.headers, values);
+      response = await this.#transport(target, { ...this.#init, headers });
+    }
+    dpop.nonces.remember(
+      response.redirected && response.url ? response.url : url,
+      response.headers,
+    );
+    return response;
   }
 
   /** `body`, counted on its way: past `max` bytes, the copy stops being kept. */
@@ -189,25 +278,29 @@ export class ReplayableRequest {
 }
 
 /**
- * The caller's headers with `Authorization` set, in a new object. A plain
- * record stays a record: `fetch` reads one faster than a `Headers` object.
+ * The caller's headers with `values` set (`Authorization`, and `DPoP`), in a
+ * new object. A plain record stays a record: `fetch` reads one faster than a
+ * `Headers` object.
  */
-function withAuthorization(headers: HeadersInit | undefined, value: string): HeadersInit {
-  if (headers == null) return { Authorization: value };
+function withHeaders(
+  headers: HeadersInit | undefined,
+  values: Record<string, string>,
+): HeadersInit {
+  if (headers == null) return values;
   if (headers instanceof Headers || Symbol.iterator in headers) {
     const copy = new Headers(headers);
-    copy.set("Authorization", value);
+    for (const [name, value] of Object.entries(values)) copy.set(name, value);
     return copy;
   }
   // No prototype: a header named "__proto__" stays a header where the
   // runtime has that accessor (Node, Bun; Deno removed it).
   const record: Record<string, string> = Object.create(null);
+  const replaced = Object.keys(values).map((name) => name.toLowerCase());
   for (const [name, header] of Object.entries(headers)) {
-    // Header names are case-insensitive: the caller's own Authorization goes.
-    if (name.toLowerCase() !== "authorization") record[name] = header;
+    // Header names are case-insensitive: the caller's own Authorization (and DPoP) go.
+    if (!replaced.includes(name.toLowerCase())) record[name] = header;
   }
-  record.Authorization = value;
-  return record;
+  return Object.assign(record, values);
 }
 
 function origin(url: string | URL): string {

@@ -30,8 +30,10 @@ export interface Token {
   /** The access token sent to resources. */
   accessToken: string;
   /**
-   * The token type, normalized: always `"Bearer"` today
-   * ([RFC 6750](https://www.rfc-editor.org/rfc/rfc6750)).
+   * The token type, normalized: `"Bearer"`
+   * ([RFC 6750](https://www.rfc-editor.org/rfc/rfc6750)), or `"DPoP"` for a
+   * token bound to the client's DPoP key
+   * ([RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5)).
    */
   tokenType: string;
   /** When the token response arrived, in epoch milliseconds. */
@@ -80,6 +82,24 @@ export function isReusable(token: Token): boolean {
   return token.expiresAt === undefined || token.expiresAt > token.issuedAt;
 }
 
+/**
+ * Why a client cannot use a token of this type, or `undefined` when it can:
+ * a client with DPoP uses only DPoP-bound tokens, since a server that
+ * answers `Bearer` to a proof did not bind the token (a silent downgrade,
+ * [RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5)); a client
+ * without DPoP cannot send a DPoP-bound token, and never sends one as
+ * Bearer ([§7.1](https://www.rfc-editor.org/rfc/rfc9449#section-7.1)).
+ */
+export function bindingDefect(tokenType: string, dpop: boolean): string | undefined {
+  if (dpop && tokenType !== "DPoP") {
+    return `it is a ${tokenType} token, and the client asked for a DPoP-bound one (RFC 9449 §5): the server did not bind it to the client's key`;
+  }
+  if (!dpop && tokenType === "DPoP") {
+    return 'it is bound to a DPoP key, and the client has none; set "dpop"';
+  }
+  return undefined;
+}
+
 /** The value of the `Authorization` header for a token. */
 export function authorizationValue(token: Token): string {
   return `${token.tokenType} ${token.accessToken}`;
@@ -96,7 +116,7 @@ export function isSendableAccessToken(value: unknown): value is string {
 }
 
 /** The token types this client can send, by their lower-cased name. */
-const SENDABLE_TYPES = new Map([["bearer", "Bearer"]]);
+const SENDABLE_TYPES = new Map([["bearer", "Bearer"], ["dpop", "DPoP"]]);
 
 /**
  * The token type as this client sends it (`"Bearer"`), or `undefined` when it
@@ -127,7 +147,7 @@ export function tokenDefect(value: unknown): string | undefined {
   if (
     typeof token.tokenType !== "string" || sendableTokenType(token.tokenType) !== token.tokenType
   ) {
-    return '"tokenType" is not "Bearer"';
+    return '"tokenType" is not "Bearer" or "DPoP"';
   }
   if (typeof token.issuedAt !== "number" || !Number.isFinite(token.issuedAt)) {
     return '"issuedAt" is not a number';

@@ -7,119 +7,27 @@
  * @module
  */
 
-import { deadline } from "./_abort.ts";
-import { readBounded } from "./_body.ts";
-import {
-  causeText,
-  endpointName,
-  reportRequest,
-  requestFailure,
-  tokenRequestFailure,
-} from "./_request_outcome.ts";
+import { postForm, sendTokenRequest, type SentTokenRequest } from "./_token_request.ts";
 import {
   addClientAuthentication,
   type AssertionTarget,
   ClientAssertion,
 } from "./client_assertion.ts";
 import { type ClientAuthMethod, defaultClientAuth } from "./client_auth.ts";
-import type { ClientEvent } from "./client_event.ts";
 import { discover } from "./discovery.ts";
 import { revokeToken } from "./revocation.ts";
 import { type AuthorizationServerMetadata, metadataEndpoint } from "./server_metadata.ts";
+import { keySource } from "./_dpop_option.ts";
+import type { DpopKey } from "./dpop.ts";
+import { DpopNonces, tokenNonceChallenge } from "./dpop_nonce.ts";
+import { bindingDefect } from "./token.ts";
 import { TokenError } from "./token_error.ts";
-import { parseTokenResponse } from "./token_response.ts";
-import { errorResponse, secretsOf, type TokenResult } from "./token_result.ts";
+import type { TokenResult } from "./token_result.ts";
+import type { EndpointAnswer, TokenEndpointOptions } from "./token_endpoint_options.ts";
 
+export { MAX_TOKEN_RESPONSE_BYTES } from "./_token_request.ts";
 export { type ErrorResponse, type TokenResult, toResponse } from "./token_result.ts";
-
-/**
- * An answer of {@linkcode TokenEndpoint.prototype.post}: read whole, whatever
- * its status.
- *
- * @example Reading an answer
- * ```ts
- * import type { EndpointAnswer } from "@alf/client";
- *
- * function userCode(answer: EndpointAnswer): string | undefined {
- *   return answer.status === 200 ? JSON.parse(answer.body).user_code : undefined;
- * }
- * ```
- */
-export interface EndpointAnswer {
-  /** The HTTP status. */
-  status: number;
-  /** The response headers. */
-  headers: Headers;
-  /** The body as text (UTF-8), at most 1 MiB. */
-  body: string;
-}
-
-/** Largest token response body read: 1 MiB. */
-export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
-
-/**
- * Settings of a {@linkcode TokenEndpoint}.
- *
- * @example Settings for a public client
- * ```ts
- * import type { TokenEndpointOptions } from "@alf/client";
- *
- * const options: TokenEndpointOptions = {
- *   url: new URL("https://auth.example.com/token"),
- *   clientId: "id",
- *   clientAuth: "none",
- *   fetch,
- *   now: Date.now,
- *   timeout: 30_000,
- * };
- * ```
- */
-export interface TokenEndpointOptions {
-  /**
-   * The token endpoint URL. Give it, or `issuer` to find it by discovery on
-   * the first request, or both: then this one is used, and the issuer names
-   * the server in client assertions and finds its other endpoints.
-   */
-  url?: URL;
-  /**
-   * The authorization server's issuer identifier
-   * ([RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2)), whose
-   * metadata names the endpoints; see {@linkcode discover}.
-   */
-  issuer?: string | URL;
-  /** The client identifier. */
-  clientId: string;
-  /** The client secret, if any. */
-  clientSecret?: string;
-  /**
-   * How the client authenticates. Default: `"private_key_jwt"` with a
-   * `clientAssertion` of that method; else, with a secret,
-   * `"client_secret_basic"` (for an endpoint found by discovery, the first of
-   * `client_secret_basic`, `client_secret_post` and `client_secret_jwt` its
-   * metadata lists); else `"none"`.
-   */
-  clientAuth?: ClientAuthMethod;
-  /**
-   * Signs the client assertions of `private_key_jwt` and `client_secret_jwt`.
-   * Default for `client_secret_jwt`: one over `clientSecret`.
-   */
-  clientAssertion?: ClientAssertion;
-  /**
-   * Allow plain `http:` to hosts that are not loopback hosts, for the issuer
-   * and the endpoints its metadata names. Default: `false`.
-   */
-  allowHttp?: boolean;
-  /** The transport. */
-  fetch: typeof fetch;
-  /** Sends token and revocation requests with the client's certificate, to mTLS aliases if any. */
-  mtlsFetch?: typeof fetch;
-  /** The clock, epoch milliseconds. */
-  now: () => number;
-  /** How long one token request may take, in milliseconds. */
-  timeout: number;
-  /** Receives a `request` event for each token request; see {@linkcode ClientEvent}. */
-  onEvent?: (event: ClientEvent) => void;
-}
+export type { EndpointAnswer, TokenEndpointOptions } from "./token_endpoint_options.ts";
 
 /**
  * The token endpoint as grants see it: `request(params)` sends one
@@ -154,6 +62,10 @@ export class TokenEndpoint {
   #discoveredUrl?: URL;
   /** The assertion signer of `client_secret_jwt` when none was given. */
   #secretAssertion?: ClientAssertion;
+  /** The DPoP key, made once. */
+  readonly #dpop?: () => Promise<DpopKey>;
+  /** The token endpoint's latest DPoP nonce, by origin. */
+  readonly #nonces = new DpopNonces();
 
   /**
    * Creates the endpoint a grant sends its token requests to. Nothing is sent
@@ -175,6 +87,12 @@ export class TokenEndpoint {
       }
     }
     this.#options = options;
+    if (options.dpop !== undefined) this.#dpop = keySource(options.dpop);
+  }
+
+  /** Whether token requests carry DPoP proofs, and only DPoP-bound tokens are accepted. */
+  get dpop(): boolean {
+    return this.#dpop !== undefined;
   }
 
   /**
@@ -266,74 +184,55 @@ export class TokenEndpoint {
    */
   async request(params: URLSearchParams, signal?: AbortSignal): Promise<TokenResult> {
     const url = await this.resolve(signal);
-    const { clientSecret, now, timeout } = this.#options;
-    const form = new URLSearchParams(params);
-    const headers = new Headers({
-      "Content-Type": "application/x-www-form-urlencoded",
-      "Accept": "application/json",
+    const dpop = this.#dpop && await this.#dpop().catch((cause) => {
+      // The key pair given is unusable: say why (the message names no key material).
+      throw new TokenError(`Cannot obtain a token: ${cause?.message ?? cause}`, {
+        code: "grant_failed",
+        cause,
+      });
     });
-    const { method, assertion } = this.#credentials();
-    await addClientAuthentication(
-      { clientId: this.clientId, clientAuth: method, clientSecret, clientAssertion: assertion },
-      this.#target(url, url),
-      headers,
-      form,
-    );
-
-    const bound = deadline(signal, timeout, "The token request timed out");
-    const maxBytes = MAX_TOKEN_RESPONSE_BYTES;
-    const started = performance.now();
-    let status: number | undefined;
-    let failure: string | undefined;
-    try {
-      let response: Response;
-      let body: Uint8Array;
-      try {
-        // Credentials are never re-posted to wherever a redirect points.
-        response = await (this.#options.mtlsFetch ?? this.#options.fetch)(url, {
-          method: "POST",
-          headers,
-          body: form,
-          redirect: "manual",
-          signal: bound.signal,
+    let sent = await this.#send(url, params, dpop, signal);
+    // One retry with the nonce the server asked for: RFC 9449 §8.
+    if (sent.nonceChallenge) sent = await this.#send(url, params, dpop, signal);
+    const { result } = sent;
+    if ("token" in result) {
+      const defect = bindingDefect(result.token.tokenType, !!dpop);
+      if (defect) {
+        throw new TokenError(`Cannot use the token: ${defect}`, {
+          code: "invalid_response",
+          status: 200,
         });
-      } catch (cause) {
-        const what = `Cannot reach the token endpoint ${endpointName(url)}`;
-        throw tokenRequestFailure(cause, { signal: bound.signal, what, timeout, maxBytes });
       }
-      status = response.status;
-      // expires_in counts from the response, not from the end of its body:
-      // [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1).
-      const receivedAt = now();
-      try {
-        body = await readBounded(response, maxBytes);
-      } catch (cause) {
-        const what = "Cannot read the token response";
-        throw tokenRequestFailure(cause, { signal: bound.signal, what, status, timeout, maxBytes });
-      }
-      if (status > 599) {
-        // A Response cannot carry such a status: there is nothing to return.
-        throw new TokenError(
-          `Cannot obtain a token: the token endpoint answered an invalid status ${status}`,
-          { code: "invalid_response", status },
-        );
-      }
-      if (status >= 200 && status < 300) {
-        const text = new TextDecoder().decode(body);
-        const type = response.headers.get("content-type");
-        return { token: parseTokenResponse(text, receivedAt, status, type) };
-      }
-      const refused = errorResponse(response, body, secretsOf(headers, form, clientSecret));
-      failure = refused.error.error ?? refused.error.code;
-      return { errorResponse: refused };
-    } catch (error) {
-      failure = error instanceof TokenError ? error.code : "network_error";
-      throw error;
-    } finally {
-      bound[Symbol.dispose]();
-      const grant = form.get("grant_type") ?? "";
-      reportRequest(this.#options.onEvent, url, { grant, status, started, error: failure });
     }
+    return result;
+  }
+
+  /** One token request, with the client's authentication and, with DPoP, a proof. */
+  async #send(
+    url: URL,
+    params: URLSearchParams,
+    dpop: DpopKey | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<SentTokenRequest> {
+    const { form, headers } = await this.#authenticated(params, url, url);
+    const nonce = dpop && this.#nonces.get(url);
+    if (dpop) headers.set("DPoP", await dpop.proof({ method: "POST", url, nonce }));
+    return await sendTokenRequest({
+      ...this.#options,
+      url,
+      form,
+      headers,
+      signal,
+      fetch: this.#options.mtlsFetch ?? this.#options.fetch,
+      // A new nonce the server asks for; the one just sent is not asked for twice.
+      onAnswer: (response, error) => {
+        if (!dpop) return false;
+        const latest = this.#nonces.remember(url, response.headers);
+        const { status, headers } = response;
+        const challenge = tokenNonceChallenge({ status, error, headers });
+        return challenge !== undefined && challenge === latest && challenge !== nonce;
+      },
+    });
   }
 
   /**
@@ -386,46 +285,10 @@ export class TokenEndpoint {
   ): Promise<EndpointAnswer> {
     const { name, signal } = options;
     const tokenEndpoint = await this.resolve(signal);
-    const { clientSecret, timeout } = this.#options;
-    const form = new URLSearchParams(params);
-    const headers = new Headers({
-      "Content-Type": "application/x-www-form-urlencoded",
-      "Accept": "application/json",
-    });
-    const { method, assertion } = this.#credentials();
-    await addClientAuthentication(
-      { clientId: this.clientId, clientAuth: method, clientSecret, clientAssertion: assertion },
-      this.#target(url, tokenEndpoint),
-      headers,
-      form,
-    );
-    const bound = deadline(signal, timeout, `The ${name} did not answer in time`);
-    const maxBytes = MAX_TOKEN_RESPONSE_BYTES;
-    let status: number | undefined;
-    try {
-      const response = await (this.#options.mtlsFetch ?? this.#options.fetch)(url, {
-        method: "POST",
-        headers,
-        body: form,
-        redirect: "manual",
-        signal: bound.signal,
-      });
-      status = response.status;
-      const body = new TextDecoder().decode(await readBounded(response, maxBytes));
-      return { status, headers: response.headers, body };
-    } catch (cause) {
-      throw requestFailure(cause, {
-        signal: bound.signal,
-        status,
-        tooLarge: `Cannot read the ${name}'s answer: the body exceeds ${maxBytes} bytes`,
-        timedOut: `Cannot reach the ${name}: it did not answer within ${timeout} ms`,
-        aborted: `Cannot reach the ${name}: the request was aborted`,
-        unreachable: (reason) =>
-          `Cannot reach the ${name} ${endpointName(url)}: ${causeText(reason)}`,
-      });
-    } finally {
-      bound[Symbol.dispose]();
-    }
+    const { form, headers } = await this.#authenticated(params, url, tokenEndpoint);
+    const { timeout } = this.#options;
+    const fetch = this.#options.mtlsFetch ?? this.#options.fetch;
+    return await postForm({ url, form, headers, fetch, timeout, signal, name });
   }
 
   /**
@@ -504,8 +367,35 @@ export class TokenEndpoint {
     return { method, assertion: this.#secretAssertion };
   }
 
-  /** Where a request goes, for an assertion's `aud`. */
-  #target(endpoint: URL | string, tokenEndpoint: URL): AssertionTarget {
-    return { endpoint, tokenEndpoint, issuer: this.issuer };
+  /**
+   * A form POST's body and headers, with the client's authentication (a new
+   * assertion each time: its `jti` is single-use).
+   *
+   * @param endpoint Where it goes, and the token endpoint: for an assertion's `aud`.
+   */
+  async #authenticated(
+    params: URLSearchParams,
+    endpoint: URL,
+    tokenEndpoint: URL,
+  ): Promise<{ form: URLSearchParams; headers: Headers }> {
+    const form = new URLSearchParams(params);
+    const headers = new Headers({
+      "Content-Type": "application/x-www-form-urlencoded",
+      "Accept": "application/json",
+    });
+    const { method, assertion } = this.#credentials();
+    const target: AssertionTarget = { endpoint, tokenEndpoint, issuer: this.issuer };
+    await addClientAuthentication(
+      {
+        clientId: this.clientId,
+        clientAuth: method,
+        clientSecret: this.#options.clientSecret,
+        clientAssertion: assertion,
+      },
+      target,
+      headers,
+      form,
+    );
+    return { form, headers };
   }
 }

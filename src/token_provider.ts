@@ -36,6 +36,8 @@ export interface TokenProviderOptions {
   storage: TokenStorage;
   /** The client's secret, if any: only its fingerprint goes into the storage keys. */
   credential?: string;
+  /** The thumbprint of the DPoP key the tokens are bound to, for a client with DPoP. */
+  boundTo?: () => Promise<string>;
   /** The clock for token expiry, epoch milliseconds. */
   now: () => number;
   /** How long before `expiresAt` to renew, in milliseconds. */
@@ -96,10 +98,10 @@ export class TokenProvider {
 
   constructor(options: TokenProviderOptions) {
     this.#options = options;
-    const { endpoint: { url, clientId }, credential, grant, params } = options;
+    const { endpoint: { url, clientId }, credential, grant, params, boundTo } = options;
     this.#records = new TokenRecords({
       storage: options.storage,
-      keyParts: { url, clientId, credential, grant, params },
+      keyParts: { url, clientId, credential, grant, params, boundTo },
       now: options.now,
       timeout: options.timeout,
       closed: this.#closed.signal,

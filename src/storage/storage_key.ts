@@ -26,6 +26,13 @@ export interface TokenKeyParts {
   grant: Grant;
   /** The parameters every token request carries (`scope`, `audience`, ...). */
   params: URLSearchParams;
+  /**
+   * The thumbprint of the DPoP key the client's tokens are bound to, for a
+   * client with DPoP: a token bound to one key is useless with another, so
+   * each key has records of its own (and the login's refresh token, bound
+   * too for a public client, [RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5)).
+   */
+  boundTo?: () => Promise<string>;
 }
 
 /** The two keys of one client: its access token's and its login's. */
@@ -69,8 +76,19 @@ export async function storageKeys(parts: TokenKeyParts): Promise<TokenKeys> {
   // Without a credential the material is what it always was: a public
   // client's records (a CLI login's refresh token) stay where they are.
   const fingerprint = credential ? [await credentialFingerprint(credential)] : [];
-  const access = ["alf/1", url.href, clientId, grant.name, identity, sorted, ...fingerprint];
-  const login = ["alf/login/1", url.href, clientId, grant.name, identity, ...fingerprint];
+  // Without DPoP the material is unchanged too.
+  const binding = parts.boundTo ? [{ dpop: await parts.boundTo() }] : [];
+  const access = [
+    "alf/1",
+    url.href,
+    clientId,
+    grant.name,
+    identity,
+    sorted,
+    ...fingerprint,
+    ...binding,
+  ];
+  const login = ["alf/login/1", url.href, clientId, grant.name, identity, ...fingerprint, ...binding];
   const [accessHash, loginHash] = await Promise.all([
     sha256Hex(JSON.stringify(access)),
     sha256Hex(JSON.stringify(login)),

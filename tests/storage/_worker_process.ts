@@ -17,6 +17,11 @@ export interface WorkerConfig {
   clientSecret?: string;
   tokenTimeout?: number;
   pollInterval?: number;
+  /**
+   * DPoP: `"own"` makes a key of this process's own; a private JWK (ES256)
+   * is a key shared with the processes given the same one.
+   */
+  dpop?: "own" | JsonWebKey;
 }
 
 /** What a worker prints after each burst. */
@@ -146,6 +151,7 @@ export async function serveBursts(config: WorkerConfig, storage: TokenStorage): 
     clientId: config.clientId ?? "client-id",
     clientSecret: config.clientSecret ?? "client-secret",
     tokenTimeout: config.tokenTimeout,
+    dpop: await dpopOption(config.dpop),
     storage,
     onEvent: (event) => events.push(event),
   });
@@ -172,4 +178,17 @@ export async function serveBursts(config: WorkerConfig, storage: TokenStorage): 
       console.log(JSON.stringify(report));
     }
   }
+}
+
+/** The client's `dpop` option for a worker's `dpop` setting. */
+async function dpopOption(dpop: WorkerConfig["dpop"]) {
+  if (dpop === undefined || dpop === "own") return dpop !== undefined;
+  const algorithm = { name: "ECDSA", namedCurve: "P-256" };
+  const { d: _, key_ops: __, ...publicJwk } = dpop;
+  return {
+    keyPair: {
+      privateKey: await crypto.subtle.importKey("jwk", dpop, algorithm, false, ["sign"]),
+      publicKey: await crypto.subtle.importKey("jwk", publicJwk, algorithm, true, ["verify"]),
+    },
+  };
 }

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { fc } from "./_dev_deps.ts";
 import { Client, type ClientOptions, MemoryTokenStorage, TokenError } from "../mod.ts";
-import { CLIENT_OPTION_NAMES, parseClientOptions } from "../src/client_options.ts";
+import { parseClientOptions } from "../src/_client_settings.ts";
+import { CLIENT_OPTION_NAMES } from "../src/client_options.ts";
 import { startAuthServer } from "../testing.ts";
 import { anyString, RUNS } from "./_arbitraries.ts";
 import { base64urlDecode, keyPair, pem, pkcs8Pem } from "./_jws.ts";
@@ -465,6 +466,7 @@ Deno.test("parseClientOptions() knows every option of ClientOptions and no other
     tokenErrors: "throw",
     allowHttp: true,
     maxReplayBytes: 1024,
+    dpop: { algorithm: "EdDSA" },
     onEvent: () => {},
     debug: false,
   };
