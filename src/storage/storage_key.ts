@@ -88,7 +88,15 @@ export async function storageKeys(parts: TokenKeyParts): Promise<TokenKeys> {
     ...fingerprint,
     ...binding,
   ];
-  const login = ["alf/login/1", url.href, clientId, grant.name, identity, ...fingerprint, ...binding];
+  const login = [
+    "alf/login/1",
+    url.href,
+    clientId,
+    grant.name,
+    identity,
+    ...fingerprint,
+    ...binding,
+  ];
   const [accessHash, loginHash] = await Promise.all([
     sha256Hex(JSON.stringify(access)),
     sha256Hex(JSON.stringify(login)),
