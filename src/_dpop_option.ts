@@ -58,9 +58,12 @@ export function parseDpopOption(value: unknown, now: () => number): DpopKeySourc
       'Cannot create the client: "dpop.keyPair" must be a CryptoKeyPair ({ privateKey, publicKey })',
     );
   }
-  if (!KEY_ALGORITHMS.includes(privateKey.algorithm.name)) {
+  const { name, namedCurve } = privateKey.algorithm as EcKeyAlgorithm;
+  if (!KEY_ALGORITHMS.includes(name) || (name === "ECDSA" && namedCurve !== "P-256")) {
     throw new TypeError(
-      `Cannot create the client: "dpop.keyPair" must be an ECDSA P-256, Ed25519, RSASSA-PKCS1-v1_5 or RSA-PSS key pair, not ${privateKey.algorithm.name}`,
+      `Cannot create the client: "dpop.keyPair" must be an ECDSA P-256, Ed25519, RSASSA-PKCS1-v1_5 or RSA-PSS key pair, not ${name}${
+        namedCurve ? ` ${namedCurve}` : ""
+      }`,
     );
   }
   return keySource(() => DpopKey.fromKeyPair(keyPair, { now }));

@@ -441,6 +441,10 @@ Deno.test("new Client() refuses a malformed dpop option, naming it", async () =>
     "sign",
     "verify",
   ]);
+  const p384 = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, false, [
+    "sign",
+    "verify",
+  ]);
   const cases: [unknown, RegExp][] = [
     ["yes", /"dpop" must be a boolean or an object/],
     [null, /"dpop" must be a boolean or an object/],
@@ -451,6 +455,7 @@ Deno.test("new Client() refuses a malformed dpop option, naming it", async () =>
       /must be a CryptoKeyPair/,
     ],
     [{ keyPair: { privateKey: hmac, publicKey: ec.publicKey } }, /must be a CryptoKeyPair/],
+    [{ keyPair: p384 }, /must be an ECDSA P-256, Ed25519, .* key pair, not ECDSA P-384/],
     [{ algorithm: "HS256" }, /"dpop.algorithm" must be one of ES256, EdDSA, RS256, PS256/],
     [{ keyPair: ec, algorithm: "ES256" }, /not both/],
   ];

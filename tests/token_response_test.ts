@@ -247,8 +247,13 @@ for (
     ["200 with a JSON array", () => Response.json([]), /not a JSON object/],
     [
       "200 with an unsupported token type",
+      () => Response.json({ access_token: "a", token_type: "mac" }),
+      /"mac" is not supported/,
+    ],
+    [
+      "200 with a DPoP-bound token for a client without DPoP",
       () => Response.json({ access_token: "a", token_type: "DPoP" }),
-      /"DPoP" is not supported/,
+      /it is bound to a DPoP key, and the client has none; set "dpop"/,
     ],
     [
       "200 with a garbage expires_in",
