@@ -22,6 +22,8 @@ export interface Contender {
 export const PLAIN = "plain fetch";
 export const ALF_MEMORY = "@alf/client (memory)";
 export const ALF_KV = "@alf/client (KV)";
+export const ALF_DPOP = "@alf/client (DPoP, ES256)";
+export const ALF_DPOP_EDDSA = "@alf/client (DPoP, EdDSA)";
 export const OAUTH2_FETCH = "OAuth2Fetch";
 
 /**
@@ -146,7 +148,7 @@ export function rotated<T>(list: readonly T[], by: number): T[] {
   return [...list.slice(start), ...list.slice(0, start)];
 }
 
-const ORDER = [PLAIN, ALF_MEMORY, ALF_KV, OAUTH2_FETCH];
+const ORDER = [PLAIN, ALF_MEMORY, ALF_KV, ALF_DPOP, ALF_DPOP_EDDSA, OAUTH2_FETCH];
 
 /** Sorts `[name, value]` entries into the tables' contender order. */
 export function byTableOrder([a]: [string, unknown], [b]: [string, unknown]): number {

@@ -11,6 +11,8 @@
  */
 
 import {
+  ALF_DPOP,
+  ALF_DPOP_EDDSA,
   alfClient,
   alfKvClient,
   consume,
@@ -76,7 +78,13 @@ export async function overhead(
 ): Promise<{ rows: OverheadRow[]; markdown: string }> {
   const { rounds = 20, seconds = 0.5, concurrency = 16 } = options;
   const plain = await plainFetch(server);
-  const others: Contender[] = [alfClient(server), await alfKvClient(server), oauth2Fetch(server)];
+  const others: Contender[] = [
+    alfClient(server),
+    await alfKvClient(server),
+    alfClient(server, { dpop: true }, ALF_DPOP),
+    alfClient(server, { dpop: { algorithm: "EdDSA" } }, ALF_DPOP_EDDSA),
+    oauth2Fetch(server),
+  ];
   const contenders = [plain, ...others];
   const rows: OverheadRow[] = [];
   try {

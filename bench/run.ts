@@ -18,7 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ALF_KV, ALF_MEMORY, OAUTH2_FETCH, PLAIN } from "./_clients.ts";
+import { ALF_DPOP, ALF_DPOP_EDDSA, ALF_KV, ALF_MEMORY, OAUTH2_FETCH, PLAIN } from "./_clients.ts";
 import { startBenchServer } from "./_servers.ts";
 import { fixed, loadText, machine, median, mib, ratio, ratios, spread, table } from "./_stats.ts";
 import { coldStart } from "./cold_start.ts";
@@ -115,6 +115,21 @@ export async function runAll(
         measured: `${ratio(vsOauth)} OAuth2Fetch's req/s`,
         met: vsOauth >= 0.97,
       });
+      for (const name of [ALF_DPOP, ALF_DPOP_EDDSA]) {
+        const dpop = ofWorkload.find((row) => row.contender === name);
+        if (!dpop) continue;
+        const vsBearer = ratios(dpop.ratios, alf.ratios);
+        targets.push({
+          measure: `overhead, ${workload}`,
+          target: `${
+            name.replace("@alf/client ", "")
+          } vs Bearer (a proof signed per request, checked by the server on this machine): reported`,
+          measured: `${ratio(median(vsBearer))} (rounds ${
+            spread(vsBearer)
+          }; client CPU per request ${ratio(dpop.cpuRatio / alf.cpuRatio)})`,
+          met: undefined,
+        });
+      }
       if (kv) {
         const vsMemory = median(ratios(kv.ratios, alf.ratios));
         targets.push({

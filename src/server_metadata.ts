@@ -64,6 +64,16 @@ export interface AuthorizationServerMetadata {
   readonly revocation_endpoint_auth_methods_supported?: readonly string[];
   /** The PKCE methods the server supports ([RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)). */
   readonly code_challenge_methods_supported?: readonly string[];
+  /**
+   * Whether the server accepts authorization requests only when pushed
+   * ([RFC 9126 §5](https://www.rfc-editor.org/rfc/rfc9126#section-5)); `false` when absent.
+   */
+  readonly require_pushed_authorization_requests?: boolean;
+  /**
+   * Whether the server's authorization responses carry its issuer in `iss`
+   * ([RFC 9207 §3](https://www.rfc-editor.org/rfc/rfc9207#section-3)); `false` when absent.
+   */
+  readonly authorization_response_iss_parameter_supported?: boolean;
   /** Endpoints to use with mutual TLS ([RFC 8705 §5](https://www.rfc-editor.org/rfc/rfc8705#section-5)). */
   readonly mtls_endpoint_aliases?: Readonly<Record<string, string>>;
   /** Any other member, as sent. */
@@ -95,11 +105,17 @@ const LISTS = [
   "code_challenge_methods_supported",
 ] as const;
 
+/** Members that are booleans: a server's duty the client relies on, so never guessed from a string. */
+const BOOLEANS = [
+  "require_pushed_authorization_requests",
+  "authorization_response_iss_parameter_supported",
+] as const;
+
 /**
  * Checks a metadata document: its `issuer` is the one asked for
  * ([RFC 8414 §3.3](https://www.rfc-editor.org/rfc/rfc8414#section-3.3)), it
- * has a `token_endpoint`, its endpoints pass the rule of `tokenEndpoint`, and
- * its lists are lists of strings.
+ * has a `token_endpoint`, its endpoints pass the rule of `tokenEndpoint`, its
+ * lists are lists of strings, and its flags are booleans.
  *
  * @param document The parsed document.
  * @param asked The issuer asked for, for messages.
@@ -133,6 +149,11 @@ export function validateMetadata(
     const list = document[name];
     if (list !== undefined && !(Array.isArray(list) && list.every((v) => typeof v === "string"))) {
       throw invalid(`${what}: "${name}" is not a list of strings`);
+    }
+  }
+  for (const name of BOOLEANS) {
+    if (document[name] !== undefined && typeof document[name] !== "boolean") {
+      throw invalid(`${what}: "${name}" is not a boolean`);
     }
   }
   const aliases = document.mtls_endpoint_aliases;

@@ -20,6 +20,7 @@ import { flagOption, listOption, type OptionSpec, type ParsedArgs, stringOption 
 import type { Io } from "./_io.ts";
 import { openRedisStorage } from "./_redis_connection.ts";
 import { prepareKvFile } from "./_kv_file.ts";
+import { deviceGrant } from "./_device_login.ts";
 import { CliError, EXIT_CODE, oneLine, usageError } from "./exit_code.ts";
 
 /** The options every command takes to configure its client. */
@@ -38,6 +39,8 @@ export const CONFIG_OPTIONS: OptionSpec[] = [
   { name: "login", value: false },
   { name: "authorization-endpoint", value: true },
   { name: "login-ports", value: true },
+  { name: "device", value: false },
+  { name: "device-authorization-endpoint", value: true },
 ];
 
 /** The help text of {@linkcode CONFIG_OPTIONS}. */
@@ -75,7 +78,13 @@ can set the variables):
   --authorization-endpoint URL (ALF_AUTHORIZATION_ENDPOINT)
       where --login sends the browser; default: the token endpoint with /authorize
   --login-ports FROM-TO (ALF_LOGIN_PORTS)
-      the loopback ports --login may listen on; default: 32000-32009`;
+      the loopback ports --login may listen on; default: 32000-32009
+  --device
+      log in on another device, for a machine without a browser (device
+      authorization grant): the address and the code to enter there are
+      printed on stderr; the login is then renewed with its refresh token
+  --device-authorization-endpoint URL (ALF_DEVICE_AUTHORIZATION_ENDPOINT)
+      where --device asks for the code; required with --device`;
 
 /** A configured client and what it holds open (a KV file, a Redis connection). */
 export interface CliClient extends AsyncDisposable {
@@ -163,6 +172,7 @@ export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
   const kv = kvPath === undefined ? undefined : await openKvStorage(kvPath);
   try {
     if (flagOption(args, "login")) options.grant = loginGrant(args, io);
+    if (flagOption(args, "device")) options.grant = deviceLoginGrant(args, io);
     if (kv) options.storage = kv.storage;
     if (redis) options.storage = redis.storage;
     const client = new Client(options);
@@ -217,6 +227,27 @@ function loginGrant(args: ParsedArgs, io: Io): Grant {
     authorizationEndpoint,
     portRange: ports === undefined ? undefined : portRange(ports),
   });
+}
+
+/** `--device`: the device authorization grant, at the endpoint given (the CLI has no discovery). */
+function deviceLoginGrant(args: ParsedArgs, io: Io): Grant {
+  if (flagOption(args, "login")) {
+    throw usageError(
+      "Cannot configure the client: --login and --device are two ways to log in; choose one",
+    );
+  }
+  const endpoint = configSetting(
+    args,
+    io,
+    "device-authorization-endpoint",
+    "ALF_DEVICE_AUTHORIZATION_ENDPOINT",
+  );
+  if (endpoint === undefined) {
+    throw usageError(
+      "Cannot configure the client: --device needs the device authorization endpoint; pass --device-authorization-endpoint or set ALF_DEVICE_AUTHORIZATION_ENDPOINT",
+    );
+  }
+  return deviceGrant(endpoint, io);
 }
 
 function portRange(text: string): PortRange {

@@ -7,6 +7,10 @@ const FLAGS: [RegExp, string][] = [
   [/"allowHttp"/g, "--allow-http"],
   [/"tokenEndpoint"/g, "--token-endpoint (ALF_TOKEN_ENDPOINT)"],
   [/"authorizationEndpoint"/g, "--authorization-endpoint (ALF_AUTHORIZATION_ENDPOINT)"],
+  [
+    /"deviceAuthorizationEndpoint"/g,
+    "--device-authorization-endpoint (ALF_DEVICE_AUTHORIZATION_ENDPOINT)",
+  ],
   [/"revocationEndpoint"/g, "--revocation-endpoint (ALF_REVOCATION_ENDPOINT)"],
   [/"clientId"/g, "--client-id (ALF_CLIENT_ID)"],
   [/"clientSecret"/g, "--client-secret (ALF_CLIENT_SECRET)"],

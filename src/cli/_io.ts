@@ -51,6 +51,14 @@ export class Io {
     return write(this.stdout, encoder.encode(text));
   }
 
+  /**
+   * Whether the standard error is the process's, and a terminal: links and
+   * escape sequences are written only then.
+   */
+  get stderrIsTerminal(): boolean {
+    return this.#options.stderr === undefined && Deno.stderr.isTerminal();
+  }
+
   /** Writes `text` to the standard error, unless the run is {@linkcode Io.silent}. */
   printError(text: string): Promise<void> {
     return this.silent ? Promise.resolve() : this.printVerbose(text);

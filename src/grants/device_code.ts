@@ -6,25 +6,22 @@
  * @module
  */
 
-import { deadline, delay as abortableDelay } from "../_abort.ts";
-import { readBounded } from "../_body.ts";
+import { delay as abortableDelay } from "../_abort.ts";
 import { parseEndpointUrl } from "../_endpoint_url.ts";
 import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
-import { tokenRequestFailure } from "../_request_outcome.ts";
+import { retryAfter } from "../_renewal_limits.ts";
 import type { Grant, GrantContext } from "../grant.ts";
 import type { Token } from "../token.ts";
-import type { TokenResult } from "../token_endpoint.ts";
+import type { ErrorResponse, TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
-import { parseErrorResponse } from "../token_response.ts";
+import { errorDetail, parseErrorResponse, parseJsonObject } from "../token_response.ts";
 import { RefreshTokenGrant } from "./refresh_token.ts";
 
 /** The grant type of the polls ([RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)). */
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
-/** How long the device authorization request may take. */
-const REQUEST_TIMEOUT = 30_000;
-/** The largest device authorization response read. */
-const MAX_RESPONSE_BYTES = 64 * 1024;
+/** What a `slow_down` adds to the interval ([RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)). */
+const SLOW_DOWN = 5000;
 
 /**
  * What the user must be shown: where to go, and the code to enter there
@@ -46,7 +43,10 @@ export interface DeviceUserCode {
   verificationUri: string;
   /** The address with the code in it, when the server gives one (for a link or a QR code). */
   verificationUriComplete?: string;
-  /** How long the code stays valid, in seconds. */
+  /**
+   * How long the code stays valid, in seconds: the server's `expires_in`, or
+   * the grant's `timeout` when the server leaves it out.
+   */
   expiresIn: number;
 }
 
@@ -82,8 +82,6 @@ export interface DeviceCodeGrantOptions {
   interval?: number;
   /** The longest a login may take, in milliseconds. Default: 900 000 (15 minutes). */
   timeout?: number;
-  /** The transport of the device authorization request. Default: `globalThis.fetch`. */
-  fetch?: typeof fetch;
   /**
    * Waits between polls; rejects when the signal aborts. Default: a timer.
    * Tests replace it to see the waits without waiting.
@@ -96,7 +94,6 @@ const OPTION_NAMES = {
   onUserCode: true,
   interval: true,
   timeout: true,
-  fetch: true,
   delay: true,
 } as const satisfies Record<keyof DeviceCodeGrantOptions, true>;
 
@@ -114,16 +111,22 @@ interface DeviceCodes extends DeviceUserCode {
  *
  * Requests a device code and a user code, shows them through `onUserCode`,
  * then polls at the server's `interval` (else the `interval` option),
- * 5 s slower after each `slow_down`, on through `authorization_pending`
+ * 5 s slower from each `slow_down` on (or at the `interval` that answer
+ * gives, when longer; a `429` counts as a `slow_down`), on through
+ * `authorization_pending`
  * ([§3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)). A refusal
  * (`access_denied`), an `expired_token`, or the codes' `expires_in` passing on
  * the client's clock ends it with a {@linkcode TokenError} of code
- * `"login_failed"`; closing the client stops it at once. Its tokens are
- * renewed with their refresh token, as a browser login's are.
+ * `"login_failed"`; closing the client stops it at once (a caller's
+ * `signal` ends that caller's wait). Its
+ * tokens are renewed with their refresh token, as a browser login's are: the
+ * user sees a code once per login, not once per access token.
  *
- * The client authenticates its polls as its token requests; the device
- * authorization request carries its `client_id` only, as a public client's
- * does.
+ * The client authenticates its device authorization request as its token
+ * requests ([§3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)): a
+ * confidential client with its secret, key or certificate; a public client
+ * by its `client_id`. The request goes through the client's transport, with
+ * its timeout.
  *
  * @example Logging in on a machine without a browser
  * ```ts
@@ -254,15 +257,21 @@ export class DeviceCodeGrant implements Grant {
           ? signal.reason
           : new TokenError("Cannot log in: the login was aborted", { code: "aborted", cause });
       }
-      if (now() >= expiresAt) throw expired();
+      if (now() >= expiresAt) {
+        throw new TokenError("Cannot log in: the device code expired before it was approved", {
+          code: "login_failed",
+          error: "expired_token",
+        });
+      }
       const result = await endpoint.request(params, signal);
       if ("token" in result) return result;
-      const error = result.errorResponse.error;
-      switch (error.error) {
+      const { error } = result.errorResponse;
+      // A 429 is a slow_down, whatever its body says (gateways say "too_many_requests").
+      switch (error.status === 429 ? "slow_down" : error.error) {
         case "authorization_pending":
           continue;
-        case "slow_down": // [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
-          interval += 5000;
+        case "slow_down":
+          interval = slowerInterval(interval, result.errorResponse, now());
           continue;
         case "access_denied":
           throw new TokenError("Cannot log in: the user denied the device authorization", {
@@ -278,13 +287,6 @@ export class DeviceCodeGrant implements Grant {
           return result;
       }
     }
-
-    function expired(): TokenError {
-      return new TokenError("Cannot log in: the device code expired before it was approved", {
-        code: "login_failed",
-        error: "expired_token",
-      });
-    }
   }
 
   /** [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) and §3.2. */
@@ -297,44 +299,22 @@ export class DeviceCodeGrant implements Grant {
         'Cannot log in: no device authorization endpoint is known; give "deviceAuthorizationEndpoint", or an issuer whose metadata names one',
       );
     }
-    const url = new URL(where);
-    const form = new URLSearchParams([["client_id", endpoint.clientId], ...context.params]);
-    const bound = deadline(signal, REQUEST_TIMEOUT, "The device authorization request timed out");
-    try {
-      let response: Response;
-      let body: Uint8Array;
-      try {
-        response = await (this.#options.fetch ?? globalThis.fetch)(url, {
-          method: "POST",
-          headers: { "Accept": "application/json" },
-          body: form,
-          redirect: "manual",
-          signal: bound.signal,
-        });
-        body = await readBounded(response, MAX_RESPONSE_BYTES);
-      } catch (cause) {
-        const what = "Cannot reach the device authorization endpoint";
-        throw tokenRequestFailure(cause, {
-          signal: bound.signal,
-          what,
-          timeout: REQUEST_TIMEOUT,
-          maxBytes: MAX_RESPONSE_BYTES,
-        });
-      }
-      const text = new TextDecoder().decode(body);
-      if (response.status < 200 || response.status > 299) {
-        const error = parseErrorResponse(text, response.status, response.headers);
-        throw new TokenError(
-          `Cannot log in: the device authorization endpoint answered ${response.status}${
-            error.error ? ` (${error.error})` : ""
-          }`,
-          { ...fieldsOf(error), code: "http_error", status: response.status, cause: error },
-        );
-      }
-      return parseCodes(text);
-    } finally {
-      bound[Symbol.dispose]();
+    const answer = await endpoint.post(new URL(where), new URLSearchParams(context.params), {
+      name: "device authorization endpoint",
+      signal,
+    });
+    const { status, headers, body } = answer;
+    if (status < 200 || status > 299) {
+      const error = parseErrorResponse(body, status, headers);
+      const detail = error.error
+        ? ` (${errorDetail({ error: error.error, errorDescription: error.errorDescription })})`
+        : "";
+      throw new TokenError(
+        `Cannot log in: the device authorization endpoint answered ${status}${detail}`,
+        { ...fieldsOf(error), code: "http_error", cause: error },
+      );
     }
+    return parseCodes(body, status, this.timeout);
   }
 }
 
@@ -349,35 +329,67 @@ function fieldsOf(error: TokenError) {
   };
 }
 
-function parseCodes(text: string): DeviceCodes {
-  let json: Record<string, unknown>;
+/**
+ * The interval after a `slow_down` (or a `429`): 5 s more, for this and every
+ * later poll ([RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5));
+ * longer when the answer says so, by an `interval` (GitHub's) or a
+ * `Retry-After`. Never shorter.
+ */
+function slowerInterval(interval: number, answer: ErrorResponse, now: number): number {
+  const json = parseJsonObject(new TextDecoder().decode(answer.body));
+  const asked = Math.max(seconds(json?.interval) ?? 0, 0) * 1000;
+  return Math.max(interval + SLOW_DOWN, asked, retryAfter(answer.headers, now) ?? 0);
+}
+
+/** A count of seconds: a number, or a numeric string (seen in the wild, as for `expires_in`). */
+function seconds(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value)) return Number(value);
+  return undefined;
+}
+
+/**
+ * The device authorization response
+ * ([RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)), read
+ * as servers send it: Google's `verification_url` stands for
+ * `verification_uri`, numbers may come as strings, and a missing `expires_in`
+ * is the grant's timeout.
+ */
+function parseCodes(text: string, status: number, timeout: number): DeviceCodes {
   const fail = (why: string) =>
     new TokenError(`Cannot parse the device authorization response: ${why}`, {
       code: "invalid_response",
+      status,
     });
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw fail("it is not JSON");
-  }
-  if (typeof json !== "object" || json === null) throw fail("it is not a JSON object");
-  for (const name of ["device_code", "user_code", "verification_uri"]) {
-    if (typeof json[name] !== "string" || json[name] === "") {
+  const json = parseJsonObject(text);
+  if (json === undefined) throw fail("it is not a JSON object");
+  const verificationUri = json.verification_uri ?? json.verification_url;
+  for (
+    const [name, value] of [
+      ["device_code", json.device_code],
+      ["user_code", json.user_code],
+      ["verification_uri", verificationUri],
+    ] as const
+  ) {
+    if (typeof value !== "string" || value === "") {
       throw fail(`"${name}" is not a non-empty string`);
     }
   }
-  const { expires_in: expiresIn, interval, verification_uri_complete: complete } = json;
-  if (typeof expiresIn !== "number" || !(expiresIn > 0)) {
+  const { expires_in: rawExpiresIn, interval: rawInterval } = json;
+  const expiresIn = rawExpiresIn === undefined ? Math.ceil(timeout / 1000) : seconds(rawExpiresIn);
+  if (expiresIn === undefined || !(expiresIn > 0)) {
     throw fail('"expires_in" is not a positive number');
   }
-  if (interval !== undefined && (typeof interval !== "number" || !(interval >= 0))) {
+  const interval = rawInterval === undefined ? undefined : seconds(rawInterval);
+  if (rawInterval !== undefined && !(interval !== undefined && interval >= 0)) {
     throw fail('"interval" is not a number >= 0');
   }
+  const complete = json.verification_uri_complete;
   return {
     deviceCode: json.device_code as string,
     userCode: json.user_code as string,
-    verificationUri: json.verification_uri as string,
-    verificationUriComplete: typeof complete === "string" ? complete : undefined,
+    verificationUri: verificationUri as string,
+    verificationUriComplete: typeof complete === "string" && complete !== "" ? complete : undefined,
     expiresIn,
     interval: interval === undefined ? undefined : interval * 1000,
   };

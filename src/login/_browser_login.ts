@@ -10,12 +10,15 @@
 import { checkDuration, MAX_TIMER_DELAY } from "../_duration.ts";
 import { parseEndpointUrl } from "../_endpoint_url.ts";
 import type { GrantContext } from "../grant.ts";
+import type { AuthorizationServerMetadata } from "../server_metadata.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { errorDetail, parseErrorFields } from "../token_response.ts";
 import { openSystemBrowser } from "./_launch_browser.ts";
 import { closedError, LoopbackListener } from "./_loopback_listener.ts";
 import { randomString } from "./_pkce.ts";
+import { pushAuthorizationRequest, pushEndpoint, type PushSettings } from "./_pushed_request.ts";
+import { checkResponseIssuer } from "./_response_issuer.ts";
 import {
   checkPortRange,
   DEFAULT_LOGIN_TIMEOUT,
@@ -42,8 +45,10 @@ export interface InternalLoginOptions extends LoopbackLoginOptions {
 }
 
 /**
- * A browser login: sends the user to the authorization endpoint and waits on
- * a loopback listener for the redirect that carries the login's `state`.
+ * A browser login: sends the user to the authorization endpoint (pushing the
+ * request first when it should) and waits on a loopback listener for the
+ * redirect that carries the login's `state` and, when the server names itself,
+ * its issuer.
  */
 export class BrowserLogin {
   /** How long a login waits, in milliseconds. */
@@ -54,15 +59,18 @@ export class BrowserLogin {
   readonly #openBrowser: (url: string) => void | Promise<void>;
   readonly #portRange: PortRange;
   readonly #listener?: LoopbackListener;
+  readonly #push?: PushSettings;
 
   /**
    * Checks the options.
    *
    * @param grant The grant's class name, for error messages.
    * @param options The login's options.
+   * @param push How a grant that can push its requests does
+   *   ([RFC 9126](https://www.rfc-editor.org/rfc/rfc9126)); none for one that never pushes.
    * @throws {TypeError} or {RangeError} when an option is malformed.
    */
-  constructor(grant: string, options: InternalLoginOptions) {
+  constructor(grant: string, options: InternalLoginOptions, push?: PushSettings) {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Cannot create the ${grant}: options must be an object`);
     }
@@ -87,11 +95,13 @@ export class BrowserLogin {
       `create the ${grant}`,
     );
     this.#listener = options[SHARED_LISTENER];
+    this.#push = push;
   }
 
   /**
-   * Runs one login: listens (unless a flow's listener is shared), opens the
-   * browser at the authorization URL, and waits for the redirect.
+   * Runs one login: listens (unless a flow's listener is shared), pushes the
+   * request when it should, opens the browser at the authorization URL, and
+   * waits for the redirect, whose `iss` is checked before anything else.
    *
    * @param context The grant's context: endpoint, parameters, client signal.
    * @param request The grant's own authorization request parameters
@@ -112,15 +122,33 @@ export class BrowserLogin {
       });
     }
     if (this.#listener?.closed) throw closedError();
-    const endpoint = this.#endpoint ?? await discoveredEndpoint(context);
+    const metadata = await context.endpoint.metadata(signal);
+    const endpoint = this.#endpoint ?? await discoveredEndpoint(context, metadata);
+    const pushTo = pushEndpoint(this.#push, metadata);
     const listener = this.#listener ?? this.#listen();
     try {
       const redirectUri = listener.redirectUri;
       const state = randomString();
-      const url = this.#authorizationUrl(endpoint, context, request, redirectUri, state);
+      const url = new URL(endpoint);
+      if (pushTo === undefined) {
+        addAuthorizationParams(url.searchParams, context, request, redirectUri, state);
+      } else {
+        // [RFC 9126 §4](https://www.rfc-editor.org/rfc/rfc9126#section-4): the browser carries
+        // only the reference; the endpoint's own query is kept, as without a push.
+        const params = new URLSearchParams();
+        addAuthorizationParams(params, context, request, redirectUri, state);
+        const pushed = await pushAuthorizationRequest(context, pushTo, params);
+        url.searchParams.set("client_id", context.endpoint.clientId);
+        url.searchParams.set("request_uri", pushed.requestUri);
+      }
       // A failing launcher ends the login at once rather than at its timeout.
       const launchFailed = new AbortController();
-      const result = listener.waitFor(state, (answer) => complete(answer, redirectUri), {
+      const result = listener.waitFor(state, (answer) => {
+        // A response with the right state but another server's `iss` is this login's own
+        // redirect, sent by the wrong server: unlike a stray state, it ends the login.
+        checkResponseIssuer(answer, metadata);
+        return complete(answer, redirectUri);
+      }, {
         timeout: this.loginTimeout,
         signal: AbortSignal.any([signal, launchFailed.signal]),
       });
@@ -142,27 +170,6 @@ export class BrowserLogin {
     }
   }
 
-  #authorizationUrl(
-    endpoint: URL,
-    context: GrantContext,
-    request: URLSearchParams,
-    redirectUri: string,
-    state: string,
-  ): URL {
-    const url = new URL(endpoint);
-    // [RFC 6749 §4.1.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.1) and
-    // [§4.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.2.1); the endpoint's own query is
-    // kept ([§3.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.1)).
-    const params = url.searchParams;
-    params.set("response_type", request.get("response_type")!);
-    params.set("client_id", context.endpoint.clientId);
-    params.set("redirect_uri", redirectUri);
-    for (const [name, value] of context.params) params.append(name, value);
-    params.set("state", state);
-    for (const [name, value] of request) if (name !== "response_type") params.set(name, value);
-    return url;
-  }
-
   #launch(url: URL, failed: AbortController): void {
     const fail = (cause: unknown) => {
       const reason = cause instanceof Error ? cause.message : String(cause);
@@ -182,11 +189,34 @@ export class BrowserLogin {
 }
 
 /**
+ * Adds the parameters of an authorization request
+ * ([RFC 6749 §4.1.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.1),
+ * [§4.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.2.1)) to the endpoint's own query
+ * (kept, [§3.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.1)), or to the form of a push.
+ */
+function addAuthorizationParams(
+  params: URLSearchParams,
+  context: GrantContext,
+  request: URLSearchParams,
+  redirectUri: string,
+  state: string,
+): void {
+  params.set("response_type", request.get("response_type")!);
+  params.set("client_id", context.endpoint.clientId);
+  params.set("redirect_uri", redirectUri);
+  for (const [name, value] of context.params) params.append(name, value);
+  params.set("state", state);
+  for (const [name, value] of request) if (name !== "response_type") params.set(name, value);
+}
+
+/**
  * The `authorization_endpoint` of the issuer's metadata, when the client has
  * an issuer; else the token endpoint followed by `/authorize`.
  */
-async function discoveredEndpoint(context: GrantContext): Promise<URL> {
-  const metadata = await context.endpoint.metadata(context.signal);
+async function discoveredEndpoint(
+  context: GrantContext,
+  metadata: AuthorizationServerMetadata | undefined,
+): Promise<URL> {
   if (metadata?.authorization_endpoint !== undefined) {
     return new URL(metadata.authorization_endpoint);
   }

@@ -16,9 +16,10 @@ import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { authorizationError, BrowserLogin, type InternalLoginOptions } from "./_browser_login.ts";
 import { randomString, s256Challenge } from "./_pkce.ts";
+import { checkPushSettings } from "./_pushed_request.ts";
 import {
+  AUTHORIZATION_CODE_GRANT_OPTION_NAMES,
   type AuthorizationCodeGrantOptions,
-  LOOPBACK_LOGIN_OPTION_NAMES,
 } from "./login_options.ts";
 
 /**
@@ -37,6 +38,13 @@ import {
  *
  * The listener runs only during a login, on the first free port of
  * `portRange`; it stops when the login ends, times out, or the client closes.
+ *
+ * When a pushed authorization request endpoint is given or named by the
+ * issuer's metadata, each login first pushes its request there with the
+ * client's authentication, and the browser gets only `client_id` and
+ * `request_uri` ([RFC 9126](https://www.rfc-editor.org/rfc/rfc9126)); `par: false` turns
+ * this off. A redirect whose `iss` is not the issuer of the metadata, or that lacks one the
+ * metadata promises, ends the login ([RFC 9207](https://www.rfc-editor.org/rfc/rfc9207)).
  *
  * @example Logging in with a scripted browser against the stand-in server
  * ```ts
@@ -84,14 +92,16 @@ export class AuthorizationCodeGrant implements Grant {
   /**
    * Creates the grant; nothing listens until a login starts.
    *
-   * @param options The authorization endpoint, port range, browser launcher
-   * and login timeout.
+   * @param options The authorization endpoint, port range, browser launcher,
+   * login timeout, and pushed authorization requests.
    * @throws {TypeError} or {RangeError} when an option is malformed or
    * unknown.
    */
   constructor(options: AuthorizationCodeGrantOptions = {}) {
-    checkKnownOptions(options, LOOPBACK_LOGIN_OPTION_NAMES, "AuthorizationCodeGrant");
-    this.#login = new BrowserLogin("AuthorizationCodeGrant", options as InternalLoginOptions);
+    const grant = "AuthorizationCodeGrant";
+    checkKnownOptions(options, AUTHORIZATION_CODE_GRANT_OPTION_NAMES, grant);
+    const push = checkPushSettings(options, grant);
+    this.#login = new BrowserLogin(grant, options as InternalLoginOptions, push);
     this.timeout = this.#login.grantTimeout;
     this.#refresh = new RefreshTokenGrant({
       fallback: {

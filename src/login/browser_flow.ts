@@ -15,6 +15,7 @@ import { LoopbackListener } from "./_loopback_listener.ts";
 import { AuthorizationCodeGrant } from "./authorization_code_grant.ts";
 import { ImplicitGrant } from "./implicit_grant.ts";
 import {
+  AUTHORIZATION_CODE_FLOW_OPTION_NAMES,
   type AuthorizationCodeFlowOptions,
   checkPortRange,
   DEFAULT_PORT_RANGE,
@@ -115,7 +116,11 @@ export function useImplicitFlow(
   portRange: PortRange = DEFAULT_PORT_RANGE,
   options: ImplicitFlowOptions = {},
 ): Promise<BrowserFlow> {
-  return installFlow("implicit flow", storage, portRange, options, (o) => new ImplicitGrant(o));
+  return installFlow(
+    "implicit flow",
+    { storage, portRange, options, names: LOGIN_OPTION_NAMES },
+    (o) => new ImplicitGrant(o),
+  );
 }
 
 /**
@@ -132,7 +137,8 @@ export function useImplicitFlow(
  *
  * @param storage Where the token is kept (a `KvTokenStorage` keeps it across runs).
  * @param portRange The inclusive range of ports to try. Default: `[32000, 32009]`.
- * @param options The authorization endpoint, browser launcher and login timeout.
+ * @param options The authorization endpoint, browser launcher, login timeout,
+ * and pushed authorization requests ({@linkcode AuthorizationCodeFlowOptions}).
  * @returns The installed flow; close it to stop listening.
  * @throws {Deno.errors.AddrInUse} when every port of the range is busy.
  * @throws {Error} when a browser login flow is installed already.
@@ -165,9 +171,7 @@ export function useAuthorizationCodeFlow(
 ): Promise<BrowserFlow> {
   return installFlow(
     "authorization code flow",
-    storage,
-    portRange,
-    options,
+    { storage, portRange, options, names: AUTHORIZATION_CODE_FLOW_OPTION_NAMES },
     (o) => new AuthorizationCodeGrant(o),
   );
 }
@@ -193,15 +197,20 @@ export function installedFlow(): InstalledFlow | undefined {
  */
 async function installFlow(
   what: string,
-  storage: TokenStorage,
-  portRange: PortRange,
-  options: LoginOptions,
+  flow: {
+    storage: TokenStorage;
+    portRange: PortRange;
+    options: LoginOptions;
+    /** Every option name of the flow. */
+    names: Readonly<Record<string, true>>;
+  },
   make: (options: InternalLoginOptions) => Grant,
 ): Promise<BrowserFlow> {
+  const { storage, portRange, options, names } = flow;
   await Promise.resolve(); // every failure below is a rejection
   checkTokenStorage(storage, `use the ${what}`);
   const range = checkPortRange(portRange, `use the ${what}`);
-  checkKnownOptions(options, LOGIN_OPTION_NAMES, what, "use");
+  checkKnownOptions(options, names, what, "use");
   if (current) {
     throw new Error(`Cannot use the ${what}: a browser login flow is installed; close it first`);
   }

@@ -29,6 +29,13 @@ import { type ImplicitGrantOptions, LOOPBACK_LOGIN_OPTION_NAMES } from "./login_
  * in a token response ([RFC 6749 §4.2.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.2.2)).
  * There is no refresh token: a new login replaces an expired or rejected token.
  *
+ * Its `iss` is checked as the authorization code grant's is
+ * ([RFC 9207](https://www.rfc-editor.org/rfc/rfc9207)): a token from the wrong server
+ * is refused too. It never pushes its request
+ * ([RFC 9126](https://www.rfc-editor.org/rfc/rfc9126)): the servers that require pushed
+ * requests (FAPI 2.0 profiles) do not offer the implicit grant, and a login at one that says so
+ * in its metadata fails before the browser opens.
+ *
  * @example Logging in with a scripted browser against the stand-in server
  * ```ts
  * import assert from "node:assert/strict";
@@ -109,7 +116,10 @@ export class ImplicitGrant implements Grant {
  * as a token response, so the same parser reads them.
  */
 function tokenFromFragment(answer: URLSearchParams, receivedAt: number): Token {
-  const members = Object.fromEntries([...answer].filter(([name]) => name !== "state"));
+  // `state` and `iss` belong to the redirect (checked already), not to the token.
+  const members = Object.fromEntries(
+    [...answer].filter(([name]) => name !== "state" && name !== "iss"),
+  );
   try {
     return parseTokenResponse(JSON.stringify(members), receivedAt, 200);
   } catch (error) {

@@ -155,18 +155,46 @@ export const LOOPBACK_LOGIN_OPTION_NAMES = {
 export type ImplicitFlowOptions = LoginOptions;
 
 /**
- * Options of {@linkcode useAuthorizationCodeFlow}: {@linkcode LoginOptions}
- * under the flow's name.
+ * Options of {@linkcode useAuthorizationCodeFlow}: {@linkcode LoginOptions},
+ * and whether the authorization request is pushed to the server first
+ * ([RFC 9126](https://www.rfc-editor.org/rfc/rfc9126)).
  *
- * @example One shape, two names
+ * @example Never pushing, even when the server offers it
  * ```ts
  * import type { AuthorizationCodeFlowOptions, LoginOptions } from "@alf/client";
  *
- * const options: AuthorizationCodeFlowOptions = { loginTimeout: 120_000 };
- * const same: LoginOptions = options;
+ * const options: AuthorizationCodeFlowOptions = { loginTimeout: 120_000, par: false };
+ * const login: LoginOptions = options; // every login option, and two more
  * ```
  */
-export type AuthorizationCodeFlowOptions = LoginOptions;
+export interface AuthorizationCodeFlowOptions extends LoginOptions {
+  /**
+   * The pushed authorization request endpoint
+   * ([RFC 9126 §2](https://www.rfc-editor.org/rfc/rfc9126#section-2)). Default: the
+   * `pushed_authorization_request_endpoint` of the issuer's metadata, if any. Must be `https:`, or
+   * `http:` on a loopback host.
+   */
+  pushedAuthorizationRequestEndpoint?: string | URL;
+  /**
+   * Whether each login first pushes its authorization request, with the client's authentication,
+   * and then opens the browser with only `client_id` and `request_uri`
+   * ([RFC 9126 §4](https://www.rfc-editor.org/rfc/rfc9126#section-4)). Default: when a
+   * pushed authorization request endpoint is given or discovered. `true`: always; a login fails
+   * when no endpoint is known. `false`: never; a login fails when the server's metadata says
+   * `require_pushed_authorization_requests`.
+   */
+  par?: boolean;
+}
+
+/**
+ * Every name of {@linkcode AuthorizationCodeFlowOptions}: any other name is
+ * refused as a misspelling.
+ */
+export const AUTHORIZATION_CODE_FLOW_OPTION_NAMES = {
+  ...LOGIN_OPTION_NAMES,
+  pushedAuthorizationRequestEndpoint: true,
+  par: true,
+} as const satisfies Record<keyof AuthorizationCodeFlowOptions, true>;
 
 /**
  * Options of {@linkcode ImplicitGrant}: {@linkcode LoopbackLoginOptions}
@@ -184,14 +212,29 @@ export type ImplicitGrantOptions = LoopbackLoginOptions;
 
 /**
  * Options of {@linkcode AuthorizationCodeGrant}: {@linkcode LoopbackLoginOptions}
- * under the grant's name.
+ * and the pushed authorization request options of
+ * {@linkcode AuthorizationCodeFlowOptions}.
  *
- * @example One shape, two names
+ * @example A login that must be pushed
  * ```ts
  * import type { AuthorizationCodeGrantOptions, LoopbackLoginOptions } from "@alf/client";
  *
- * const options: AuthorizationCodeGrantOptions = { portRange: [0, 0] };
- * const same: LoopbackLoginOptions = options;
+ * const options: AuthorizationCodeGrantOptions = {
+ *   portRange: [0, 0],
+ *   pushedAuthorizationRequestEndpoint: "https://auth.example.com/par",
+ *   par: true, // a login without a pushed authorization request endpoint fails
+ * };
+ * const loopback: LoopbackLoginOptions = options;
  * ```
  */
-export type AuthorizationCodeGrantOptions = LoopbackLoginOptions;
+export interface AuthorizationCodeGrantOptions
+  extends AuthorizationCodeFlowOptions, LoopbackLoginOptions {}
+
+/**
+ * Every name of {@linkcode AuthorizationCodeGrantOptions}: any other name is
+ * refused as a misspelling.
+ */
+export const AUTHORIZATION_CODE_GRANT_OPTION_NAMES = {
+  ...LOOPBACK_LOGIN_OPTION_NAMES,
+  ...AUTHORIZATION_CODE_FLOW_OPTION_NAMES,
+} as const satisfies Record<keyof AuthorizationCodeGrantOptions, true>;

@@ -1,9 +1,15 @@
 // The stand-in server's browser login side: the authorization endpoint
-// ([RFC 6749 §3.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.1)), authorization
-// codes with PKCE ([RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)) and refresh tokens.
+// ([RFC 6749 §3.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.1)), whose redirects name
+// the issuer ([RFC 9207](https://www.rfc-editor.org/rfc/rfc9207)) and which takes pushed
+// requests ([RFC 9126](https://www.rfc-editor.org/rfc/rfc9126), in _par_route.ts),
+// authorization codes with PKCE ([RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)) and
+// refresh tokens.
 
 import { isLoopbackHost } from "../_endpoint_url.ts";
-import type { AuthorizationFailure } from "./auth_server_options.ts";
+import type { ClientAuthenticator } from "./_client_auth.ts";
+import { PushedRequests, type PushTarget, type Refusal } from "./_par_route.ts";
+import type { AuthorizationFailure, AuthServerOptions } from "./auth_server_options.ts";
+import type { RecordedRequest } from "./recorded_request.ts";
 
 /** What the authorization endpoint does to the next request instead of approving it. */
 type Script = { kind: "fail"; failure: AuthorizationFailure } | { kind: "wrongState" };
@@ -22,16 +28,12 @@ interface Refresh {
   revoked: boolean;
 }
 
-/** What the logins need from the server: its clock, its client and token issuance. */
+/**
+ * What the logins need from the server beside its options (its client, refresh token rotation,
+ * pushed requests, scripted `iss`) and issuer: its clock and token issuance.
+ */
 export interface LoginDeskOptions {
   now(): number;
-  /** When set, only this client may log in. */
-  clientId?: string;
-  /**
-   * Whether a refresh replaces the refresh token
-   * ([RFC 9700 §4.14.2](https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2)).
-   */
-  rotateRefreshTokens: boolean;
   /** Issues an access token and returns the token response's members. */
   issue(scope: string | null): Record<string, unknown>;
 }
@@ -44,14 +46,25 @@ const CODE_LIFETIME = 60_000;
 
 /** The authorization endpoint and the grants that follow a browser login. */
 export class LoginDesk {
+  readonly #server: AuthServerOptions;
+  readonly #issuer: string;
   readonly #o: LoginDeskOptions;
+  readonly #pushed: PushedRequests;
   readonly #codes = new Map<string, Code>();
   readonly #refreshTokens = new Map<string, Refresh>();
   readonly #scripts: Script[] = [];
   #count = 0;
 
-  constructor(options: LoginDeskOptions) {
+  /**
+   * @param server The server's options.
+   * @param issuer The issuer its redirects name in `iss`.
+   * @param options Its clock and token issuance.
+   */
+  constructor(server: AuthServerOptions, issuer: string, options: LoginDeskOptions) {
+    this.#server = server;
+    this.#issuer = issuer;
     this.#o = options;
+    this.#pushed = new PushedRequests(server, options.now);
   }
 
   /** The refresh tokens issued so far, in order. */
@@ -73,21 +86,43 @@ export class LoginDesk {
     }
   }
 
-  /** Approves an authorization request at once (no user to ask) and redirects. */
+  /**
+   * Answers a pushed authorization request (`/par`,
+   * [RFC 9126 §2](https://www.rfc-editor.org/rfc/rfc9126#section-2)), checked as
+   * {@linkcode LoginDesk.authorize} checks a request.
+   */
+  push(
+    recorded: RecordedRequest,
+    clients: ClientAuthenticator,
+    server: PushTarget,
+  ): Promise<Response> {
+    return this.#pushed.push(recorded, clients, server, (params) => this.#check(params));
+  }
+
+  /**
+   * Approves an authorization request at once (no user to ask) and redirects; a pushed one
+   * (`request_uri`, [RFC 9126 §4](https://www.rfc-editor.org/rfc/rfc9126#section-4)) with the
+   * parameters pushed.
+   */
   authorize(url: URL): Response {
-    const query = url.searchParams;
-    const clientId = query.get("client_id");
-    const redirectUri = query.get("redirect_uri");
+    let query = url.searchParams;
+    let refusal: Refusal | undefined;
+    if (query.has("request_uri")) {
+      const taken = this.#pushed.take(query);
+      if (taken.params === undefined) return errorPage(taken.refusal.description);
+      ({ params: query, refusal } = taken);
+    } else if (this.#pushed.required) {
+      refusal = {
+        error: "invalid_request",
+        description: "this server accepts pushed authorization requests only (RFC 9126 §5)",
+      };
+    }
+    const problem = this.#check(query);
     // An unchecked redirect URI is never redirected to
-    // ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)):
-    // this stand-in accepts loopback ones only
-    // ([RFC 8252 §7.3](https://www.rfc-editor.org/rfc/rfc8252#section-7.3)).
-    if (redirectUri === null || !isLoopback(redirectUri)) {
-      return errorPage("redirect_uri is missing or is not an http: loopback address");
-    }
-    if (clientId === null || (this.#o.clientId !== undefined && clientId !== this.#o.clientId)) {
-      return errorPage("client_id is missing or unknown");
-    }
+    // ([RFC 6749 §4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1)).
+    if (problem?.page) return errorPage(problem.description);
+    const clientId = query.get("client_id")!;
+    const redirectUri = query.get("redirect_uri")!;
     const responseType = query.get("response_type");
     const inFragment = responseType === "token";
     let state = query.get("state");
@@ -95,6 +130,9 @@ export class LoginDesk {
       const target = new URL(redirectUri);
       const answer = new URLSearchParams(params);
       if (state !== null) answer.set("state", state);
+      // Every response names the issuer, errors included (RFC 9207 §2).
+      const iss = this.#nextIssuer();
+      if (iss !== null) answer.set("iss", iss);
       if (inFragment) target.hash = answer.toString();
       else for (const [name, value] of answer) target.searchParams.append(name, value);
       return new Response(null, {
@@ -102,9 +140,8 @@ export class LoginDesk {
         headers: { "Location": target.href, "Cache-Control": "no-store" },
       });
     };
-    if (responseType !== "token" && responseType !== "code") {
-      return redirect({ error: "unsupported_response_type" });
-    }
+    const refused = refusal ?? problem;
+    if (refused) return redirect({ error: refused.error, error_description: refused.description });
     const script = this.#scripts.shift();
     if (script?.kind === "fail") {
       const { error = "access_denied", errorDescription } = script.failure;
@@ -115,17 +152,11 @@ export class LoginDesk {
     }
     if (script?.kind === "wrongState") state = `wrong-${crypto.randomUUID()}`;
     const scope = query.get("scope");
-    if (responseType === "token") {
+    if (inFragment) {
       const members = this.#o.issue(scope);
       return redirect(Object.fromEntries(Object.entries(members).map(([k, v]) => [k, String(v)])));
     }
-    const challenge = query.get("code_challenge");
-    if (query.get("code_challenge_method") !== "S256" || !challenge) {
-      return redirect({
-        error: "invalid_request",
-        error_description: "PKCE with code_challenge_method=S256 is required",
-      });
-    }
+    const challenge = query.get("code_challenge")!;
     const code = `code-${++this.#count}-${crypto.randomUUID()}`;
     this.#codes.set(code, {
       clientId,
@@ -168,9 +199,53 @@ export class LoginDesk {
       return invalidGrant("The refresh token was issued to another client");
     }
     const scope = form.get("scope") ?? refresh.scope;
-    if (!this.#o.rotateRefreshTokens) return json(this.#o.issue(scope));
+    if (this.#server.rotateRefreshTokens !== true) return json(this.#o.issue(scope));
     refresh.revoked = true;
     return this.#withRefreshToken(clientId, scope);
+  }
+
+  /** A completed login's answer: access token and refresh token (the device grant's too). */
+  logIn(clientId: string, scope: string | null): Response {
+    return this.#withRefreshToken(clientId, scope);
+  }
+
+  /**
+   * Why the authorization endpoint refuses a request, if it does: `page` when it cannot
+   * redirect (an unchecked redirect URI; this stand-in accepts loopback ones only,
+   * [RFC 8252 §7.3](https://www.rfc-editor.org/rfc/rfc8252#section-7.3); an unknown client).
+   */
+  #check(query: URLSearchParams): (Refusal & { page: boolean }) | undefined {
+    const redirectUri = query.get("redirect_uri");
+    if (redirectUri === null || !isLoopback(redirectUri)) {
+      const description = "redirect_uri is missing or is not an http: loopback address";
+      return { page: true, error: "invalid_request", description };
+    }
+    const clientId = query.get("client_id");
+    const known = this.#server.clientId;
+    if (clientId === null || (known !== undefined && clientId !== known)) {
+      return {
+        page: true,
+        error: "invalid_request",
+        description: "client_id is missing or unknown",
+      };
+    }
+    const responseType = query.get("response_type");
+    if (responseType !== "token" && responseType !== "code") {
+      const description = "response_type must be code or token";
+      return { page: false, error: "unsupported_response_type", description };
+    }
+    const challenge = query.get("code_challenge");
+    if (responseType === "code" && (query.get("code_challenge_method") !== "S256" || !challenge)) {
+      const description = "PKCE with code_challenge_method=S256 is required";
+      return { page: false, error: "invalid_request", description };
+    }
+    return undefined;
+  }
+
+  /** The `iss` of the next redirect: the next scripted one, else the issuer. */
+  #nextIssuer(): string | null {
+    const scripted = this.#server.authorizationResponseIssuers;
+    return scripted !== undefined && scripted.length > 0 ? scripted.shift()! : this.#issuer;
   }
 
   #withRefreshToken(clientId: string, scope: string | null): Response {

@@ -3,21 +3,29 @@
 // (`/device_authorization`, §3.1–3.2), the verification page where the "user" approves a code
 // (`/device`, a GET with `user_code`, as a browser opening `verification_uri_complete`), and the
 // token endpoint's answers to `grant_type=urn:ietf:params:oauth:grant-type:device_code` (§3.4–3.5).
+// The client authenticates at the device authorization endpoint as at the token endpoint (§3.1),
+// and its tokens come with a refresh token, as a browser login's do.
 
-import { clientCredentials } from "./_client_auth.ts";
-import type { IssuedTokens } from "./_issued_tokens.ts";
+import type { LoginDesk } from "./_authorization.ts";
+import type { ClientAuthenticator } from "./_client_auth.ts";
 import type { AuthServerOptions } from "./auth_server_options.ts";
 import type { RecordedRequest } from "./recorded_request.ts";
 
 /** The grant type of a device access token request (RFC 8628 §3.4). */
 export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
+/** The device authorization endpoint's path, which the metadata advertises. */
+export const DEVICE_AUTHORIZATION_PATH = "/device_authorization";
+
 /** The paths this desk answers. */
 export function isDevicePath(path: string): boolean {
-  return path === "/device_authorization" || path === "/device";
+  return path === DEVICE_AUTHORIZATION_PATH || path === "/device";
 }
 
 interface DeviceCodes {
+  /** The client the codes were issued to: only it may poll with them. */
+  clientId: string;
+  scope: string | null;
   userCode: string;
   expiresAt: number;
   approved: boolean;
@@ -30,7 +38,8 @@ export class DeviceDesk {
   readonly #options: NonNullable<AuthServerOptions["deviceAuthorization"]>;
   readonly #origin: string;
   readonly #now: () => number;
-  readonly #tokens: IssuedTokens;
+  readonly #clients: ClientAuthenticator;
+  readonly #logins: LoginDesk;
   readonly #codes = new Map<string, DeviceCodes>();
   #count = 0;
 
@@ -38,31 +47,38 @@ export class DeviceDesk {
    * @param options The server's options: `deviceAuthorization`'s answers, lifetime and interval.
    * @param origin The server's origin, for the verification URI.
    * @param now The server's clock.
-   * @param tokens Where access tokens are issued.
+   * @param clients Authenticates the client, as the token endpoint does.
+   * @param logins Issues the tokens with a refresh token, as for a browser login.
    */
   constructor(
     options: AuthServerOptions,
     origin: string,
     now: () => number,
-    tokens: IssuedTokens,
+    clients: ClientAuthenticator,
+    logins: LoginDesk,
   ) {
     this.#options = options.deviceAuthorization ?? {};
     this.#origin = origin;
     this.#now = now;
-    this.#tokens = tokens;
+    this.#clients = clients;
+    this.#logins = logins;
   }
 
   /** Answers `/device_authorization` (RFC 8628 §3.2) and `/device` (the user's approval). */
-  handle(url: URL, recorded: RecordedRequest): Response {
+  async handle(url: URL, recorded: RecordedRequest): Promise<Response> {
     if (url.pathname === "/device") return this.#approve(url.searchParams.get("user_code"));
     if (recorded.method !== "POST") return error("invalid_request", "Use POST", 405);
     recorded.form = new URLSearchParams(new TextDecoder().decode(recorded.body));
-    // The client is named, by the form or Basic; it is authenticated at the token endpoint.
-    if (!clientCredentials(recorded).id) return error("invalid_request", "The client is not named");
+    // RFC 8628 §3.1: the client authenticates as at the token endpoint, or names itself.
+    const { clientId, error: refused } = await this.#clients.authenticate(recorded, url.href);
+    if (refused) return refused;
+    if (!clientId) return error("invalid_request", "The client is not named");
     const deviceCode = `dc-${++this.#count}-${crypto.randomUUID()}`;
     const userCode = `USER-${String(this.#count).padStart(4, "0")}`;
     const expiresIn = this.#options.expiresIn ?? 600;
     this.#codes.set(deviceCode, {
+      clientId,
+      scope: recorded.form.get("scope"),
       userCode,
       expiresAt: this.#now() + expiresIn * 1000,
       approved: false,
@@ -83,22 +99,27 @@ export class DeviceDesk {
   /**
    * Answers a device access token request (RFC 8628 §3.5): the next scripted
    * answer, if any; else `expired_token` past the codes' lifetime, a token
-   * once the user approved, `authorization_pending` before.
+   * once the user approved (with a refresh token), `authorization_pending` before.
    *
+   * @param recorded The token request, its form read.
+   * @param clientId The client the token endpoint authenticated.
    * @returns `undefined` for another grant type.
    */
-  token(form: URLSearchParams): Response | undefined {
+  token({ form }: RecordedRequest, clientId: string | null): Response | undefined {
     if (form.get("grant_type") !== DEVICE_CODE_GRANT) return undefined;
     const codes = this.#codes.get(form.get("device_code") ?? "");
     if (codes === undefined || codes.used) {
       return error("invalid_grant", "The device code is unknown or used");
+    }
+    if (codes.clientId !== clientId) {
+      return error("invalid_grant", "The device code was issued to another client");
     }
     const scripted = this.#options.answers?.shift();
     if (scripted !== undefined) return error(scripted);
     if (this.#now() >= codes.expiresAt) return error("expired_token");
     if (!codes.approved) return error("authorization_pending");
     codes.used = true;
-    return Response.json(this.#tokens.issue(null), { headers: { "Cache-Control": "no-store" } });
+    return this.#logins.logIn(codes.clientId, codes.scope);
   }
 
   #approve(userCode: string | null): Response {

@@ -2,10 +2,12 @@
 // ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)), the browser login's
 // (in _authorization.ts), the JWT bearer grant
 // ([RFC 7523 §2.1](https://www.rfc-editor.org/rfc/rfc7523#section-2.1)) and token exchange
-// ([RFC 8693 §2](https://www.rfc-editor.org/rfc/rfc8693#section-2)).
+// ([RFC 8693 §2](https://www.rfc-editor.org/rfc/rfc8693#section-2)); every grant's tokens are
+// DPoP-bound when the request carries a proof ([RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5)).
 
 import type { LoginDesk } from "./_authorization.ts";
 import { type AssertionContext, audiences } from "./_client_auth.ts";
+import { DpopCheck } from "./_dpop_check.ts";
 import type { IssuedTokens } from "./_issued_tokens.ts";
 import { checkClaims, decodeJwt, KeyRing } from "./_jwt_verify.ts";
 import type { AuthServerOptions } from "./auth_server_options.ts";
@@ -17,6 +19,8 @@ const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 /** Answers token requests, by their `grant_type`. */
 export class GrantDesk {
+  /** The server's DPoP state, checked here first and shared with the resource. */
+  readonly dpop: DpopCheck;
   readonly #options: AuthServerOptions;
   readonly #context: AssertionContext;
   readonly #logins: LoginDesk;
@@ -39,6 +43,7 @@ export class GrantDesk {
     this.#context = context;
     this.#logins = logins;
     this.#tokens = tokens;
+    this.dpop = new DpopCheck(options, context.now);
   }
 
   /** Imports the keys of the assertion issuers; the server waits for this before it is used. */
@@ -53,12 +58,49 @@ export class GrantDesk {
   }
 
   /**
-   * Answers a token request whose client was authenticated.
+   * Answers a token request whose client was authenticated. A `DPoP` proof is checked first
+   * ([RFC 9449 §4.3](https://www.rfc-editor.org/rfc/rfc9449#section-4.3)), before a code or a
+   * refresh token is used up, so that a nonce retry finds them still valid; a DPoP-bound refresh
+   * token needs a proof by its key (§5).
    *
-   * @param recorded The request, recorded; a JWT bearer grant's assertion is added decoded.
+   * @param recorded The request, recorded; a JWT bearer grant's assertion and the verified
+   *   proof are added.
    * @param clientId The authenticated client, or `null`.
+   * @param other A desk of its own for some grants (the device grant's): its answer, if any.
    */
-  async grant(recorded: RecordedRequest, clientId: string | null): Promise<Response> {
+  async grant(
+    recorded: RecordedRequest,
+    clientId: string | null,
+    other: () => Response | undefined = () => undefined,
+  ): Promise<Response> {
+    return this.dpop.withNonce(await this.#bound(recorded, clientId, other), "token");
+  }
+
+  async #bound(
+    recorded: RecordedRequest,
+    clientId: string | null,
+    other: () => Response | undefined,
+  ): Promise<Response> {
+    const outcome = await this.dpop.verify(recorded, "token");
+    if (outcome && "refusal" in outcome) return this.dpop.tokenRefusal(outcome.refusal);
+    const jkt = outcome?.proof.jkt;
+    const { form } = recorded;
+    const bound = form.get("grant_type") === "refresh_token"
+      ? this.#tokens.refreshBinding(form.get("refresh_token") ?? "")
+      : undefined;
+    if (bound !== undefined && bound !== jkt) {
+      return error(
+        "invalid_grant",
+        jkt === undefined
+          ? "The refresh token is DPoP-bound: a DPoP proof by its key is required"
+          : "The refresh token is bound to another DPoP key",
+      );
+    }
+    const response = other() ?? await this.#byType(recorded, clientId);
+    return await this.#tokens.bind(response, jkt, recorded.clientAuthMethod === "none");
+  }
+
+  async #byType(recorded: RecordedRequest, clientId: string | null): Promise<Response> {
     const { form } = recorded;
     switch (form.get("grant_type")) {
       case "client_credentials":

@@ -1,14 +1,19 @@
 // The stand-in server's access tokens: opaque, issued with a lifetime on the server's clock,
-// revoked by the test (`AuthServer.revoke`) or at the revocation endpoint.
+// revoked by the test (`AuthServer.revoke`) or at the revocation endpoint; bound to a DPoP key
+// when the token request carried a proof ([RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5)).
 
 interface Issued {
   expiresAt?: number;
   revoked: boolean;
+  /** The thumbprint of the DPoP key the token is bound to. */
+  jkt?: string;
 }
 
 /** The access tokens a server issued, and whether it accepts each now. */
 export class IssuedTokens {
   readonly #issued = new Map<string, Issued>();
+  /** The DPoP-bound refresh tokens (of any desk), and their key's thumbprint. */
+  readonly #boundRefreshTokens = new Map<string, string>();
   readonly #now: () => number;
   readonly #expiresIn: () => number | null;
   #count = 0;
@@ -51,6 +56,48 @@ export class IssuedTokens {
     const issued = this.#issued.get(token);
     if (!issued || issued.revoked) return false;
     return issued.expiresAt === undefined || this.#now() < issued.expiresAt;
+  }
+
+  /** The thumbprint of the DPoP key `token` is bound to, or `undefined` for a bearer token. */
+  binding(token: string): string | undefined {
+    return this.#issued.get(token)?.jkt;
+  }
+
+  /** The thumbprint of the DPoP key a refresh token is bound to, or `undefined`. */
+  refreshBinding(refreshToken: string): string | undefined {
+    return this.#boundRefreshTokens.get(refreshToken);
+  }
+
+  /**
+   * Binds the tokens of a successful token response to a DPoP key (RFC 9449 §5): the access
+   * token, whose `token_type` becomes `DPoP`, and, for a public client, the refresh token
+   * (confidential clients' are bound to the client by its authentication, as §5 says).
+   *
+   * @param response A token response of any grant.
+   * @param jkt The thumbprint of the proof's key; `undefined` leaves the response as it is.
+   * @param publicClient Whether the client authenticated with `none`.
+   * @returns The response, rewritten when something was bound.
+   */
+  async bind(
+    response: Response,
+    jkt: string | undefined,
+    publicClient: boolean,
+  ): Promise<Response> {
+    if (jkt === undefined || response.status !== 200) return response;
+    const body = await response.json() as Record<string, unknown>;
+    const issued = typeof body.access_token === "string"
+      ? this.#issued.get(body.access_token)
+      : undefined;
+    if (issued) {
+      issued.jkt = jkt;
+      if (body.token_type === "Bearer") body.token_type = "DPoP";
+    }
+    if (publicClient && typeof body.refresh_token === "string") {
+      this.#boundRefreshTokens.set(body.refresh_token, jkt);
+    }
+    const headers = new Headers(response.headers);
+    headers.delete("Content-Length");
+    return Response.json(body, { status: response.status, headers });
   }
 
   /**

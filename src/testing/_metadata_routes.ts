@@ -4,6 +4,8 @@
 // at the issuer followed by `/.well-known/openid-configuration`
 // ([OpenID Connect Discovery §4](https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig)).
 
+import { DEVICE_AUTHORIZATION_PATH, DEVICE_CODE_GRANT } from "./_device_routes.ts";
+import { DPOP_ALGORITHMS } from "./_dpop_check.ts";
 import type { AuthServer } from "./auth_server.ts";
 import type { AuthServerOptions } from "./auth_server_options.ts";
 import type { MetadataDocument } from "./metadata_options.ts";
@@ -29,6 +31,7 @@ const GRANT_TYPES = [
   "implicit",
   "urn:ietf:params:oauth:grant-type:jwt-bearer",
   "urn:ietf:params:oauth:grant-type:token-exchange",
+  DEVICE_CODE_GRANT,
 ];
 
 /** Whether a path is a well-known one: answered here, found or not. */
@@ -70,7 +73,7 @@ export function checkMetadataOptions({ issuerPath, metadata }: AuthServerOptions
  */
 export function metadataResponse(
   path: string,
-  { issuerPath = "", metadata: options }: AuthServerOptions,
+  { issuerPath = "", metadata: options, pushedAuthorizationRequests: par }: AuthServerOptions,
   server: Endpoints,
   clients: ClientMethods,
 ): Response {
@@ -90,9 +93,16 @@ export function metadataResponse(
     authorization_endpoint: server.authorizationEndpoint,
     token_endpoint: server.tokenEndpoint,
     revocation_endpoint: server.revocationEndpoint,
+    device_authorization_endpoint: new URL(DEVICE_AUTHORIZATION_PATH, server.tokenEndpoint).href,
     response_types_supported: ["code", "token"],
     grant_types_supported: GRANT_TYPES,
     code_challenge_methods_supported: ["S256"],
+    // [RFC 9126 §5](https://www.rfc-editor.org/rfc/rfc9126#section-5) and
+    // [RFC 9207 §3](https://www.rfc-editor.org/rfc/rfc9207#section-3).
+    pushed_authorization_request_endpoint: new URL("/par", server.tokenEndpoint).href,
+    require_pushed_authorization_requests: par?.required === true,
+    authorization_response_iss_parameter_supported: true,
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS], // RFC 9449 §5.1
     token_endpoint_auth_methods_supported: clients.methods,
     revocation_endpoint_auth_methods_supported: clients.methods,
   };

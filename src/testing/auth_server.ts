@@ -11,7 +11,8 @@ import { DeviceDesk, isDevicePath } from "./_device_routes.ts";
 import { GrantDesk } from "./_grant_routes.ts";
 import { IssuedTokens } from "./_issued_tokens.ts";
 import { checkMetadataOptions, isWellKnown, metadataResponse } from "./_metadata_routes.ts";
-import { notFound, scripted } from "./_plain_routes.ts";
+import { scripted } from "./_plain_routes.ts";
+import { ResourceDesk } from "./_resource_route.ts";
 import { revoke } from "./_revocation_route.ts";
 import { type AuthServerOptions, checkAuthServerOptionNames } from "./auth_server_options.ts";
 import type { RecordedRequest, RecordedRevocation, RouteHandler } from "./recorded_request.ts";
@@ -23,7 +24,8 @@ import type { AuthorizationFailure, TokenFailure } from "./scripted_failures.ts"
  * The token endpoint (`/token`) issues opaque tokens for the client
  * credentials grant; the resource (`/resource` and anything below it) answers
  * 200 with a JSON echo for a valid bearer token and 401 with
- * `WWW-Authenticate: Bearer error="invalid_token"` otherwise; a path the server
+ * `WWW-Authenticate: Bearer error="invalid_token"` otherwise (DPoP: see
+ * {@linkcode AuthServerOptions.dpopNonce}); a path the server
  * does not serve answers 404 (recorded as a resource request). Every request is
  * recorded. Failures, delays and revocations are scripted through methods.
  *
@@ -76,6 +78,8 @@ export class AuthServer implements AsyncDisposable {
   readonly authorizationEndpoint: string;
   /** Every authorization request received, in order. */
   readonly authorizationRequests: RecordedRequest[] = [];
+  /** Every pushed authorization request (`/par`, RFC 9126) received, in order. */
+  readonly pushedAuthorizationRequests: RecordedRequest[] = [];
   /** Every token request received, in order. */
   readonly tokenRequests: RecordedRequest[] = [];
   /** Every resource request received, in order (custom routes and unknown paths included). */
@@ -99,7 +103,6 @@ export class AuthServer implements AsyncDisposable {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #options: AuthServerOptions;
   readonly #tokens = new IssuedTokens(() => this.#now(), () => this.expiresIn);
-  readonly #routes = new Map<string, RouteHandler>();
   readonly #failures: TokenFailure[] = [];
   readonly #revocationFailures: TokenFailure[] = [];
   readonly #pending = new Set<() => void>();
@@ -107,6 +110,7 @@ export class AuthServer implements AsyncDisposable {
   readonly #clients: ClientAuthenticator;
   readonly #grants: GrantDesk;
   readonly #devices: DeviceDesk;
+  readonly #resource: ResourceDesk;
   readonly #now = (): number => (this.#options.now ?? Date.now)();
 
   /** Use {@linkcode startAuthServer}. @internal */
@@ -125,15 +129,14 @@ export class AuthServer implements AsyncDisposable {
     this.revocationEndpoint = `${this.origin}/revoke`;
     this.resourceUrl = `${this.origin}/resource`;
     this.authorizationEndpoint = `${this.origin}/authorize`;
-    this.#logins = new LoginDesk({
+    this.#logins = new LoginDesk(options, this.issuer, {
       now: () => this.#now(),
-      clientId: options.clientId,
-      rotateRefreshTokens: options.rotateRefreshTokens ?? false,
       issue: (scope) => this.#tokens.issue(scope),
     });
     this.#clients = new ClientAuthenticator(options, this, () => this.#now());
     this.#grants = new GrantDesk(options, this.#clients.context, this.#logins, this.#tokens);
-    this.#devices = new DeviceDesk(options, this.origin, this.#now, this.#tokens);
+    this.#devices = new DeviceDesk(options, this.origin, this.#now, this.#clients, this.#logins);
+    this.#resource = new ResourceDesk(this, this.#tokens, this.#grants.dpop, (t) => this.#wait(t));
     const ready = Promise.all([this.#clients.import(), this.#grants.import()]);
     ready.catch(() => {}); // awaited by startAuthServer
     imports.set(this, ready);
@@ -184,12 +187,22 @@ export class AuthServer implements AsyncDisposable {
    * @param handler Makes the response; the request is recorded first.
    */
   route(path: string, handler: RouteHandler): void {
-    this.#routes.set(path, handler);
+    this.#resource.route(path, handler);
   }
 
-  /** Whether `token` is a token this server issued and would accept now. */
+  /** Whether `token` was issued here and would be accepted now (with a proof, if DPoP-bound). */
   accepts(token: string): boolean {
     return this.#tokens.accepts(token);
+  }
+
+  /** The current DPoP nonce ([RFC 9449 §8](https://www.rfc-editor.org/rfc/rfc9449#section-8)). */
+  get dpopNonce(): string {
+    return this.#grants.dpop.nonce;
+  }
+
+  /** Replaces {@linkcode AuthServer.dpopNonce}: a proof with the old one is refused from now on. */
+  rotateDpopNonce(): string {
+    return this.#grants.dpop.rotateNonce();
   }
 
   /** The refresh tokens issued so far, in order. */
@@ -319,25 +332,13 @@ export class AuthServer implements AsyncDisposable {
       this.authorizationRequests.push(recorded);
       return this.#logins.authorize(url);
     }
-    if (isDevicePath(url.pathname)) return this.#devices.handle(url, recorded);
+    if (url.pathname === "/par") return await this.#logins.push(recorded, this.#clients, this);
+    if (isDevicePath(url.pathname)) return await this.#devices.handle(url, recorded);
     if (isWellKnown(url.pathname)) {
       this.metadataRequests.push(recorded);
       return metadataResponse(url.pathname, this.#options, this, this.#clients);
     }
-    const match = /^Bearer (\S+)$/i.exec(request.headers.get("authorization") ?? "");
-    if (match) recorded.token = match[1];
-    this.resourceRequests.push(recorded);
-    const route = this.#routes.get(url.pathname);
-    if (!route && url.pathname !== "/resource" && !url.pathname.startsWith("/resource/")) {
-      return notFound(url.pathname);
-    }
-    if (this.resourceDelay > 0) await this.#wait(this.resourceDelay);
-    if (route) return await route(request, recorded);
-    if (!recorded.token || !this.accepts(recorded.token)) {
-      const headers = { "WWW-Authenticate": 'Bearer error="invalid_token"' };
-      return Response.json({ error: "invalid_token" }, { status: 401, headers });
-    }
-    return Response.json({ method: request.method, path: url.pathname, bytes: body.byteLength });
+    return await this.#resource.handle(request, url, recorded);
   }
 
   /** A request to the token or the revocation endpoint: both authenticate the client first. */
@@ -349,7 +350,7 @@ export class AuthServer implements AsyncDisposable {
     if (error) return error;
     return revocation
       ? revoke(recorded, clientId, this.#tokens, this.#logins, this.revocations)
-      : this.#devices.token(recorded.form) ?? await this.#grants.grant(recorded, clientId);
+      : await this.#grants.grant(recorded, clientId, () => this.#devices.token(recorded, clientId));
   }
 
   #wait(ms: number): Promise<void> {

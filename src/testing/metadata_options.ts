@@ -27,7 +27,7 @@ export type MetadataDocument = "oauth-authorization-server" | "openid-configurat
  * ([RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3),
  * [OpenID Connect Discovery §4](https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig))
  * with `issuer`, `authorization_endpoint`, `token_endpoint`,
- * `revocation_endpoint`, `response_types_supported`, `grant_types_supported`,
+ * `revocation_endpoint`, `device_authorization_endpoint`, `response_types_supported`, `grant_types_supported`,
  * `code_challenge_methods_supported`, `token_endpoint_auth_methods_supported`
  * and `revocation_endpoint_auth_methods_supported` (and the signing
  * algorithms of client assertions, when keys or a secret are registered).

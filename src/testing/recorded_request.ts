@@ -53,8 +53,78 @@ export interface RecordedRequest {
   body: Uint8Array;
   /** The form fields of a token or revocation request (empty for other requests). */
   form: URLSearchParams;
-  /** The bearer token a resource request carried, if any. */
+  /**
+   * The access token a resource request carried, if any: `Authorization: Bearer <token>`, or
+   * `Authorization: DPoP <token>` ([RFC 9449 §7.1](https://www.rfc-editor.org/rfc/rfc9449#section-7.1)).
+   */
   token?: string;
+  /**
+   * The `DPoP` proof of a token or resource request, decoded, when it passed every check
+   * ([RFC 9449 §4.3](https://www.rfc-editor.org/rfc/rfc9449#section-4.3)): `jkt` is the
+   * thumbprint of its key ([RFC 7638](https://www.rfc-editor.org/rfc/rfc7638)), the one the
+   * tokens it obtains are bound to. A refused proof is not recorded here; its request's
+   * `headers` still hold it.
+   *
+   * @example Checking that the client proved its key at the token endpoint
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DpopKey } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * const key = await DpopKey.generate();
+   * const response = await fetch(server.tokenEndpoint, {
+   *   method: "POST",
+   *   headers: { DPoP: await key.proof({ method: "POST", url: server.tokenEndpoint }) },
+   *   body: new URLSearchParams({ grant_type: "client_credentials", client_id: "app" }),
+   * });
+   * assert.equal((await response.json()).token_type, "DPoP");
+   * const dpop = server.tokenRequests[0]?.dpop;
+   * assert.equal(dpop?.jkt, await key.thumbprint());
+   * assert.equal(dpop?.payload.htm, "POST");
+   * ```
+   */
+  dpop?: {
+    /** The JWK SHA-256 thumbprint of the proof's `jwk`, base64url. */
+    jkt: string;
+    /** The JOSE header: `typ`, `alg`, `jwk`. */
+    header: Record<string, unknown>;
+    /** The claims: `jti`, `htm`, `htu`, `iat`, and `ath` and `nonce` when sent. */
+    payload: Record<string, unknown>;
+  };
+  /**
+   * Why the server refused the `DPoP` proof of a token or resource request: `use_dpop_nonce`
+   * when it lacked the server's current nonce
+   * ([RFC 9449 §8](https://www.rfc-editor.org/rfc/rfc9449#section-8)), else
+   * `invalid_dpop_proof`, with the failed check.
+   *
+   * @example Counting the nonce challenges a client met
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { DpopKey } from "@alf/client";
+   * import { startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer({ dpopNonce: { token: true } });
+   * const key = await DpopKey.generate();
+   * const response = await fetch(server.tokenEndpoint, {
+   *   method: "POST",
+   *   headers: { DPoP: await key.proof({ method: "POST", url: server.tokenEndpoint }) },
+   *   body: new URLSearchParams({ grant_type: "client_credentials", client_id: "app" }),
+   * });
+   * assert.equal(response.status, 400);
+   * await response.body?.cancel();
+   * const challenges = server.tokenRequests.filter((request) =>
+   *   request.dpopRefusal?.error === "use_dpop_nonce"
+   * );
+   * assert.equal(challenges.length, 1);
+   * ```
+   */
+  dpopRefusal?: {
+    /** The error answered. */
+    error: "invalid_dpop_proof" | "use_dpop_nonce";
+    /** The check that failed, as answered in `error_description`. */
+    description: string;
+  };
   /**
    * How a token or revocation request authenticated the client, as the server
    * saw it: `"client_secret_basic"`, `"client_secret_post"`,

@@ -17,6 +17,7 @@ const UNSET: Record<string, string> = Object.fromEntries(
     "ALF_REDIS",
     "ALF_AUTHORIZATION_ENDPOINT",
     "ALF_LOGIN_PORTS",
+    "ALF_DEVICE_AUTHORIZATION_ENDPOINT",
   ].map((name) => [name, ""]),
 );
 
@@ -77,6 +78,31 @@ export async function alf(args: string[], options: RunOptions = {}): Promise<Run
   const { code, stdout, stderr } = await child.output();
   const decoder = new TextDecoder();
   return { code, stdout, out: decoder.decode(stdout), err: decoder.decode(stderr) };
+}
+
+/**
+ * Starts `deno run -A cli.ts <args>` in the project folder, its output piped,
+ * for a test that reads it while the command runs (a device login's prompt).
+ *
+ * @param wrap Turns the Deno command line into another program's that runs
+ * it (`script`, for a terminal).
+ */
+export function spawnAlf(
+  args: string[],
+  env: Record<string, string>,
+  wrap?: (deno: string[]) => { command: string; args: string[] },
+): Deno.ChildProcess {
+  const deno = [Deno.execPath(), "run", "-A", CLI, ...args];
+  const { command, args: commandArgs } = wrap?.(deno) ??
+    { command: deno[0]!, args: deno.slice(1) };
+  return new Deno.Command(command, {
+    args: commandArgs,
+    cwd: ROOT,
+    env: { ...UNSET, NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
 }
 
 /** The environment that points the command at a stand-in server. */

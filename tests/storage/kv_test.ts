@@ -294,6 +294,37 @@ Deno.test("KvTokenStorage: 6 processes x 20 concurrent cold requests make 1 toke
   assert.equal(server.resourceRequests.length, 120);
 });
 
+Deno.test("KvTokenStorage: processes with DPoP share a token only with a process of the same key", async () => {
+  await using file = await tempKvPath();
+  await using server = await startAuthServer();
+  const shared = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ]);
+  const sharedJwk = await crypto.subtle.exportKey("jwk", shared.privateKey);
+  const base = {
+    kvPath: file.path,
+    tokenEndpoint: server.tokenEndpoint,
+    resourceUrl: server.resourceUrl,
+    requests: 10,
+  };
+  // Two processes with one key, two with keys of their own, one file.
+  const keys: KvWorkerConfig["dpop"][] = [sharedJwk, sharedJwk, "own", "own"];
+  await using workers = await startWorkers(4, (i) => startKvWorker({ ...base, dpop: keys[i] }));
+  const reports = await workers.burst();
+  for (const report of reports) {
+    assert.deepEqual(report.statuses, Array(10).fill(200));
+    assert.deepEqual(report.errors, []);
+  }
+  assert.equal(server.tokenRequests.length, 3, "one token per key");
+  // Not one request was sent with a token bound to another key (the kit would answer 401,
+  // and the client would renew and replay): 40 requests, each with its proof.
+  assert.equal(server.resourceRequests.length, 40);
+  assert(server.resourceRequests.every((request) => request.dpop !== undefined));
+  const keysSeen = new Set(server.resourceRequests.map((request) => request.dpop?.jkt));
+  assert.equal(keysSeen.size, 3);
+});
+
 Deno.test("KvTokenStorage: a token survives a restart", async () => {
   await using file = await tempKvPath();
   await using server = await startAuthServer();

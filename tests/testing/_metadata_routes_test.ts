@@ -16,6 +16,7 @@ const GRANT_TYPES = [
   "implicit",
   "urn:ietf:params:oauth:grant-type:jwt-bearer",
   "urn:ietf:params:oauth:grant-type:token-exchange",
+  "urn:ietf:params:oauth:grant-type:device_code",
 ];
 
 Deno.test("AuthServer serves the same metadata at both well-known locations", async () => {
@@ -26,9 +27,14 @@ Deno.test("AuthServer serves the same metadata at both well-known locations", as
     authorization_endpoint: `${server.origin}/authorize`,
     token_endpoint: `${server.origin}/token`,
     revocation_endpoint: `${server.origin}/revoke`,
+    device_authorization_endpoint: `${server.origin}/device_authorization`,
+    pushed_authorization_request_endpoint: `${server.origin}/par`,
+    require_pushed_authorization_requests: false,
+    authorization_response_iss_parameter_supported: true,
     response_types_supported: ["code", "token"],
     grant_types_supported: GRANT_TYPES,
     code_challenge_methods_supported: ["S256"],
+    dpop_signing_alg_values_supported: ["ES256", "EdDSA", "RS256", "PS256"],
     token_endpoint_auth_methods_supported: ["none", "client_secret_basic", "client_secret_post"],
     revocation_endpoint_auth_methods_supported: [
       "none",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Client } from "../../mod.ts";
 import { type AuthServerOptions, type MetadataOptions, startAuthServer } from "../../testing.ts";
 import { ManualClock } from "../_helpers.ts";
 
@@ -281,4 +282,58 @@ Deno.test("startAuthServer() refuses a misspelled option, in metadata too, namin
       'Cannot start the AuthServer ("metadata"): unknown option "omitt"; did you mean "omit"?',
     ),
   );
+});
+
+Deno.test("AuthServer.dpopNonce is unreserved and its own per server; rotateDpopNonce() replaces it", async () => {
+  await using server = await startAuthServer();
+  await using other = await startAuthServer();
+  const first = server.dpopNonce;
+  assert.match(first, /^[A-Za-z0-9_-]{22}$/); // RFC 3986 unreserved, and 1*NQCHAR (RFC 9449 §8.1)
+  assert.equal(server.dpopNonce, first); // stable until rotated
+  assert.notEqual(other.dpopNonce, first);
+  const second = server.rotateDpopNonce();
+  assert.match(second, /^[A-Za-z0-9_-]{22}$/);
+  assert.notEqual(second, first);
+  assert.equal(server.dpopNonce, second);
+});
+
+Deno.test("AuthServer advertises the DPoP algorithms it verifies in both metadata documents", async () => {
+  await using server = await startAuthServer();
+  for (
+    const path of ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]
+  ) {
+    const metadata = await (await fetch(server.url(path))).json();
+    assert.deepEqual(metadata.dpop_signing_alg_values_supported, [
+      "ES256",
+      "EdDSA",
+      "RS256",
+      "PS256",
+    ]);
+  }
+});
+
+Deno.test("AuthServer with nonces at both endpoints serves a Client with dpop, rotation included", async () => {
+  await using server = await startAuthServer({ dpopNonce: { token: true, resource: true } });
+  await using client = new Client({
+    tokenEndpoint: server.tokenEndpoint,
+    clientId: "app",
+    dpop: true,
+  });
+  const first = await client.fetch(server.resourceUrl);
+  assert.equal(first.status, 200);
+  await first.body?.cancel();
+  const refusals = (requests: { dpopRefusal?: { error: string } }[]) =>
+    requests.map((request) => request.dpopRefusal?.error ?? "accepted");
+  assert.deepEqual(refusals(server.tokenRequests), ["use_dpop_nonce", "accepted"]);
+  assert.deepEqual(refusals(server.resourceRequests), ["use_dpop_nonce", "accepted"]);
+  const jkt = server.tokenRequests[1]?.dpop?.jkt;
+  assert.equal(server.resourceRequests[1]?.dpop?.jkt, jkt);
+
+  server.rotateDpopNonce();
+  const second = await client.fetch(server.resourceUrl);
+  assert.equal(second.status, 200);
+  await second.body?.cancel();
+  assert.deepEqual(refusals(server.resourceRequests).slice(2), ["use_dpop_nonce", "accepted"]);
+  assert.equal(server.resourceRequests[3]?.dpop?.payload.nonce, server.dpopNonce);
+  assert.equal(server.tokenRequests.length, 2); // a nonce challenge asks for no new token
 });

@@ -65,6 +65,7 @@ Deno.test("AuthServer /authorize redirects with the token and the state in the f
     expires_in: "60",
     scope: "read",
     state: "s1",
+    iss: server.issuer,
   });
   const [issued] = server.issuedTokens;
   assert(issued);
@@ -119,6 +120,7 @@ Deno.test("AuthServer scripts error redirects and wrong states, then approves ag
     error: "access_denied",
     error_description: "No",
     state: "s",
+    iss: server.issuer,
   });
   const wrong = (await authorize(server, { ...params, ...pkce })).location!.searchParams;
   assert.match(wrong.get("state")!, /^wrong-/);
