@@ -11,7 +11,7 @@ import { redactInspect } from "./_redact.ts";
 import { parseClientOptions } from "./_client_settings.ts";
 import type { ClientOptions } from "./client_options.ts";
 import type { ClientEvent } from "./client_event.ts";
-import { DpopNonces } from "./dpop_nonce.ts";
+import { DpopProver } from "./_dpop_prover.ts";
 import { installedFlow } from "./login/browser_flow.ts";
 import { type MtlsFetch, openClientCertificate } from "./mtls.ts";
 import { ReplayableRequest, type ReplayableRequestOptions } from "./replayable_request.ts";
@@ -146,7 +146,7 @@ export class Client implements AsyncDisposable {
       maxReplayBytes: settings.maxReplayBytes,
       allowHttp: settings.allowHttp,
       // The resources' nonces, apart from the token endpoint's (RFC 9449 §8, §9).
-      dpop: dpop && { key: dpop, nonces: new DpopNonces() },
+      dpop: dpop && new DpopProver(dpop),
     };
     this.#throwTokenErrors = settings.tokenErrors === "throw";
     this.#onEvent = settings.onEvent;

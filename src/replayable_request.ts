@@ -8,8 +8,8 @@
 
 import { discard, isStreamedBody, withPromptCancel } from "./_body.ts";
 import { isLoopbackHost } from "./_endpoint_url.ts";
-import type { DpopKeySource } from "./_dpop_option.ts";
-import { type DpopNonces, resourceNonceChallenge } from "./dpop_nonce.ts";
+import type { DpopProver } from "./_dpop_prover.ts";
+import { resourceNonceChallenge } from "./dpop_nonce.ts";
 import { authorizationValue, bindingDefect, type Token } from "./token.ts";
 import { TokenError } from "./token_error.ts";
 import { challengeError } from "./www_authenticate.ts";
@@ -32,7 +32,7 @@ export interface ReplayableRequestOptions {
    * The client's DPoP key and the resources' latest nonces, for a client
    * with DPoP ([RFC 9449 §7](https://www.rfc-editor.org/rfc/rfc9449#section-7)).
    */
-  dpop?: { key: DpopKeySource; nonces: DpopNonces };
+  dpop?: DpopProver;
 }
 
 /** Errors of a 401 that a new token would not fix. */
@@ -73,8 +73,8 @@ export class ReplayableRequest {
   #renewed = false;
   /** Whether the nonce replay was sent ([RFC 9449 §9](https://www.rfc-editor.org/rfc/rfc9449#section-9)). */
   #nonceReplayed = false;
-  /** The DPoP nonce of the latest send. */
-  #sentNonce: string | undefined;
+  /** Whether the latest answer asked for a new DPoP nonce. */
+  #nonceAsked = false;
 
   /**
    * Prepares a request: the caller's arguments are checked as fetch would
@@ -182,10 +182,8 @@ export class ReplayableRequest {
   /** A resource's `use_dpop_nonce` answer replayed once, if the nonce is new and there is a copy. */
   async #afterNonceChallenge(sent: Promise<Response>, token: Token): Promise<Response> {
     const response = await sent;
-    if (this.#nonceReplayed) return response;
-    const nonce = resourceNonceChallenge(response);
-    // The same nonce asked for again would be refused again: no loop.
-    if (nonce === undefined || nonce === this.#sentNonce || !this.holdForReplay()) return response;
+    // Once; and the same nonce asked for again would be refused again: no loop.
+    if (this.#nonceReplayed || !this.#nonceAsked || !this.holdForReplay()) return response;
     this.#nonceReplayed = true;
     void discard(response);
     return await this.#send(this.#nextTarget(), token);
@@ -235,9 +233,7 @@ export class ReplayableRequest {
     }
     const url = target instanceof Request ? target.url : new URL(target, baseUrl()).href;
     const method = target instanceof Request ? target.method : this.#init?.method ?? "GET";
-    const nonce = this.#sentNonce = dpop.nonces.get(url);
-    const key = await dpop.key();
-    const proof = await key.proof({ method, url, accessToken: token.accessToken, nonce });
+    const { proof, nonce } = await dpop.sign(method, url, token.accessToken);
     const values = { Authorization: authorizationValue(token), DPoP: proof };
     let response: Response;
     if (target instanceof Request) {
@@ -247,9 +243,12 @@ export class ReplayableRequest {
       const headers = withHeaders(this.#init?.headers, values);
       response = await this.#transport(target, { ...this.#init, headers });
     }
-    dpop.nonces.remember(
-      response.redirected && response.url ? response.url : url,
+    const from = response.redirected && response.url ? response.url : url;
+    this.#nonceAsked = dpop.answered(
+      from,
       response.headers,
+      resourceNonceChallenge(response),
+      nonce,
     );
     return response;
   }

@@ -65,6 +65,11 @@ export interface AuthorizationServerMetadata {
   /** The PKCE methods the server supports ([RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)). */
   readonly code_challenge_methods_supported?: readonly string[];
   /**
+   * The JWS algorithms the server takes in DPoP proofs
+   * ([RFC 9449 §5.1](https://www.rfc-editor.org/rfc/rfc9449#section-5.1)).
+   */
+  readonly dpop_signing_alg_values_supported?: readonly string[];
+  /**
    * Whether the server accepts authorization requests only when pushed
    * ([RFC 9126 §5](https://www.rfc-editor.org/rfc/rfc9126#section-5)); `false` when absent.
    */
@@ -103,6 +108,7 @@ const LISTS = [
   "token_endpoint_auth_signing_alg_values_supported",
   "revocation_endpoint_auth_methods_supported",
   "code_challenge_methods_supported",
+  "dpop_signing_alg_values_supported",
 ] as const;
 
 /** Members that are booleans: a server's duty the client relies on, so never guessed from a string. */

@@ -18,8 +18,9 @@ import { discover } from "./discovery.ts";
 import { revokeToken } from "./revocation.ts";
 import { type AuthorizationServerMetadata, metadataEndpoint } from "./server_metadata.ts";
 import { keySource } from "./_dpop_option.ts";
+import { DpopProver } from "./_dpop_prover.ts";
 import type { DpopKey } from "./dpop.ts";
-import { DpopNonces, tokenNonceChallenge } from "./dpop_nonce.ts";
+import { tokenNonceChallenge } from "./dpop_nonce.ts";
 import { bindingDefect } from "./token.ts";
 import { TokenError } from "./token_error.ts";
 import type { TokenResult } from "./token_result.ts";
@@ -62,10 +63,8 @@ export class TokenEndpoint {
   #discoveredUrl?: URL;
   /** The assertion signer of `client_secret_jwt` when none was given. */
   #secretAssertion?: ClientAssertion;
-  /** The DPoP key, made once. */
-  readonly #dpop?: () => Promise<DpopKey>;
-  /** The token endpoint's latest DPoP nonce, by origin. */
-  readonly #nonces = new DpopNonces();
+  /** The DPoP key and the authorization server's nonces. */
+  readonly #dpop?: DpopProver;
 
   /**
    * Creates the endpoint a grant sends its token requests to. Nothing is sent
@@ -87,7 +86,7 @@ export class TokenEndpoint {
       }
     }
     this.#options = options;
-    if (options.dpop !== undefined) this.#dpop = keySource(options.dpop);
+    if (options.dpop !== undefined) this.#dpop = new DpopProver(keySource(options.dpop));
   }
 
   /** Whether token requests carry DPoP proofs, and only DPoP-bound tokens are accepted. */
@@ -184,19 +183,13 @@ export class TokenEndpoint {
    */
   async request(params: URLSearchParams, signal?: AbortSignal): Promise<TokenResult> {
     const url = await this.resolve(signal);
-    const dpop = this.#dpop && await this.#dpop().catch((cause) => {
-      // The key pair given is unusable: say why (the message names no key material).
-      throw new TokenError(`Cannot obtain a token: ${cause?.message ?? cause}`, {
-        code: "grant_failed",
-        cause,
-      });
-    });
-    let sent = await this.#send(url, params, dpop, signal);
+    const dpop = await this.#dpopKey();
+    let sent = await this.#send(url, params, signal);
     // One retry with the nonce the server asked for: RFC 9449 §8.
-    if (sent.nonceChallenge) sent = await this.#send(url, params, dpop, signal);
+    if (sent.nonceChallenge) sent = await this.#send(url, params, signal);
     const { result } = sent;
     if ("token" in result) {
-      const defect = bindingDefect(result.token.tokenType, !!dpop);
+      const defect = bindingDefect(result.token.tokenType, dpop !== undefined);
       if (defect) {
         throw new TokenError(`Cannot use the token: ${defect}`, {
           code: "invalid_response",
@@ -211,12 +204,12 @@ export class TokenEndpoint {
   async #send(
     url: URL,
     params: URLSearchParams,
-    dpop: DpopKey | undefined,
     signal: AbortSignal | undefined,
   ): Promise<SentTokenRequest> {
     const { form, headers } = await this.#authenticated(params, url, url);
-    const nonce = dpop && this.#nonces.get(url);
-    if (dpop) headers.set("DPoP", await dpop.proof({ method: "POST", url, nonce }));
+    const dpop = this.#dpop;
+    const signed = dpop && await dpop.sign("POST", url);
+    if (signed) headers.set("DPoP", signed.proof);
     return await sendTokenRequest({
       ...this.#options,
       url,
@@ -224,15 +217,21 @@ export class TokenEndpoint {
       headers,
       signal,
       fetch: this.#options.mtlsFetch ?? this.#options.fetch,
-      // A new nonce the server asks for; the one just sent is not asked for twice.
-      onAnswer: (response, error) => {
-        if (!dpop) return false;
-        const latest = this.#nonces.remember(url, response.headers);
-        const { status, headers } = response;
-        const challenge = tokenNonceChallenge({ status, error, headers });
-        return challenge !== undefined && challenge === latest && challenge !== nonce;
-      },
+      onAnswer: signed &&
+        ((response, error) =>
+          dpop!.answered(
+            url,
+            response.headers,
+            tokenNonceChallenge({ status: response.status, error, headers: response.headers }),
+            signed.nonce,
+          )),
     });
+  }
+
+  /** The DPoP key, checked against the server's metadata; `undefined` without DPoP. */
+  #dpopKey(): Promise<DpopKey | undefined> {
+    return this.#dpop?.checkedKey(this.#metadata?.dpop_signing_alg_values_supported) ??
+      Promise.resolve(undefined);
   }
 
   /**
@@ -248,7 +247,10 @@ export class TokenEndpoint {
    * @param url The endpoint.
    * @param params The form (`client_id` and the client's credentials are added).
    * @param options `name`: the endpoint in messages (`"device authorization
-   *   endpoint"`); `signal`: aborts the request.
+   *   endpoint"`); `signal`: aborts the request; `dpop`: with a DPoP key, the
+   *   request carries a proof, and a `use_dpop_nonce` answer is retried once
+   *   with its nonce (the pushed authorization request,
+   *   [RFC 9449 §10.1](https://www.rfc-editor.org/rfc/rfc9449#section-10.1)).
    * @returns The status, headers and body text of the answer, whatever its status.
    * @throws {TokenError} with code `network_error`, `timeout`, `aborted` or
    *   `invalid_response` (a body past its bound); and when the token endpoint
@@ -281,14 +283,38 @@ export class TokenEndpoint {
   async post(
     url: URL,
     params: URLSearchParams,
-    options: { name: string; signal?: AbortSignal },
+    options: { name: string; signal?: AbortSignal; dpop?: boolean },
   ): Promise<EndpointAnswer> {
     const { name, signal } = options;
     const tokenEndpoint = await this.resolve(signal);
-    const { form, headers } = await this.#authenticated(params, url, tokenEndpoint);
+    const dpop = options.dpop && await this.#dpopKey() && this.#dpop;
     const { timeout } = this.#options;
     const fetch = this.#options.mtlsFetch ?? this.#options.fetch;
-    return await postForm({ url, form, headers, fetch, timeout, signal, name });
+    const send = async (proof?: string) => {
+      // A new assertion each time: its `jti` is single-use.
+      const { form, headers } = await this.#authenticated(params, url, tokenEndpoint);
+      if (proof !== undefined) headers.set("DPoP", proof);
+      return await postForm({ url, form, headers, fetch, timeout, signal, name });
+    };
+    // With a proof, once more with the nonce the server asks for (RFC 9449 §8, §10.1).
+    return dpop ? await dpop.withNonceRetry(url, send) : await send();
+  }
+
+  /**
+   * The URL of one of the server's endpoints, as its metadata names it: for
+   * a client that presents its certificate, its alias in
+   * `mtls_endpoint_aliases` when there is one
+   * ([RFC 8705 §5](https://www.rfc-editor.org/rfc/rfc8705#section-5)).
+   * `undefined` for an endpoint without an issuer, or a member the metadata
+   * lacks.
+   *
+   * @param name The metadata member, e.g. `"pushed_authorization_request_endpoint"`.
+   * @param signal Stops waiting for the discovery.
+   * @throws {TokenError} when the metadata cannot be had.
+   */
+  async endpoint(name: string, signal?: AbortSignal): Promise<URL | undefined> {
+    const url = metadataEndpoint(await this.metadata(signal), name, !!this.#options.mtlsFetch);
+    return url === undefined ? undefined : new URL(url);
   }
 
   /**

@@ -5,7 +5,7 @@
 // recovers; the sanitizers catch any timer, socket or promise left behind.
 
 import assert from "node:assert/strict";
-import { AuthorizationCodeGrant, Client, TokenError } from "../mod.ts";
+import { AuthorizationCodeGrant, Client, DpopKey, TokenError } from "../mod.ts";
 import { type MetadataOptions, startAuthServer } from "../testing.ts";
 import { keyPair, pkcs8Pem } from "./_jws.ts";
 import { MAX_TOKEN_RESPONSE_BYTES, TokenEndpoint } from "../src/token_endpoint.ts";
@@ -880,4 +880,72 @@ Deno.test("TokenEndpoint.url is the issuer until discovery, then the token endpo
     () => new TokenEndpoint({ clientId: "id", fetch, now: Date.now, timeout: 1 }),
     { name: "TypeError", message: 'Cannot create the TokenEndpoint: give "url" or "issuer"' },
   );
+});
+
+Deno.test("TokenEndpoint.endpoint() names a metadata endpoint, its mTLS alias for a client that presents its certificate", async () => {
+  await using server = await startAuthServer({
+    metadata: {
+      members: {
+        mtls_endpoint_aliases: {
+          pushed_authorization_request_endpoint: "https://mtls.example/par",
+          device_authorization_endpoint: "https://mtls.example/device",
+        },
+      },
+    },
+  });
+  const options = { issuer: server.issuer, clientId: "id", fetch, now: Date.now, timeout: 30_000 };
+  const plain = new TokenEndpoint(options);
+  const mtls = new TokenEndpoint({ ...options, mtlsFetch: fetch });
+  assert.equal(
+    (await plain.endpoint("pushed_authorization_request_endpoint"))?.href,
+    server.url("/par"),
+  );
+  assert.equal(
+    (await mtls.endpoint("pushed_authorization_request_endpoint"))?.href,
+    "https://mtls.example/par",
+  );
+  assert.equal((await mtls.endpoint("revocation_endpoint"))?.href, server.revocationEndpoint);
+  assert.equal(await plain.endpoint("userinfo_endpoint"), undefined);
+  const noIssuer = new TokenEndpoint({
+    ...options,
+    issuer: undefined,
+    url: new URL(server.tokenEndpoint),
+  });
+  assert.equal(await noIssuer.endpoint("revocation_endpoint"), undefined, "no metadata to read");
+});
+
+Deno.test("TokenEndpoint.post() with dpop: true signs a proof, and sends once more with a new nonce only", async () => {
+  const proofs: (string | null)[] = [];
+  let answers = [
+    () =>
+      Response.json({ error: "use_dpop_nonce" }, { status: 400, headers: { "DPoP-Nonce": "n1" } }),
+    () =>
+      Response.json({ error: "use_dpop_nonce" }, { status: 400, headers: { "DPoP-Nonce": "n2" } }),
+  ];
+  await using server = serve((request) => {
+    proofs.push(request.headers.get("DPoP"));
+    return (answers.shift() ?? (() => Response.json({ ok: true }, { status: 201 })))();
+  });
+  const key = await DpopKey.generate();
+  const endpoint = new TokenEndpoint({
+    url: new URL(`${server.url}/token`),
+    clientId: "id",
+    clientSecret: "secret",
+    fetch,
+    now: Date.now,
+    timeout: 30_000,
+    dpop: key,
+  });
+  const url = new URL(`${server.url}/par`);
+  const refused = await endpoint.post(url, new URLSearchParams(), { name: "PAR", dpop: true });
+  assert.equal(refused.status, 400, "one retry, then the answer");
+  const nonceOf = (proof: string | null) =>
+    JSON.parse(atob(proof!.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))).nonce;
+  assert.deepEqual(proofs.map(nonceOf), [undefined, "n1"]);
+  const accepted = await endpoint.post(url, new URLSearchParams(), { name: "PAR", dpop: true });
+  assert.equal(accepted.status, 201);
+  assert.equal(nonceOf(proofs[2]!), "n2", "the latest nonce is kept");
+  answers = [];
+  await endpoint.post(url, new URLSearchParams(), { name: "device authorization endpoint" });
+  assert.equal(proofs[3], null, "no proof unless asked for");
 });

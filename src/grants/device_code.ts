@@ -292,8 +292,8 @@ export class DeviceCodeGrant implements Grant {
   /** [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) and §3.2. */
   async #requestCodes(context: GrantContext): Promise<DeviceCodes> {
     const { endpoint, signal } = context;
-    const metadata = this.#endpoint ? undefined : await endpoint.metadata(signal);
-    const where = this.#endpoint ?? metadata?.device_authorization_endpoint;
+    const where = this.#endpoint ??
+      await endpoint.endpoint("device_authorization_endpoint", signal);
     if (where === undefined) {
       throw new TokenError(
         'Cannot log in: no device authorization endpoint is known; give "deviceAuthorizationEndpoint", or an issuer whose metadata names one',

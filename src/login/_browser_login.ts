@@ -124,7 +124,11 @@ export class BrowserLogin {
     if (this.#listener?.closed) throw closedError();
     const metadata = await context.endpoint.metadata(signal);
     const endpoint = this.#endpoint ?? await discoveredEndpoint(context, metadata);
-    const pushTo = pushEndpoint(this.#push, metadata);
+    const discovered = await context.endpoint.endpoint(
+      "pushed_authorization_request_endpoint",
+      signal,
+    );
+    const pushTo = pushEndpoint(this.#push, metadata, discovered);
     const listener = this.#listener ?? this.#listen();
     try {
       const redirectUri = listener.redirectUri;

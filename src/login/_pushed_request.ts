@@ -59,6 +59,8 @@ export function checkPushSettings(
  * @param settings The grant's settings; `undefined` for a grant that never
  *   pushes (the implicit grant).
  * @param metadata The server's metadata, when the client has an issuer.
+ * @param discovered The pushed authorization request endpoint it names (its
+ *   mutual-TLS alias for a client that presents a certificate), if any.
  * @throws {TokenError} (code `grant_failed`) when the server requires pushed
  *   requests ([RFC 9126 §5](https://www.rfc-editor.org/rfc/rfc9126#section-5)) and the
  *   login would not push, or the grant must push and knows no endpoint.
@@ -66,6 +68,7 @@ export function checkPushSettings(
 export function pushEndpoint(
   settings: PushSettings | undefined,
   metadata: AuthorizationServerMetadata | undefined,
+  discovered: URL | undefined,
 ): URL | undefined {
   const required = metadata?.require_pushed_authorization_requests === true;
   const fail = (why: string) => new TokenError(`Cannot log in: ${why}`, { code: "grant_failed" });
@@ -81,9 +84,7 @@ export function pushEndpoint(
       'the authorization server requires pushed authorization requests (require_pushed_authorization_requests, RFC 9126 §5), and "par" is false',
     );
   }
-  const discovered = metadata?.pushed_authorization_request_endpoint;
-  const endpoint = settings.endpoint ??
-    (discovered === undefined ? undefined : new URL(discovered));
+  const endpoint = settings.endpoint ?? discovered;
   if (endpoint === undefined && (settings.par === true || required)) {
     throw fail(
       `${
@@ -112,7 +113,13 @@ export async function pushAuthorizationRequest(
   url: URL,
   params: URLSearchParams,
 ): Promise<PushedRequest> {
-  const answer = await context.endpoint.post(url, params, { name: NAME, signal: context.signal });
+  // With DPoP, the push carries a proof: the server binds the code to the key
+  // ([RFC 9449 §10.1](https://www.rfc-editor.org/rfc/rfc9449#section-10.1)).
+  const answer = await context.endpoint.post(url, params, {
+    name: NAME,
+    signal: context.signal,
+    dpop: true,
+  });
   return parsePushedAnswer(answer);
 }
 

@@ -10,7 +10,7 @@ import type { TokenFailure } from "./auth_server_options.ts";
  */
 export function notFound(path: string): Response {
   return new Response(
-    `Not found: ${path}; this server serves /token, /revoke, /authorize, /resource and below, ` +
+    `Not found: ${path}; this server serves /token, /revoke, /authorize, /par, /device_authorization, /resource and below, ` +
       "the metadata under /.well-known/, and the paths given to route()\n",
     { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8" } },
   );

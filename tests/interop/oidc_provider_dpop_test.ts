@@ -31,11 +31,11 @@ import { approveDeviceCode } from "./_device_approval.ts";
 /** A client credentials client `cc` of `op` with DPoP, its exchanges recorded. */
 function ccClient(
   op: RunningProvider,
-  options: { dpop?: unknown; now?: () => number; clientId?: string } = {},
+  options: { dpop?: unknown; now?: () => number; clientId?: string; tokenEndpoint?: string } = {},
 ) {
   const { fetch, exchanges } = recorder();
   const client = new Client({
-    issuer: op.issuer,
+    ...(options.tokenEndpoint ? { tokenEndpoint: options.tokenEndpoint } : { issuer: op.issuer }),
     clientId: options.clientId ?? "cc",
     clientSecret: CC_SECRET,
     scope: "read",
@@ -139,15 +139,30 @@ for (const alg of ["ES256", "EdDSA", "RS256", "PS256"] as Alg[]) {
   });
 }
 
-Deno.test("Client with dpop: { algorithm: 'RS256' } gets invalid_dpop_proof from oidc-provider's default algorithms", async () => {
-  // oidc-provider's default dpop_signing_alg_values_supported: ES256, Ed25519, EdDSA.
+Deno.test("Client with dpop: { algorithm: 'RS256' } is told oidc-provider's algorithms before any token request", async () => {
+  // oidc-provider's default dpop_signing_alg_values_supported: ES256, Ed25519, EdDSA (RFC 9449 §5.1).
   await using op = await startProvider();
   const { client, tokenRequests } = ccClient(op, { dpop: { algorithm: "RS256" } });
   await using _ = client;
   await assert.rejects(client.getToken(), (error: unknown) => {
     assert(error instanceof TokenError);
+    assert.equal(error.code, "grant_failed");
+    assert.match(error.message, /takes DPoP proofs signed with ES256, Ed25519, EdDSA, not RS256/);
+    return true;
+  });
+  assert.equal(tokenRequests().length, 0, "nothing sent that would be refused");
+});
+
+Deno.test("Client with dpop: { algorithm: 'RS256' } and a tokenEndpoint (no discovery) gets oidc-provider's invalid_dpop_proof", async () => {
+  await using op = await startProvider();
+  const { client, tokenRequests } = ccClient(op, {
+    dpop: { algorithm: "RS256" },
+    tokenEndpoint: `${op.issuer}/token`,
+  });
+  await using _ = client;
+  await assert.rejects(client.getToken(), (error: unknown) => {
+    assert(error instanceof TokenError);
     assert.equal(error.error, "invalid_dpop_proof");
-    assert.equal(error.errorDescription, "invalid DPoP key binding"); // RS256 not allowed
     assert.equal(error.status, 400);
     return true;
   });

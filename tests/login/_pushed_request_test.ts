@@ -412,3 +412,47 @@ Deno.test("ImplicitGrant.obtain() never pushes, and fails before the browser at 
   await assert.rejects(refused.getToken(), /which the implicit grant does not send/);
   assert.equal(browser.opened.length, 1);
 });
+
+Deno.test("AuthorizationCodeGrant.obtain() with DPoP pushes with a proof (RFC 9449 §10.1), and gets a DPoP-bound token", async () => {
+  await using server = await startAuthServer({ clientId: "cli", clientSecret: SECRET });
+  await using browser = new ScriptedBrowser();
+  await using client = discoveredClient(server, { openBrowser: browser.open }, {
+    clientSecret: SECRET,
+    dpop: true,
+  });
+  const token = await client.getToken();
+  assert.equal(token.tokenType, "DPoP");
+  const [push] = server.pushedAuthorizationRequests;
+  const proof = push?.headers.get("DPoP");
+  assert(proof, "the push carries a proof");
+  const claims = JSON.parse(atob(proof.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+  assert.equal(claims.htm, "POST");
+  assert.equal(claims.htu, server.url("/par"));
+  assert.equal(server.tokenRequests[0]?.dpop?.jkt !== undefined, true, "the exchange too");
+});
+
+Deno.test("AuthorizationCodeGrant.obtain() with DPoP pushes once more with the nonce a use_dpop_nonce answer names", async () => {
+  await using server = await startAuthServer({
+    clientId: "cli",
+    clientSecret: SECRET,
+    pushedAuthorizationRequests: {
+      failures: [{
+        status: 400,
+        body: JSON.stringify({ error: "use_dpop_nonce", error_description: "Use the nonce" }),
+        headers: { "DPoP-Nonce": "par-nonce-1", "Content-Type": "application/json" },
+      }],
+    },
+  });
+  await using browser = new ScriptedBrowser();
+  await using client = discoveredClient(server, { openBrowser: browser.open }, {
+    clientSecret: SECRET,
+    dpop: true,
+  });
+  await client.getToken();
+  const nonces = server.pushedAuthorizationRequests.map((push) => {
+    const proof = push.headers.get("DPoP")!;
+    return JSON.parse(atob(proof.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))).nonce;
+  });
+  assert.deepEqual(nonces, [undefined, "par-nonce-1"]);
+  assert.equal(browser.opened.length, 1, "one login");
+});
