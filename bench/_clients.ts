@@ -20,6 +20,7 @@ export interface Contender {
 
 /** Names of the contenders, in table order. */
 export const PLAIN = "plain fetch";
+export const HEADER_WRAPPER = "header-only wrapper";
 export const ALF_MEMORY = "@alf/client (memory)";
 export const ALF_KV = "@alf/client (KV)";
 export const ALF_DPOP = "@alf/client (DPoP, ES256)";
@@ -44,6 +45,38 @@ export async function plainFetch(
       }),
     close: () => Promise.resolve(),
   };
+}
+
+/**
+ * A wrapper that only adds the header, the physical limit of any `fetch`
+ * wrapper: it takes what `fetch` takes (a `Request` or a URL, headers in any
+ * form) and adds the `Authorization` header of a token it already has,
+ * nothing else: no expiry check, no replay, no 401 handling.
+ */
+export function headerWrapper(
+  authorization: string,
+  transport: typeof fetch = fetch,
+): typeof fetch {
+  return (input, init) => {
+    const given = init?.headers;
+    if (given === undefined && !(input instanceof Request) || isRecord(given)) {
+      // The common case, as plain fetch's caller writes it: one object spread.
+      return transport(input, { ...init, headers: { ...given, authorization } });
+    }
+    const headers = new Headers(given ?? (input as Request).headers);
+    headers.set("authorization", authorization);
+    return transport(input, { ...init, headers });
+  };
+}
+
+function isRecord(headers: HeadersInit | undefined): headers is Record<string, string> {
+  return typeof headers === "object" && !(headers instanceof Headers) && !Array.isArray(headers);
+}
+
+/** {@linkcode headerWrapper} with a token obtained beforehand. */
+export async function headerWrapperFetch(server: BenchServer): Promise<Contender> {
+  const fetch = headerWrapper(`Bearer ${await server.issueToken()}`);
+  return { name: HEADER_WRAPPER, fetch, close: () => Promise.resolve() };
 }
 
 /** `@alf/client` with its default memory storage, or with `storage`. */
@@ -148,7 +181,7 @@ export function rotated<T>(list: readonly T[], by: number): T[] {
   return [...list.slice(start), ...list.slice(0, start)];
 }
 
-const ORDER = [PLAIN, ALF_MEMORY, ALF_KV, ALF_DPOP, ALF_DPOP_EDDSA, OAUTH2_FETCH];
+const ORDER = [PLAIN, HEADER_WRAPPER, ALF_MEMORY, ALF_KV, ALF_DPOP, ALF_DPOP_EDDSA, OAUTH2_FETCH];
 
 /** Sorts `[name, value]` entries into the tables' contender order. */
 export function byTableOrder([a]: [string, unknown], [b]: [string, unknown]): number {

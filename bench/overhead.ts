@@ -17,6 +17,7 @@ import {
   alfKvClient,
   consume,
   type Contender,
+  headerWrapperFetch,
   oauth2Fetch,
   PLAIN,
   plainFetch,
@@ -50,6 +51,8 @@ export interface OverheadRow {
   cpu: number;
   /** Median over the rounds of (this CPU per request / that of the plain fetch runs around it). */
   cpuRatio: number;
+  /** Each round's CPU ratio. */
+  cpuRatios: number[];
 }
 
 interface Workload {
@@ -79,6 +82,7 @@ export async function overhead(
   const { rounds = 20, seconds = 0.5, concurrency = 16 } = options;
   const plain = await plainFetch(server);
   const others: Contender[] = [
+    await headerWrapperFetch(server),
     alfClient(server),
     await alfKvClient(server),
     alfClient(server, { dpop: true }, ALF_DPOP),
@@ -121,9 +125,11 @@ export async function overhead(
         ratios: [],
         cpu: median(plainRuns.map((r) => r.cpu)),
         cpuRatio: 1,
+        cpuRatios: [],
       });
       for (const { contender, measured } of runs) {
         const ratios = measured.map(({ run, base }) => run.rate / base.rate);
+        const cpuRatios = measured.map(({ run, base }) => run.cpu / base.cpu);
         rows.push({
           workload: workload.name,
           contender: contender.name,
@@ -131,7 +137,8 @@ export async function overhead(
           ratio: median(ratios),
           ratios,
           cpu: median(measured.map(({ run }) => run.cpu)),
-          cpuRatio: median(measured.map(({ run, base }) => run.cpu / base.cpu)),
+          cpuRatio: median(cpuRatios),
+          cpuRatios,
         });
       }
     }
@@ -147,6 +154,7 @@ export async function overhead(
       "middle half of rounds",
       "CPU µs/req",
       "CPU vs plain",
+      "middle half",
     ],
     rows.map((row) => [
       row.workload,
@@ -158,6 +166,9 @@ export async function overhead(
         : `${fixed(percentile(row.ratios, 25))}–${fixed(percentile(row.ratios, 75))}`,
       fixed(row.cpu, 1),
       row.contender === PLAIN ? "1 (baseline)" : ratio(row.cpuRatio),
+      row.contender === PLAIN
+        ? ""
+        : `${fixed(percentile(row.cpuRatios, 25))}–${fixed(percentile(row.cpuRatios, 75))}`,
     ]),
   );
   return { rows, markdown };

@@ -82,6 +82,10 @@ export async function renewInTurn(
       signal.throwIfAborted();
       return await renew();
     }
+    // Woken: the holder's token, if it wrote one, ends the wait without a
+    // lease round trip (taking, then releasing, a lease nobody needs).
+    const woken = await records.read();
+    if (renewedByOther(woken, options)) return { token: woken };
   }
 }
 

@@ -492,3 +492,31 @@ Deno.test("new KvTokenStorage() refuses a misspelled option rather than share th
     ),
   );
 });
+
+Deno.test("KvTokenStorage: a client woken by another's renewal takes its token without taking the lease", async () => {
+  await using file = await tempKvPath();
+  await using server = await startAuthServer();
+  server.tokenDelay = 50;
+  using kvA = await Deno.openKv(file.path);
+  using kvB = await Deno.openKv(file.path);
+  let commitsOfB = 0; // a lease taken, then given up: two atomic operations
+  const countedB = new Proxy(kvB, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (property === "atomic") commitsOfB++;
+        return value.apply(target, args);
+      };
+    },
+  });
+  await using a = clientFor(server, { storage: new KvTokenStorage(kvA) });
+  await using b = clientFor(server, { storage: new KvTokenStorage(countedB) });
+  const renewing = a.getToken();
+  // a holds the lease once its token request reached the server.
+  while (server.tokenRequests.length === 0) await new Promise((r) => setTimeout(r, 1));
+  const [own, waited] = await Promise.all([renewing, b.getToken()]);
+  assert.equal(waited.accessToken, own.accessToken);
+  assert.equal(server.tokenRequests.length, 1);
+  assert.equal(commitsOfB, 0);
+});
