@@ -105,6 +105,17 @@ export {
 } from "./src/google_service_account.ts";
 export { revokeToken, type RevokeTokenOptions } from "./src/revocation.ts";
 export {
+  discoverResource,
+  type DiscoverResourceOptions,
+  type ProtectedResourceMetadata,
+} from "./src/protected_resource.ts";
+export {
+  type ClientMetadata,
+  type ClientRegistration,
+  registerClient,
+  type RegisterClientOptions,
+} from "./src/client_registration.ts";
+export {
   type ClientCertificate,
   createMtlsFetch,
   type MtlsFetch,

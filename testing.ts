@@ -32,6 +32,7 @@ export type {
   TokenFailure,
 } from "./src/testing/auth_server_options.ts";
 export type { ClientAuthenticationOptions } from "./src/testing/client_authentication_options.ts";
+export type { DiscoveryOptions } from "./src/testing/discovery_options.ts";
 export type { MetadataDocument, MetadataOptions } from "./src/testing/metadata_options.ts";
 export type {
   DecodedJwt,

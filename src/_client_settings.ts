@@ -17,6 +17,7 @@ import {
 import type { ClientEvent } from "./client_event.ts";
 import { checkGrant, type Grant, namesPrincipal } from "./grant.ts";
 import { ClientCredentialsGrant } from "./grants/client_credentials.ts";
+import { AuthorizationCodeGrant } from "./login/authorization_code_grant.ts";
 import { MemoryTokenStorage } from "./storage/memory.ts";
 import { checkTokenStorage, type TokenStorage } from "./storage/token_storage.ts";
 import type { TokenEndpointOptions } from "./token_endpoint.ts";
@@ -25,6 +26,10 @@ import { type DpopKeySource, parseDpopOption } from "./_dpop_option.ts";
 
 /** {@linkcode ClientOptions} checked, with every default filled in. */
 export interface ClientSettings {
+  /** For a client that starts from a protected resource: what its discovery starts from. */
+  protectedResource:
+    | { resource: URL; issuer?: string; clientId?: string; clientName?: string }
+    | undefined;
   /** The token endpoint (or issuer), credentials, transport, clock and token timeout. */
   endpoint: TokenEndpointOptions & { dpop?: DpopKeySource };
   /**
@@ -87,8 +92,18 @@ export function parseClientOptions(
   if (typeof allowHttp !== "boolean") {
     throw new TypeError('Cannot create the client: "allowHttp" must be a boolean');
   }
-  if (options.tokenEndpoint === undefined && options.issuer === undefined) {
-    throw new TypeError('Cannot create the client: give "tokenEndpoint" or "issuer"');
+  const protectedResource = options.protectedResource === undefined
+    ? undefined
+    : parseProtectedResource(options.protectedResource, allowHttp);
+  if (protectedResource && options.tokenEndpoint !== undefined) {
+    throw new TypeError(
+      'Cannot create the client: give "protectedResource" or "tokenEndpoint", not both (the resource\'s metadata names the authorization server)',
+    );
+  }
+  if (!protectedResource && options.tokenEndpoint === undefined && options.issuer === undefined) {
+    throw new TypeError(
+      'Cannot create the client: give "tokenEndpoint", "issuer" or "protectedResource"',
+    );
   }
   const url = options.tokenEndpoint === undefined
     ? undefined
@@ -99,9 +114,20 @@ export function parseClientOptions(
   const revocationEndpoint = options.revocationEndpoint === undefined
     ? undefined
     : parseEndpointUrl(options.revocationEndpoint, "client", "revocationEndpoint", allowHttp);
-  const { clientId } = options;
-  if (typeof clientId !== "string" || clientId === "") {
+  const { clientId, clientName } = options;
+  if (
+    (clientId !== undefined || !protectedResource) &&
+    (typeof clientId !== "string" || clientId === "")
+  ) {
     throw new TypeError('Cannot create the client: "clientId" must be a non-empty string');
+  }
+  if (clientName !== undefined && (clientId !== undefined || !protectedResource)) {
+    throw new TypeError(
+      'Cannot create the client: "clientName" names a registration: give it with "protectedResource" and no "clientId"',
+    );
+  }
+  if (clientName !== undefined && (typeof clientName !== "string" || clientName === "")) {
+    throw new TypeError('Cannot create the client: "clientName" must be a non-empty string');
   }
   for (const name of ["fetch", "now", "onEvent"] as const) {
     if (options[name] !== undefined && typeof options[name] !== "function") {
@@ -114,7 +140,7 @@ export function parseClientOptions(
   const clientCertificate = parseClientCertificate(options.clientCertificate, options.clientAuth);
   const credentials = parseClientCredentials({
     ...options,
-    clientId,
+    clientId: clientId ?? "",
     certificate: clientCertificate?.cert,
     certificateKey: clientCertificate?.key,
     now,
@@ -148,7 +174,8 @@ export function parseClientOptions(
   // A client without a grant of its own uses the installed browser login flow, if any.
   const flow = options.grant === undefined ? defaultFlow() : undefined;
   const grant = checkGrant(
-    options.grant ?? flow?.grant ?? new ClientCredentialsGrant(),
+    options.grant ?? flow?.grant ??
+      (protectedResource ? new AuthorizationCodeGrant() : new ClientCredentialsGrant()),
     "create the client",
     "grant",
   );
@@ -159,11 +186,18 @@ export function parseClientOptions(
   const scope = parseScope(options.scope);
   const params = parseParams(options.tokenParams);
   if (scope !== undefined) params.append("scope", scope);
+  // RFC 8707: the token is for this resource.
+  if (protectedResource && !params.has("resource")) {
+    params.append("resource", protectedResource.href);
+  }
   return {
+    // A protected resource's client finds its issuer and identifier on first use.
+    protectedResource: protectedResource &&
+      { resource: protectedResource, issuer: issuer && String(issuer), clientId, clientName },
     endpoint: {
       url,
-      issuer,
-      clientId,
+      issuer: protectedResource ? undefined : issuer,
+      clientId: clientId ?? "",
       clientSecret: credentials.clientSecret,
       clientAuth: credentials.clientAuth,
       clientAssertion: credentials.clientAssertion,
@@ -195,4 +229,13 @@ export function parseClientOptions(
 
 function parseTokenEndpoint(value: unknown, allowHttp: boolean): URL {
   return parseEndpointUrl(value, "client", "tokenEndpoint", allowHttp);
+}
+
+/** The `protectedResource` option: an endpoint URL without a fragment. */
+function parseProtectedResource(value: unknown, allowHttp: boolean): URL {
+  const url = parseEndpointUrl(value, "client", "protectedResource", allowHttp);
+  if (url.hash || String(value).includes("#")) {
+    throw new TypeError('Cannot create the client: "protectedResource" must have no fragment');
+  }
+  return url;
 }

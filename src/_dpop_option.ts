@@ -50,20 +50,30 @@ export function parseDpopOption(value: unknown, now: () => number): DpopKeySourc
     return keySource(() => DpopKey.generate({ algorithm, now }));
   }
   const { privateKey, publicKey } = (keyPair ?? {}) as Partial<CryptoKeyPair>;
-  if (
-    !(privateKey instanceof CryptoKey) || privateKey.type !== "private" ||
-    !(publicKey instanceof CryptoKey) || publicKey.type !== "public"
-  ) {
+  if (!(privateKey instanceof CryptoKey) || !(publicKey instanceof CryptoKey)) {
     throw new TypeError(
       'Cannot create the client: "dpop.keyPair" must be a CryptoKeyPair ({ privateKey, publicKey })',
     );
   }
-  const { name, namedCurve } = privateKey.algorithm as EcKeyAlgorithm;
-  if (!KEY_ALGORITHMS.includes(name) || (name === "ECDSA" && namedCurve !== "P-256")) {
+  if (privateKey.type !== "private" || publicKey.type !== "public") {
     throw new TypeError(
-      `Cannot create the client: "dpop.keyPair" must be an ECDSA P-256, Ed25519, RSASSA-PKCS1-v1_5 or RSA-PSS key pair, not ${name}${
-        namedCurve ? ` ${namedCurve}` : ""
-      }`,
+      `Cannot create the client: "dpop.keyPair" must hold a private and a public key, not a ${privateKey.type} and a ${publicKey.type} key`,
+    );
+  }
+  const { name, namedCurve, modulusLength, hash } = privateKey.algorithm as
+    & EcKeyAlgorithm
+    & Partial<RsaHashedKeyAlgorithm>;
+  const what = `${name}${namedCurve ? ` ${namedCurve}` : ""}${hash ? ` with ${hash.name}` : ""}${
+    modulusLength ? ` (${modulusLength} bits)` : ""
+  }`;
+  const rsa = name === "RSASSA-PKCS1-v1_5" || name === "RSA-PSS";
+  if (
+    !KEY_ALGORITHMS.includes(name) || (name === "ECDSA" && namedCurve !== "P-256") ||
+    // RFC 7518 §3.3, §3.5: RS256 and PS256 hash with SHA-256, with keys of 2048 bits or more.
+    (rsa && (hash?.name !== "SHA-256" || (modulusLength ?? 0) < 2048))
+  ) {
+    throw new TypeError(
+      `Cannot create the client: "dpop.keyPair" must be an ECDSA P-256, Ed25519, or RSASSA-PKCS1-v1_5 or RSA-PSS (SHA-256, 2048 bits or more) key pair, not ${what}`,
     );
   }
   return keySource(() => DpopKey.fromKeyPair(keyPair, { now }));

@@ -102,6 +102,9 @@ export async function runGrant(options: GrantRunOptions): Promise<GrantRun> {
     const obtain = async (from: Token | undefined): Promise<TokenResult> => {
       const context = { endpoint, params, previous: from, signal: limit.signal, background };
       try {
+        // A client that starts from a protected resource learns its server, client
+        // identifier and scope here, before a grant builds its request from them.
+        await abortable(endpoint.resolve(limit.signal), limit.expired);
         const result = await abortable(
           grant.obtain(withLoginChannel(context, channel)),
           limit.expired,

@@ -9,6 +9,8 @@ import { discard } from "./_body.ts";
 import { checkKnownOptions } from "./_known_options.ts";
 import { redactInspect } from "./_redact.ts";
 import { parseClientOptions } from "./_client_settings.ts";
+import { serverDiscoveryFor } from "./_resource_discovery.ts";
+import { stepUpScope } from "./_step_up.ts";
 import type { ClientOptions } from "./client_options.ts";
 import type { ClientEvent } from "./client_event.ts";
 import { DpopProver } from "./_dpop_prover.ts";
@@ -84,6 +86,8 @@ export class Client implements AsyncDisposable {
   /** The transport and replay limit every request is prepared with. */
   readonly #requests: ReplayableRequestOptions;
   readonly #throwTokenErrors: boolean;
+  /** A protected resource's client: its token parameters, whose scope a step-up widens. */
+  readonly #stepUpParams: URLSearchParams | undefined;
   readonly #onEvent: ((event: ClientEvent) => void) | undefined;
   readonly #summary: Record<string, unknown>;
   /** The `revocationEndpoint` option; else the issuer's metadata names one, or none. */
@@ -139,7 +143,11 @@ export class Client implements AsyncDisposable {
     this.#mtls = settings.presentsCertificate && tls
       ? openClientCertificate(tls, settings.endpoint.fetch)
       : undefined;
-    const endpoint = { ...settings.endpoint, mtlsFetch: this.#mtls?.fetch };
+    const endpoint = {
+      ...settings.endpoint,
+      mtlsFetch: this.#mtls?.fetch,
+      serverDiscovery: serverDiscoveryFor(settings),
+    };
     const { dpop } = endpoint;
     this.#requests = {
       transport: tls?.boundAccessTokens && this.#mtls ? this.#mtls.fetch : endpoint.fetch,
@@ -149,6 +157,7 @@ export class Client implements AsyncDisposable {
       dpop: dpop && new DpopProver(dpop),
     };
     this.#throwTokenErrors = settings.tokenErrors === "throw";
+    this.#stepUpParams = settings.protectedResource && settings.params;
     this.#onEvent = settings.onEvent;
     this.#endpoint = new TokenEndpoint(endpoint);
     this.#provider = new TokenProvider({
@@ -168,6 +177,9 @@ export class Client implements AsyncDisposable {
     this.#summary = {
       ...(issuer === undefined ? {} : { issuer: String(issuer) }),
       ...(url === undefined ? {} : { tokenEndpoint: url.href }),
+      ...(settings.protectedResource
+        ? { protectedResource: settings.protectedResource.resource.href }
+        : {}),
       clientId,
       scope,
       clientAuth,
@@ -304,7 +316,7 @@ export class Client implements AsyncDisposable {
     this.#checkOpen("revoke the token");
     const endpoint = this.#revocationEndpoint;
     // Without an issuer no metadata can name one: say so before reading any token.
-    if (endpoint === undefined && this.#endpoint.issuer === undefined) {
+    if (endpoint === undefined && this.#endpoint.issuer === undefined && !this.#stepUpParams) {
       throw new TypeError(
         'Cannot revoke the token: the client has no revocation endpoint; set "revocationEndpoint"',
       );
@@ -354,9 +366,13 @@ export class Client implements AsyncDisposable {
     this.#checkOpen();
     const request = new ReplayableRequest(input, init, this.#requests);
     try {
-      const first = await this.#provider.token(request.signal);
+      // The cached token needs no promise; anything else is the provider's to decide.
+      const cached = this.#provider.cachedToken();
+      const first = cached ? { token: cached } : await this.#provider.token(request.signal);
       if ("errorResponse" in first) return this.#tokenFailure(first.errorResponse);
       const response = await request.send(first.token);
+      const scope = this.#stepUpParams && stepUpScope(response, this.#stepUpParams);
+      if (scope) return await this.#stepUp(request, response, first.token, scope);
       if (!request.isTokenRejected(response)) return response;
       // A token obtained for a rejection and rejected at once: the resource is
       // the problem. Its 401 is the answer, and the token stays in use.
@@ -380,6 +396,25 @@ export class Client implements AsyncDisposable {
     } finally {
       request.release();
     }
+  }
+
+  /**
+   * A step-up ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1)):
+   * one new authorization for the union of the scopes, then one replay; the
+   * next answer is returned whatever it is.
+   */
+  async #stepUp(
+    request: ReplayableRequest,
+    response: Response,
+    token: Token,
+    scope: string,
+  ): Promise<Response> {
+    if (!request.holdForReplay()) return response;
+    void discard(response);
+    this.#stepUpParams!.set("scope", scope);
+    const next = await this.#provider.tokenAfterRejection(token, request.signal);
+    if ("errorResponse" in next) return this.#tokenFailure(next.errorResponse);
+    return await request.replay(next.token);
   }
 
   #tokenFailure(error: ErrorResponse): Response {

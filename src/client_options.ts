@@ -53,13 +53,40 @@ export interface ClientOptions {
    */
   issuer?: string | URL;
   /**
+   * The API the client calls, for a client that starts from nothing else
+   * ([RFC 9728](https://www.rfc-editor.org/rfc/rfc9728)): on the first request
+   * its metadata names the authorization server (the first of
+   * `authorization_servers`, or `issuer` when given and listed), whose
+   * metadata names the endpoints; without `clientId`, the client registers
+   * itself there as a public client
+   * ([RFC 7591](https://www.rfc-editor.org/rfc/rfc7591)) and keeps the
+   * registration in `storage`. Every authorization and token request carries
+   * it as `resource` ([RFC 8707](https://www.rfc-editor.org/rfc/rfc8707)), the
+   * scope is the one the resource names when none is given, the login is the
+   * installed browser flow's or an `AuthorizationCodeGrant`, and a `403` (or
+   * `401`) with `insufficient_scope` and a `scope` asks once for the union of
+   * the scopes, then replays (step-up). Not with `tokenEndpoint`. Same URL
+   * rule as `tokenEndpoint`; no fragment.
+   */
+  protectedResource?: string | URL;
+  /**
    * The revocation endpoint of {@linkcode Client.prototype.revoke}
    * ([RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)); same rule as
    * `tokenEndpoint`. Default: the `revocation_endpoint` of the issuer's metadata.
    */
   revocationEndpoint?: string | URL;
-  /** The client identifier ([RFC 6749 §2.2](https://www.rfc-editor.org/rfc/rfc6749#section-2.2)). */
-  clientId: string;
+  /**
+   * The client identifier ([RFC 6749 §2.2](https://www.rfc-editor.org/rfc/rfc6749#section-2.2)).
+   * Required, unless `protectedResource` is given: the client then registers
+   * itself.
+   */
+  clientId?: string;
+  /**
+   * The `client_name` of a dynamic registration, which the server may show
+   * the user ([RFC 7591 §2](https://www.rfc-editor.org/rfc/rfc7591#section-2)).
+   * Only with `protectedResource` and no `clientId`.
+   */
+  clientName?: string;
   /** The client secret; omit it (or pass `""`) for a public client. */
   clientSecret?: string;
   /**
@@ -205,6 +232,8 @@ export interface ClientOptions {
 export const CLIENT_OPTION_NAMES = {
   tokenEndpoint: true,
   issuer: true,
+  protectedResource: true,
+  clientName: true,
   revocationEndpoint: true,
   clientId: true,
   clientSecret: true,

@@ -221,12 +221,48 @@ async function fetchMetadata(
   signal: AbortSignal,
 ): Promise<AuthorizationServerMetadata> {
   const asked = names[0] ?? issuer.href;
-  const bound = deadline(signal, timeout, "The metadata request timed out");
+  const locations = wellKnownUrls(issuer);
+  const { document } = await fetchJsonDocument(locations, {
+    asked,
+    transport,
+    timeout,
+    allowHttp,
+    signal,
+  });
+  return validateMetadata(document, asked, names, allowHttp);
+}
+
+/** Where {@linkcode fetchJsonDocument} looks, and what for. */
+export interface DocumentRequest {
+  /** What the document describes, for messages: an issuer, a resource. */
+  asked: string;
+  transport: typeof fetch;
+  /** The bound of the whole search, in milliseconds. */
+  timeout: number;
+  /** Allow plain `http:` for a redirected location on a non-loopback host. */
+  allowHttp: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * The first JSON object found at `locations`, tried in order: a location
+ * that answers an HTTP error or no JSON object (a catch-all page) is skipped;
+ * a network failure, a timeout or a document past 1 MiB ends the search.
+ *
+ * @returns The document and the location that served it.
+ * @throws {TokenError} naming every location's failure.
+ */
+export async function fetchJsonDocument(
+  locations: URL[],
+  request: DocumentRequest,
+): Promise<{ document: Record<string, unknown>; location: URL }> {
+  const { asked, transport, timeout, allowHttp } = request;
+  const bound = deadline(request.signal, timeout, "The metadata request timed out");
   try {
     const failures: string[] = [];
     /** The last location's failure: its HTTP error, or a body that is no metadata. */
     let last: TokenErrorOptions = {};
-    for (const location of wellKnownUrls(issuer)) {
+    for (const location of locations) {
       let response: Response;
       let text: string;
       try {
@@ -266,7 +302,7 @@ async function fetchMetadata(
       if (response.url && response.redirected) {
         checkMetadataEndpoint(asked, "the metadata location", response.url, allowHttp);
       }
-      return validateMetadata(document, asked, names, allowHttp);
+      return { document, location };
     }
     throw new TokenError(`Cannot discover the metadata of ${asked}: ${failures.join("; ")}`, last);
   } finally {

@@ -25,8 +25,15 @@ import { challengeError } from "./www_authenticate.ts";
  * ```
  */
 export function isNonce(value: unknown): value is string {
-  return typeof value === "string" && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(value);
+  return typeof value === "string" && value.length <= MAX_NONCE_LENGTH &&
+    /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(value);
 }
+
+/**
+ * The longest nonce taken: 4 KiB. A longer one is ignored, so that a server
+ * cannot make every later proof (and the client's memory of its nonces) huge.
+ */
+const MAX_NONCE_LENGTH = 4096;
 
 /** The `DPoP-Nonce` header of an answer, when it holds a valid nonce. */
 function nonceHeader(headers: Headers | undefined): string | undefined {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ClientMetadata } from "./client_registration.ts";
 import { ClientCredentialsGrant } from "./grants/client_credentials.ts";
 import type { Token } from "./token.ts";
 import type { TokenEndpoint, TokenResult } from "./token_endpoint.ts";
@@ -111,6 +112,14 @@ export interface Grant {
    *   default).
    */
   identity?(): string | undefined;
+  /**
+   * What a dynamic registration of a client for this grant must say
+   * ([RFC 7591 §2](https://www.rfc-editor.org/rfc/rfc7591#section-2)): its
+   * redirect URIs, grant types and response types. Asked when a client
+   * without `clientId` registers itself (see the `protectedResource` option).
+   * Absent: `grant_types` `authorization_code` and `refresh_token`.
+   */
+  registration?(): ClientMetadata;
   /**
    * Obtains a new token, or the token endpoint's error response.
    *

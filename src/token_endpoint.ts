@@ -23,7 +23,7 @@ import type { DpopKey } from "./dpop.ts";
 import { tokenNonceChallenge } from "./dpop_nonce.ts";
 import { bindingDefect } from "./token.ts";
 import { TokenError } from "./token_error.ts";
-import type { TokenResult } from "./token_result.ts";
+import { redact, secretsOf, type TokenResult } from "./token_result.ts";
 import type { EndpointAnswer, TokenEndpointOptions } from "./token_endpoint_options.ts";
 
 export { MAX_TOKEN_RESPONSE_BYTES } from "./_token_request.ts";
@@ -63,6 +63,8 @@ export class TokenEndpoint {
   #discoveredUrl?: URL;
   /** The assertion signer of `client_secret_jwt` when none was given. */
   #secretAssertion?: ClientAssertion;
+  /** What the server discovery found: the issuer and the client identifier. */
+  #found?: { issuer: string; clientId: string };
   /** The DPoP key and the authorization server's nonces. */
   readonly #dpop?: DpopProver;
 
@@ -74,8 +76,8 @@ export class TokenEndpoint {
    * @throws {TypeError} when neither `url` nor `issuer` is given, or `issuer` is not a URL.
    */
   constructor(options: TokenEndpointOptions) {
-    const { url, issuer } = options ?? {};
-    if (url === undefined && issuer === undefined) {
+    const { url, issuer, serverDiscovery } = options ?? {};
+    if (url === undefined && issuer === undefined && serverDiscovery === undefined) {
       throw new TypeError('Cannot create the TokenEndpoint: give "url" or "issuer"');
     }
     if (issuer !== undefined) {
@@ -100,7 +102,8 @@ export class TokenEndpoint {
    * has found it; use `resolve()` to be sure.
    */
   get url(): URL {
-    return this.#options.url ?? this.#discoveredUrl ?? this.#issuerUrl!;
+    return this.#options.url ?? this.#discoveredUrl ?? this.#issuerUrl ??
+      this.#options.serverDiscovery!.resource;
   }
 
   /**
@@ -108,13 +111,13 @@ export class TokenEndpoint {
    * it once discovered, else as given.
    */
   get issuer(): string | undefined {
-    const { issuer } = this.#options;
+    const issuer = this.#options.issuer ?? this.#found?.issuer;
     return this.#metadata?.issuer ?? (issuer === undefined ? undefined : String(issuer));
   }
 
   /** The client identifier. */
   get clientId(): string {
-    return this.#options.clientId;
+    return this.#found?.clientId ?? this.#options.clientId;
   }
 
   /** The client's clock, epoch milliseconds: a grant that gets a token elsewhere dates it by it. */
@@ -153,7 +156,9 @@ export class TokenEndpoint {
    * ```
    */
   async metadata(signal?: AbortSignal): Promise<AuthorizationServerMetadata | undefined> {
-    const { issuer, fetch, mtlsFetch, allowHttp, timeout } = this.#options;
+    const { fetch, mtlsFetch, allowHttp, timeout, serverDiscovery } = this.#options;
+    if (serverDiscovery && !this.#found) this.#found = await serverDiscovery.find(signal);
+    const issuer = this.#options.issuer ?? this.#found?.issuer;
     if (this.#metadata !== undefined || issuer === undefined) return this.#metadata;
     const metadata = await discover(issuer, { fetch, signal, allowHttp, timeout });
     this.#discoveredUrl ??= new URL(metadataEndpoint(metadata, "token_endpoint", !!mtlsFetch)!);
@@ -188,6 +193,14 @@ export class TokenEndpoint {
     // One retry with the nonce the server asked for: RFC 9449 §8.
     if (sent.nonceChallenge) sent = await this.#send(url, params, signal);
     const { result } = sent;
+    const found = this.#found;
+    if (
+      found && "errorResponse" in result && result.errorResponse.error.error === "invalid_client"
+    ) {
+      // A server that forgot its registration: the next request registers anew.
+      this.#found = undefined;
+      await this.#options.serverDiscovery?.forget(found.clientId);
+    }
     if ("token" in result) {
       const defect = bindingDefect(result.token.tokenType, dpop !== undefined);
       if (defect) {
@@ -294,7 +307,9 @@ export class TokenEndpoint {
       // A new assertion each time: its `jti` is single-use.
       const { form, headers } = await this.#authenticated(params, url, tokenEndpoint);
       if (proof !== undefined) headers.set("DPoP", proof);
-      return await postForm({ url, form, headers, fetch, timeout, signal, name });
+      const answer = await postForm({ url, form, headers, fetch, timeout, signal, name });
+      // A server that echoes the request never gets the client's secret into an error.
+      return redactedAnswer(answer, secretsOf(headers, form, this.#options.clientSecret));
     };
     // With a proof, once more with the nonce the server asks for (RFC 9449 §8, §10.1).
     return dpop ? await dpop.withNonceRetry(url, send) : await send();
@@ -424,4 +439,11 @@ export class TokenEndpoint {
     );
     return { form, headers };
   }
+}
+
+/** An answer with every credential of its request replaced by `[redacted]`. */
+function redactedAnswer(answer: EndpointAnswer, secrets: string[]): EndpointAnswer {
+  const headers = new Headers();
+  for (const [name, value] of answer.headers) headers.append(name, redact(value, secrets));
+  return { status: answer.status, headers, body: redact(answer.body, secrets) };
 }

@@ -28,7 +28,11 @@ export interface EndpointAnswer {
   status: number;
   /** The response headers. */
   headers: Headers;
-  /** The body as text (UTF-8), at most 1 MiB. */
+  /**
+   * The body as text (UTF-8), at most 1 MiB; a credential of the request it
+   * echoes (the client secret, the Basic credential, an assertion) reads
+   * `[redacted]`, in the headers too.
+   */
   body: string;
 }
 
@@ -101,4 +105,18 @@ export interface TokenEndpointOptions {
    * with the server's nonce (§8), and only DPoP-bound tokens are accepted.
    */
   dpop?: DpopKey | (() => Promise<DpopKey>);
+  /**
+   * For a client that starts from a protected resource
+   * ([RFC 9728](https://www.rfc-editor.org/rfc/rfc9728)) and has no `url` or
+   * `issuer`: `find` names the issuer and the client identifier (given, or
+   * registered, [RFC 7591](https://www.rfc-editor.org/rfc/rfc7591)) on the
+   * first request; `forget` drops a registration the server answered
+   * `invalid_client` to, so that the next request registers anew. `resource`
+   * stands for the token endpoint until then.
+   */
+  serverDiscovery?: {
+    resource: URL;
+    find(signal?: AbortSignal): Promise<{ issuer: string; clientId: string }>;
+    forget(clientId: string): Promise<void>;
+  };
 }

@@ -166,6 +166,22 @@ export class TokenProvider {
   }
 
   /**
+   * The token to send now, when this client holds one that needs nothing
+   * (usable, and not due for renewal): the common case, answered without a
+   * promise. `undefined` otherwise: then {@linkcode TokenProvider.token}
+   * decides, reading the storage or renewing.
+   */
+  cachedToken(): Token | undefined {
+    const current = this.#records.current;
+    if (!current || this.#limitsKey === undefined || this.#closed.signal.aborted) return undefined;
+    const at = this.#options.now();
+    if (!isUsable(current, at) || isDueForRenewal(current, at, this.#options.renewalMargin)) {
+      return undefined;
+    }
+    return current;
+  }
+
+  /**
    * Whether a resource's 401 to `rejected` should lead to a new token (and a
    * replay): not when `rejected` was itself obtained for a rejection less
    * than 30 s ago. Then the 401 is the caller's answer, and `rejected` stays

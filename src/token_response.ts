@@ -73,7 +73,7 @@ function readToken(json: Record<string, unknown>, receivedAt: number, status: nu
   const tokenType = sendableTokenType(rawType);
   if (tokenType === undefined) {
     throw invalid(
-      `Cannot use token response: token type ${JSON.stringify(rawType)} is not supported`,
+      `Cannot use the token response: token type ${JSON.stringify(rawType)} is not supported`,
       status,
     );
   }

@@ -139,7 +139,7 @@ for (
       "neither tokenEndpoint nor issuer",
       { tokenEndpoint: undefined },
       TypeError,
-      /^Cannot create the client: give "tokenEndpoint" or "issuer"$/,
+      /^Cannot create the client: give "tokenEndpoint", "issuer" or "protectedResource"$/,
     ],
     [
       "an issuer with a query",
@@ -467,11 +467,26 @@ Deno.test("parseClientOptions() knows every option of ClientOptions and no other
     allowHttp: true,
     maxReplayBytes: 1024,
     dpop: { algorithm: "EdDSA" },
+    protectedResource: "https://api.example.com/mcp",
+    clientName: "Tests",
     onEvent: () => {},
     debug: false,
   };
   assert.deepEqual(Object.keys(CLIENT_OPTION_NAMES).sort(), Object.keys(every).sort());
-  await new Client(every).close();
+  // A protected resource's client has no token endpoint and names its registration.
+  const { protectedResource, clientName, ...withTokenEndpoint } = every;
+  await new Client(withTokenEndpoint).close();
+  const { tokenEndpoint: _, clientId: __, ...rest } = withTokenEndpoint;
+  await new Client({
+    ...rest,
+    clientSecret: undefined,
+    clientAuth: undefined,
+    clientKey: undefined,
+    clientKeyId: undefined,
+    clientCertificate: undefined,
+    protectedResource,
+    clientName,
+  }).close();
   // The same at the type level: no name missing, none the interface lacks.
   const complete: Record<keyof ClientOptions, true> = CLIENT_OPTION_NAMES;
   type Extra = Exclude<keyof typeof CLIENT_OPTION_NAMES, keyof ClientOptions>;

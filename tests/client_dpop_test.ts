@@ -445,6 +445,14 @@ Deno.test("new Client() refuses a malformed dpop option, naming it", async () =>
     "sign",
     "verify",
   ]);
+  const rsa = (name: string, modulusLength: number, hash: string) =>
+    crypto.subtle.generateKey(
+      { name, modulusLength, publicExponent: new Uint8Array([1, 0, 1]), hash },
+      false,
+      ["sign", "verify"],
+    ) as Promise<CryptoKeyPair>;
+  const rsa1024 = await rsa("RSASSA-PKCS1-v1_5", 1024, "SHA-256");
+  const rsaSha512 = await rsa("RSA-PSS", 2048, "SHA-512");
   const cases: [unknown, RegExp][] = [
     ["yes", /"dpop" must be a boolean or an object/],
     [null, /"dpop" must be a boolean or an object/],
@@ -452,9 +460,17 @@ Deno.test("new Client() refuses a malformed dpop option, naming it", async () =>
     [{ keyPair: { privateKey: "k", publicKey: "k" } }, /"dpop.keyPair" must be a CryptoKeyPair/],
     [
       { keyPair: { privateKey: ec.publicKey, publicKey: ec.privateKey } },
-      /must be a CryptoKeyPair/,
+      /must hold a private and a public key, not a public and a private key/,
     ],
-    [{ keyPair: { privateKey: hmac, publicKey: ec.publicKey } }, /must be a CryptoKeyPair/],
+    [
+      { keyPair: { privateKey: hmac, publicKey: ec.publicKey } },
+      /must hold a private and a public key, not a secret and a public key/,
+    ],
+    [
+      { keyPair: rsa1024 },
+      /2048 bits or more\) key pair, not RSASSA-PKCS1-v1_5 with SHA-256 \(1024 bits\)/,
+    ],
+    [{ keyPair: rsaSha512 }, /not RSA-PSS with SHA-512 \(2048 bits\)/],
     [{ keyPair: p384 }, /must be an ECDSA P-256, Ed25519, .* key pair, not ECDSA P-384/],
     [{ algorithm: "HS256" }, /"dpop.algorithm" must be one of ES256, EdDSA, RS256, PS256/],
     [{ keyPair: ec, algorithm: "ES256" }, /not both/],
@@ -513,4 +529,26 @@ Deno.test("Client with dpop dates its proofs by its clock", async () => {
   await text(await client.fetch(server.resource));
   assert.equal(server.tokenRequests()[0]?.proof?.claims.iat, Math.floor(clock.time / 1000));
   assert.equal(base64urlDecode("AQ")[0], 1); // the decoder the checks rely on
+});
+
+Deno.test("Client with dpop returns a redirect instead of carrying the proof to another URL", async () => {
+  await using server = dpopServer();
+  const elsewhere: (string | null)[] = [];
+  await using other = serve((request) => {
+    elsewhere.push(request.headers.get("DPoP"));
+    return new Response("other");
+  });
+  server.resourceAnswers.push(() =>
+    new Response(null, { status: 307, headers: { Location: `${other.url}/next` } })
+  );
+  await using client = dpopClient(server);
+  const response = await client.fetch(server.resource, { method: "POST", body: "pay=1" });
+  assert.equal(response.status, 307, "a proof names one URL (RFC 9449 §4.2)");
+  await response.body?.cancel();
+  assert.deepEqual(elsewhere, [], "nothing went to the other origin");
+  // The caller's own redirect mode other than "follow" is kept.
+  server.resourceAnswers.push(() =>
+    new Response(null, { status: 307, headers: { Location: `${other.url}/next` } })
+  );
+  await assert.rejects(client.fetch(server.resource, { redirect: "error" }), TypeError);
 });

@@ -35,13 +35,18 @@ Deno.test("Client.fetch() sends the token it obtained with client credentials", 
   assert.equal(recorded.token, server.issuedTokens[0]);
 });
 
+const RESOURCE_B = "https://b.example.com/api";
+
 Deno.test("Client.fetch() posts a form token request with Accept: application/json", async () => {
   await using server = await startAuthServer();
   await using client = clientFor(server, {
     scope: ["read", "write"],
-    tokenParams: { audience: "https://api.example.com", resource: ["a", "b"] },
+    tokenParams: {
+      audience: "https://api.example.com",
+      resource: [server.resourceUrl, RESOURCE_B],
+    },
   });
-  await fetchText(client.fetch, server.resourceUrl);
+  assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
   const [request] = server.tokenRequests;
   assert.ok(request);
   assert.equal(request.method, "POST");
@@ -51,8 +56,8 @@ Deno.test("Client.fetch() posts a form token request with Accept: application/js
   assert.deepEqual([...request.form], [
     ["grant_type", "client_credentials"],
     ["audience", "https://api.example.com"],
-    ["resource", "a"],
-    ["resource", "b"],
+    ["resource", server.resourceUrl],
+    ["resource", RESOURCE_B],
     ["scope", "read write"],
   ]);
 });

@@ -42,6 +42,14 @@ Deno.test("DpopNonces.remember() ignores an answer without a valid DPoP-Nonce", 
   assert.equal(isNonce("a\\b"), false);
 });
 
+Deno.test("DpopNonces.remember() ignores a nonce longer than 4 KiB", () => {
+  const nonces = new DpopNonces();
+  nonces.remember("https://auth.example/", nonceHeaders("n-1"));
+  assert.equal(nonces.remember("https://auth.example/", nonceHeaders("x".repeat(4097))), undefined);
+  assert.equal(nonces.get("https://auth.example/"), "n-1");
+  assert.equal(isNonce("x".repeat(4096)), true);
+});
+
 Deno.test("DpopNonces.remember() forgets the least recently used origin past 1,000", () => {
   const nonces = new DpopNonces();
   for (let i = 0; i < 1000; i++) nonces.remember(`https://h${i}.example/`, nonceHeaders(`n${i}`));

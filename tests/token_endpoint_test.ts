@@ -949,3 +949,33 @@ Deno.test("TokenEndpoint.post() with dpop: true signs a proof, and sends once mo
   await endpoint.post(url, new URLSearchParams(), { name: "device authorization endpoint" });
   assert.equal(proofs[3], null, "no proof unless asked for");
 });
+
+Deno.test("TokenEndpoint.post() redacts the request's credentials from an answer that echoes them", async () => {
+  const secret = "s3cret-value-that-must-not-leak";
+  await using server = serve(async (request) => {
+    const echoed = `${request.headers.get("authorization")} ${await request.text()}`;
+    return Response.json({ error: "invalid_client", error_description: `got ${echoed}` }, {
+      status: 401,
+      headers: { "X-Echo": echoed },
+    });
+  });
+  for (const clientAuth of ["client_secret_basic", "client_secret_post"] as const) {
+    const endpoint = new TokenEndpoint({
+      url: new URL(`${server.url}/token`),
+      clientId: "id",
+      clientSecret: secret,
+      clientAuth,
+      fetch,
+      now: Date.now,
+      timeout: 30_000,
+    });
+    const answer = await endpoint.post(new URL(`${server.url}/par`), new URLSearchParams(), {
+      name: "pushed authorization request endpoint",
+    });
+    const shown = `${answer.body} ${answer.headers.get("x-echo")}`;
+    assert.equal(answer.status, 401);
+    assert(!shown.includes(secret), clientAuth);
+    assert(!shown.includes(btoa(`id:${secret}`)), clientAuth);
+    assert.match(shown, /\[redacted\]/);
+  }
+});

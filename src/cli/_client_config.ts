@@ -26,6 +26,7 @@ import { CliError, EXIT_CODE, oneLine, usageError } from "./exit_code.ts";
 /** The options every command takes to configure its client. */
 export const CONFIG_OPTIONS: OptionSpec[] = [
   { name: "token-endpoint", value: true },
+  { name: "resource", value: true },
   { name: "revocation-endpoint", value: true },
   { name: "client-id", value: true },
   { name: "client-secret", value: true },
@@ -48,11 +49,15 @@ export const CONFIG_HELP =
   `Configuration, by flag or environment variable (a flag wins; Deno's --env-file
 can set the variables):
   --token-endpoint URL (ALF_TOKEN_ENDPOINT)
-      the token endpoint; required
+      the token endpoint; without it, the API's own metadata (RFC 9728) names
+      the authorization server, and alf registers itself there (RFC 7591)
+  --resource URL (ALF_RESOURCE)
+      the API, for that discovery; default for alf request: the request's URL
+      (without its query)
   --revocation-endpoint URL (ALF_REVOCATION_ENDPOINT)
       the revocation endpoint, for alf logout
   --client-id ID (ALF_CLIENT_ID)
-      the client id; required
+      the client id; required with --token-endpoint
   --client-secret SECRET (ALF_CLIENT_SECRET)
       the client secret; prefer the variable: other users can see arguments
   --scope SCOPE (ALF_SCOPE)
@@ -109,16 +114,24 @@ export function configSetting(
  * @throws {CliError} with the usage exit code for missing or malformed
  * configuration, with the file exit code when the KV file cannot be opened.
  */
-export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
+export async function openClient(
+  args: ParsedArgs,
+  io: Io,
+  target?: string,
+): Promise<CliClient> {
   const setting = (flag: string, variable: string) => configSetting(args, io, flag, variable);
   const tokenEndpoint = setting("token-endpoint", "ALF_TOKEN_ENDPOINT");
-  if (tokenEndpoint === undefined) {
+  // No token endpoint: the API's metadata names its server (RFC 9728).
+  const protectedResource = tokenEndpoint === undefined
+    ? setting("resource", "ALF_RESOURCE") ?? resourceOf(target)
+    : undefined;
+  if (tokenEndpoint === undefined && protectedResource === undefined) {
     throw usageError(
-      "Cannot configure the client: no token endpoint; pass --token-endpoint or set ALF_TOKEN_ENDPOINT",
+      "Cannot configure the client: no token endpoint; pass --token-endpoint (or set ALF_TOKEN_ENDPOINT), or --resource with the API's URL",
     );
   }
   const clientId = setting("client-id", "ALF_CLIENT_ID");
-  if (clientId === undefined) {
+  if (clientId === undefined && protectedResource === undefined) {
     throw usageError(
       "Cannot configure the client: no client id; pass --client-id or set ALF_CLIENT_ID",
     );
@@ -135,7 +148,10 @@ export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
   }
   const scopes = listOption(args, "scope");
   const options: ClientOptions = {
-    tokenEndpoint,
+    ...(protectedResource === undefined ? { tokenEndpoint } : { protectedResource }),
+    ...(protectedResource !== undefined && clientId === undefined
+      ? { clientName: "alf (command line)" }
+      : {}),
     revocationEndpoint: setting("revocation-endpoint", "ALF_REVOCATION_ENDPOINT"),
     clientId,
     clientSecret: setting("client-secret", "ALF_CLIENT_SECRET"),
@@ -171,8 +187,13 @@ export async function openClient(args: ParsedArgs, io: Io): Promise<CliClient> {
   const kvPath = setting("kv", "ALF_KV");
   const kv = kvPath === undefined ? undefined : await openKvStorage(kvPath);
   try {
-    if (flagOption(args, "login")) options.grant = loginGrant(args, io);
-    if (flagOption(args, "device")) options.grant = deviceLoginGrant(args, io);
+    // Without a token endpoint, a person logs in: through the browser unless --device.
+    if (flagOption(args, "login") || protectedResource !== undefined) {
+      options.grant = loginGrant(args, io);
+    }
+    if (flagOption(args, "device")) {
+      options.grant = deviceLoginGrant(args, io, protectedResource !== undefined);
+    }
     if (kv) options.storage = kv.storage;
     if (redis) options.storage = redis.storage;
     const client = new Client(options);
@@ -230,7 +251,7 @@ function loginGrant(args: ParsedArgs, io: Io): Grant {
 }
 
 /** `--device`: the device authorization grant, at the endpoint given (the CLI has no discovery). */
-function deviceLoginGrant(args: ParsedArgs, io: Io): Grant {
+function deviceLoginGrant(args: ParsedArgs, io: Io, discovered: boolean): Grant {
   if (flagOption(args, "login")) {
     throw usageError(
       "Cannot configure the client: --login and --device are two ways to log in; choose one",
@@ -242,7 +263,7 @@ function deviceLoginGrant(args: ParsedArgs, io: Io): Grant {
     "device-authorization-endpoint",
     "ALF_DEVICE_AUTHORIZATION_ENDPOINT",
   );
-  if (endpoint === undefined) {
+  if (endpoint === undefined && !discovered) {
     throw usageError(
       "Cannot configure the client: --device needs the device authorization endpoint; pass --device-authorization-endpoint or set ALF_DEVICE_AUTHORIZATION_ENDPOINT",
     );
@@ -280,4 +301,17 @@ async function openKvStorage(path: string): Promise<{ storage: TokenStorage; clo
     throw new CliError(`Cannot open the KV file ${path}: ${oneLine(error)}`, EXIT_CODE.FILE);
   }
   return { storage: new KvTokenStorage(kv), close: () => kv.close() };
+}
+
+/** The API a request's URL belongs to: the URL without its query and fragment. */
+function resourceOf(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  try {
+    const url = new URL(target);
+    url.search = "";
+    url.hash = "";
+    return url.href;
+  } catch {
+    return undefined; // the request command reports a bad URL itself
+  }
 }

@@ -12,7 +12,7 @@ import type { Io } from "./_io.ts";
  * @param endpoint The device authorization endpoint.
  * @param io Where the prompt goes, and whether it is a terminal.
  */
-export function deviceGrant(endpoint: string, io: Io): Grant {
+export function deviceGrant(endpoint: string | undefined, io: Io): Grant {
   return new DeviceCodeGrant({
     deviceAuthorizationEndpoint: endpoint,
     onUserCode: (code) => io.printVerbose(devicePrompt(code, io.stderrIsTerminal)),
@@ -26,7 +26,10 @@ export function deviceGrant(endpoint: string, io: Io): Grant {
  * (OSC 8) when `terminal` is true.
  *
  * Everything the server sent is printed without control characters: a
- * hostile server cannot write escape sequences to the user's terminal.
+ * hostile server cannot write escape sequences to the user's terminal, nor
+ * reorder or hide what it shows (bidi overrides, zero-width characters, line
+ * separators). The grant has checked the addresses: `https:` URLs (or `http:`
+ * on a loopback host), serialized.
  */
 export function devicePrompt(code: DeviceUserCode, terminal: boolean): string {
   const lines = [
@@ -56,9 +59,9 @@ function address(text: string): string {
 }
 
 function printable(text: string): string {
-  // C0 and C1 controls and DEL: ESC starts a terminal sequence, CSI is C1's.
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "");
+  // Controls (C0, C1, DEL: ESC starts a terminal sequence, CSI is C1's); format characters
+  // (bidi overrides and isolates, zero-width ones); line and paragraph separators.
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, "");
 }
 
 /** An OSC 8 hyperlink, its text the address itself: copied or clicked, it is the same. */

@@ -107,7 +107,7 @@ written, 28 when --max-time passed, 2 for bad arguments, 1 for anything else
     const timeout = maxTime === undefined ? undefined : AbortSignal.timeout(maxTime * 1000);
     const verbose = flagOption(args, "verbose") ? new VerboseLog(io) : undefined;
     if (verbose) io.onClientEvent((event) => verbose.event(event));
-    await using configured = await openClient(args, io);
+    await using configured = await openClient(args, io, url.href);
     // Arguments and configuration are accepted: from here on, -s keeps stderr quiet.
     io.silent = flagOption(args, "silent") && !flagOption(args, "show-error");
     try {

@@ -6,22 +6,30 @@
  * @module
  */
 
+import type { ClientMetadata } from "../client_registration.ts";
 import { delay as abortableDelay } from "../_abort.ts";
+import { checkDuration } from "../_duration.ts";
 import { parseEndpointUrl } from "../_endpoint_url.ts";
 import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
-import { retryAfter } from "../_renewal_limits.ts";
 import type { Grant, GrantContext } from "../grant.ts";
 import type { Token } from "../token.ts";
-import type { ErrorResponse, TokenResult } from "../token_endpoint.ts";
+import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
-import { errorDetail, parseErrorResponse, parseJsonObject } from "../token_response.ts";
+import { errorDetail, parseErrorResponse } from "../token_response.ts";
+import { type DeviceCodes, parseCodes, slowerInterval } from "./_device_codes.ts";
 import { RefreshTokenGrant } from "./refresh_token.ts";
 
 /** The grant type of the polls ([RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)). */
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
-/** What a `slow_down` adds to the interval ([RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)). */
-const SLOW_DOWN = 5000;
+/**
+ * The shortest wait between polls, in milliseconds, whatever `interval` the
+ * server gives (`0` included): the client waits at least the interval
+ * ([RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)), and
+ * a server's `0` is no reason to hammer it. A smaller `interval` option
+ * lowers it (tests).
+ */
+const MIN_INTERVAL = 1000;
 
 /**
  * What the user must be shown: where to go, and the code to enter there
@@ -39,9 +47,15 @@ const SLOW_DOWN = 5000;
 export interface DeviceUserCode {
   /** The code the user enters. */
   userCode: string;
-  /** Where the user enters it. */
+  /**
+   * Where the user enters it: an `https:` URL (or `http:` on a loopback
+   * host), serialized, so without spaces or control characters.
+   */
   verificationUri: string;
-  /** The address with the code in it, when the server gives one (for a link or a QR code). */
+  /**
+   * The address with the code in it, when the server gives one (for a link or
+   * a QR code): a URL as `verificationUri` is.
+   */
   verificationUriComplete?: string;
   /**
    * How long the code stays valid, in seconds: the server's `expires_in`, or
@@ -72,15 +86,22 @@ export interface DeviceCodeGrantOptions {
   deviceAuthorizationEndpoint?: string | URL;
   /**
    * Shows the user the code and the address; called once per login, and
-   * awaited before the polling starts.
+   * awaited before the polling starts. The user code is the server's text as
+   * it sent it: print it escaped (without control and format characters).
    */
   onUserCode: (code: DeviceUserCode) => void | Promise<void>;
   /**
    * The wait between polls, in milliseconds, when the server does not say
    * ([§3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)). Default: 5000.
+   * A server's interval (in seconds) shorter than 1 s counts as 1 s, or as
+   * this option when it is smaller.
    */
   interval?: number;
-  /** The longest a login may take, in milliseconds. Default: 900 000 (15 minutes). */
+  /**
+   * The longest a login may take, in milliseconds, from the device
+   * authorization request to the last poll: then it ends with a
+   * {@linkcode TokenError} of code `"timeout"`. Default: 900 000 (15 minutes).
+   */
   timeout?: number;
   /**
    * Waits between polls; rejects when the signal aborts. Default: a timer.
@@ -97,28 +118,23 @@ const OPTION_NAMES = {
   delay: true,
 } as const satisfies Record<keyof DeviceCodeGrantOptions, true>;
 
-/** The device authorization response ([RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)). */
-interface DeviceCodes extends DeviceUserCode {
-  deviceCode: string;
-  /** In milliseconds, when the server says. */
-  interval?: number;
-}
-
 /**
  * The device authorization grant: the user approves the login on another
  * device, while the client polls the token endpoint
  * ([RFC 8628 §3](https://www.rfc-editor.org/rfc/rfc8628#section-3)).
  *
  * Requests a device code and a user code, shows them through `onUserCode`,
- * then polls at the server's `interval` (else the `interval` option),
+ * then polls at the server's `interval` (else the `interval` option; never
+ * faster than once a second unless that option is smaller),
  * 5 s slower from each `slow_down` on (or at the `interval` that answer
  * gives, when longer; a `429` counts as a `slow_down`), on through
  * `authorization_pending`
  * ([§3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)). A refusal
  * (`access_denied`), an `expired_token`, or the codes' `expires_in` passing on
  * the client's clock ends it with a {@linkcode TokenError} of code
- * `"login_failed"`; closing the client stops it at once (a caller's
- * `signal` ends that caller's wait). Its
+ * `"login_failed"` (at the expiry, not at the next poll); the grant's
+ * `timeout` passing, with one of code `"timeout"`; closing the client stops
+ * it at once (a caller's `signal` ends that caller's wait). Its
  * tokens are renewed with their refresh token, as a browser login's are: the
  * user sees a code once per login, not once per access token.
  *
@@ -159,6 +175,8 @@ export class DeviceCodeGrant implements Grant {
   readonly #endpoint?: URL;
   readonly #options: DeviceCodeGrantOptions;
   readonly #interval: number;
+  /** The shortest wait between polls: {@linkcode MIN_INTERVAL}, or a smaller `interval` option. */
+  readonly #minInterval: number;
   readonly #refresh: RefreshTokenGrant;
 
   static {
@@ -177,7 +195,7 @@ export class DeviceCodeGrant implements Grant {
     if (typeof options.onUserCode !== "function") {
       throw new TypeError(`Cannot create the ${context}: "onUserCode" must be a function`);
     }
-    const { deviceAuthorizationEndpoint, interval = 5000, timeout = 900_000 } = options;
+    const { deviceAuthorizationEndpoint, interval = 5000, timeout } = options;
     if (deviceAuthorizationEndpoint !== undefined) {
       this.#endpoint = parseEndpointUrl(
         deviceAuthorizationEndpoint,
@@ -188,12 +206,15 @@ export class DeviceCodeGrant implements Grant {
     if (typeof interval !== "number" || !(interval >= 0)) {
       throw new RangeError(`Cannot create the ${context}: "interval" must be milliseconds >= 0`);
     }
-    if (typeof timeout !== "number" || !(timeout >= 1)) {
-      throw new RangeError(`Cannot create the ${context}: "timeout" must be milliseconds >= 1`);
-    }
     this.#options = options;
     this.#interval = interval;
-    this.timeout = timeout;
+    this.#minInterval = Math.min(MIN_INTERVAL, interval);
+    this.timeout = checkDuration(timeout, {
+      context,
+      option: "timeout",
+      fallback: 900_000,
+      min: 1,
+    });
     this.#refresh = new RefreshTokenGrant({
       fallback: {
         name: this.name,
@@ -202,6 +223,17 @@ export class DeviceCodeGrant implements Grant {
         needsUser: () => true,
       },
     });
+  }
+
+  /**
+   * What a dynamic registration of a client for this grant says
+   * ([RFC 7591 §2](https://www.rfc-editor.org/rfc/rfc7591#section-2)): the
+   * device code and refresh token grants, no redirect URI.
+   *
+   * @returns The client metadata to register.
+   */
+  registration(): ClientMetadata {
+    return { grant_types: [DEVICE_CODE_GRANT, "refresh_token"] };
   }
 
   /**
@@ -229,8 +261,12 @@ export class DeviceCodeGrant implements Grant {
   async #logIn(context: GrantContext): Promise<TokenResult> {
     const { endpoint, signal } = context;
     const now = endpoint.now;
+    // The grant's timeout bounds the whole login, the codes' request included.
+    const timeoutAt = now() + this.timeout;
     const codes = await this.#requestCodes(context);
     const expiresAt = now() + codes.expiresIn * 1000;
+    // Whichever comes first ends the login, at that time, not at the next poll.
+    const end = Math.min(expiresAt, timeoutAt);
     try {
       await this.#options.onUserCode({
         userCode: codes.userCode,
@@ -242,14 +278,17 @@ export class DeviceCodeGrant implements Grant {
       throw new TokenError('Cannot log in: "onUserCode" failed', { code: "login_failed", cause });
     }
     const wait = this.#options.delay ?? abortableDelay;
-    let interval = codes.interval ?? this.#interval;
+    let interval = Math.max(codes.interval ?? this.#interval, this.#minInterval);
     const params = new URLSearchParams([
       ["grant_type", DEVICE_CODE_GRANT],
       ["device_code", codes.deviceCode],
     ]);
     while (true) {
+      const left = end - now();
+      // The last wait is cut to the end: no poll after it, when the codes are dead or time is up.
+      const last = left <= interval;
       try {
-        await wait(interval, signal);
+        if (left > 0) await wait(last ? left : interval, signal);
       } catch (cause) {
         if (!signal.aborted) throw cause;
         // As a browser login stops: the grant's timeout, or the client's close.
@@ -257,11 +296,17 @@ export class DeviceCodeGrant implements Grant {
           ? signal.reason
           : new TokenError("Cannot log in: the login was aborted", { code: "aborted", cause });
       }
-      if (now() >= expiresAt) {
-        throw new TokenError("Cannot log in: the device code expired before it was approved", {
-          code: "login_failed",
-          error: "expired_token",
-        });
+      if (last || now() >= end) {
+        if (expiresAt <= timeoutAt) {
+          throw new TokenError("Cannot log in: the device code expired before it was approved", {
+            code: "login_failed",
+            error: "expired_token",
+          });
+        }
+        throw new TokenError(
+          `Cannot log in: the device login was not approved within ${this.timeout} ms (the DeviceCodeGrant's "timeout")`,
+          { code: "timeout" },
+        );
       }
       const result = await endpoint.request(params, signal);
       if ("token" in result) return result;
@@ -305,13 +350,13 @@ export class DeviceCodeGrant implements Grant {
     });
     const { status, headers, body } = answer;
     if (status < 200 || status > 299) {
-      const error = parseErrorResponse(body, status, headers);
-      const detail = error.error
-        ? ` (${errorDetail({ error: error.error, errorDescription: error.errorDescription })})`
-        : "";
+      // The answer's error fields (RFC 6749 §5.2, as RFC 8628 §3.2 says), status, headers and
+      // body, on the error itself: no cause that would name the token endpoint.
+      const { error, errorDescription, errorUri } = parseErrorResponse(body, status, headers);
+      const detail = error === undefined ? "" : ` (${errorDetail({ error, errorDescription })})`;
       throw new TokenError(
         `Cannot log in: the device authorization endpoint answered ${status}${detail}`,
-        { ...fieldsOf(error), code: "http_error", cause: error },
+        { code: "http_error", error, errorDescription, errorUri, status, headers, body },
       );
     }
     return parseCodes(body, status, this.timeout);
@@ -326,71 +371,5 @@ function fieldsOf(error: TokenError) {
     errorDescription: error.errorDescription,
     errorUri: error.errorUri,
     status: error.status,
-  };
-}
-
-/**
- * The interval after a `slow_down` (or a `429`): 5 s more, for this and every
- * later poll ([RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5));
- * longer when the answer says so, by an `interval` (GitHub's) or a
- * `Retry-After`. Never shorter.
- */
-function slowerInterval(interval: number, answer: ErrorResponse, now: number): number {
-  const json = parseJsonObject(new TextDecoder().decode(answer.body));
-  const asked = Math.max(seconds(json?.interval) ?? 0, 0) * 1000;
-  return Math.max(interval + SLOW_DOWN, asked, retryAfter(answer.headers, now) ?? 0);
-}
-
-/** A count of seconds: a number, or a numeric string (seen in the wild, as for `expires_in`). */
-function seconds(value: unknown): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value)) return Number(value);
-  return undefined;
-}
-
-/**
- * The device authorization response
- * ([RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)), read
- * as servers send it: Google's `verification_url` stands for
- * `verification_uri`, numbers may come as strings, and a missing `expires_in`
- * is the grant's timeout.
- */
-function parseCodes(text: string, status: number, timeout: number): DeviceCodes {
-  const fail = (why: string) =>
-    new TokenError(`Cannot parse the device authorization response: ${why}`, {
-      code: "invalid_response",
-      status,
-    });
-  const json = parseJsonObject(text);
-  if (json === undefined) throw fail("it is not a JSON object");
-  const verificationUri = json.verification_uri ?? json.verification_url;
-  for (
-    const [name, value] of [
-      ["device_code", json.device_code],
-      ["user_code", json.user_code],
-      ["verification_uri", verificationUri],
-    ] as const
-  ) {
-    if (typeof value !== "string" || value === "") {
-      throw fail(`"${name}" is not a non-empty string`);
-    }
-  }
-  const { expires_in: rawExpiresIn, interval: rawInterval } = json;
-  const expiresIn = rawExpiresIn === undefined ? Math.ceil(timeout / 1000) : seconds(rawExpiresIn);
-  if (expiresIn === undefined || !(expiresIn > 0)) {
-    throw fail('"expires_in" is not a positive number');
-  }
-  const interval = rawInterval === undefined ? undefined : seconds(rawInterval);
-  if (rawInterval !== undefined && !(interval !== undefined && interval >= 0)) {
-    throw fail('"interval" is not a number >= 0');
-  }
-  const complete = json.verification_uri_complete;
-  return {
-    deviceCode: json.device_code as string,
-    userCode: json.user_code as string,
-    verificationUri: verificationUri as string,
-    verificationUriComplete: typeof complete === "string" && complete !== "" ? complete : undefined,
-    expiresIn,
-    interval: interval === undefined ? undefined : interval * 1000,
   };
 }

@@ -15,7 +15,7 @@ import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { errorDetail, parseErrorFields } from "../token_response.ts";
 import { openSystemBrowser } from "./_launch_browser.ts";
-import { closedError, LoopbackListener } from "./_loopback_listener.ts";
+import { CALLBACK_PATH, closedError, LoopbackListener } from "./_loopback_listener.ts";
 import { randomString } from "./_pkce.ts";
 import { pushAuthorizationRequest, pushEndpoint, type PushSettings } from "./_pushed_request.ts";
 import { checkResponseIssuer } from "./_response_issuer.ts";
@@ -96,6 +96,25 @@ export class BrowserLogin {
     );
     this.#listener = options[SHARED_LISTENER];
     this.#push = push;
+  }
+
+  /**
+   * The redirect URIs of this login's port range (or of the installed flow's
+   * listener), for a dynamic registration
+   * ([RFC 7591 §2](https://www.rfc-editor.org/rfc/rfc7591#section-2)): one per
+   * port; for any free port (`[0, 0]`) or a range of more than 20 ports, the
+   * loopback URI without a port, which servers match at any port
+   * ([RFC 8252 §7.3](https://www.rfc-editor.org/rfc/rfc8252#section-7.3)).
+   */
+  redirectUris(): string[] {
+    // An installed flow's listener has its port already.
+    if (this.#listener) return [this.#listener.redirectUri];
+    const [first, last] = this.#portRange;
+    if (first === 0 || last - first >= 20) return [`http://127.0.0.1${CALLBACK_PATH}`];
+    return Array.from(
+      { length: last - first + 1 },
+      (_, i) => `http://127.0.0.1:${first + i}${CALLBACK_PATH}`,
+    );
   }
 
   /**

@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { ClientMetadata } from "../client_registration.ts";
 import { checkKnownOptions } from "../_known_options.ts";
 import { redactInspect } from "../_redact.ts";
 import type { Grant, GrantContext } from "../grant.ts";
@@ -122,6 +123,26 @@ export class AuthorizationCodeGrant implements Grant {
    */
   needsUser(previous: Token | undefined): boolean {
     return previous?.refreshToken === undefined;
+  }
+
+  /**
+   * What a dynamic registration of a client for this grant says
+   * ([RFC 7591 §2](https://www.rfc-editor.org/rfc/rfc7591#section-2)): the
+   * loopback redirect URIs of its port range, the authorization code and
+   * refresh token grants, the `code` response type.
+   *
+   * @returns The client metadata to register.
+   */
+  registration(): ClientMetadata {
+    return {
+      redirect_uris: this.#login.redirectUris(),
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      // Loopback redirects at any port are a native client's (OpenID Connect
+      // Dynamic Client Registration 1.0 §2, RFC 8252 §7.3): for the default
+      // "web", servers such as oidc-provider match the port exactly.
+      application_type: "native",
+    };
   }
 
   /**

@@ -3,11 +3,14 @@
 // the issuer ([RFC 9207](https://www.rfc-editor.org/rfc/rfc9207)) and which takes pushed
 // requests ([RFC 9126](https://www.rfc-editor.org/rfc/rfc9126), in _par_route.ts),
 // authorization codes with PKCE ([RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)) and
-// refresh tokens.
+// refresh tokens; the resources a login is for
+// ([RFC 8707](https://www.rfc-editor.org/rfc/rfc8707)) go with its code and refresh token.
 
 import { isLoopbackHost } from "../_endpoint_url.ts";
 import type { ClientAuthenticator } from "./_client_auth.ts";
+import { narrowAudience, targetProblem } from "./_issued_tokens.ts";
 import { PushedRequests, type PushTarget, type Refusal } from "./_par_route.ts";
+import { type ClientRegistry, isRegisteredRedirect } from "./_registration_route.ts";
 import type { AuthorizationFailure, AuthServerOptions } from "./auth_server_options.ts";
 import type { RecordedRequest } from "./recorded_request.ts";
 
@@ -19,12 +22,16 @@ interface Code {
   redirectUri: string;
   challenge: string;
   scope: string | null;
+  /** The `resource`s of the authorization request. */
+  resources: string[];
   expiresAt: number;
 }
 
 interface Refresh {
   clientId: string;
   scope: string | null;
+  /** The resources of the login it came from: a refresh may narrow them, not widen them. */
+  resources: string[];
   revoked: boolean;
 }
 
@@ -34,8 +41,10 @@ interface Refresh {
  */
 export interface LoginDeskOptions {
   now(): number;
-  /** Issues an access token and returns the token response's members. */
-  issue(scope: string | null): Record<string, unknown>;
+  /** Issues an access token for an audience (none: any) and returns the token response's members. */
+  issue(scope: string | null, audience: string[]): Record<string, unknown>;
+  /** The clients registered at `/register`. */
+  registry: ClientRegistry;
 }
 
 /**
@@ -152,8 +161,9 @@ export class LoginDesk {
     }
     if (script?.kind === "wrongState") state = `wrong-${crypto.randomUUID()}`;
     const scope = query.get("scope");
+    const resources = query.getAll("resource");
     if (inFragment) {
-      const members = this.#o.issue(scope);
+      const members = this.#o.issue(scope, resources);
       return redirect(Object.fromEntries(Object.entries(members).map(([k, v]) => [k, String(v)])));
     }
     const challenge = query.get("code_challenge")!;
@@ -163,6 +173,7 @@ export class LoginDesk {
       redirectUri,
       challenge,
       scope,
+      resources,
       expiresAt: this.#o.now() + CODE_LIFETIME,
     });
     return redirect({ code });
@@ -187,7 +198,7 @@ export class LoginDesk {
     if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || await s256(verifier) !== code.challenge) {
       return invalidGrant("PKCE verification failed");
     }
-    return this.#withRefreshToken(clientId, code.scope);
+    return this.logIn(clientId, code.scope, code.resources, form.getAll("resource"));
   }
 
   /** The refresh token grant ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)). */
@@ -199,14 +210,27 @@ export class LoginDesk {
       return invalidGrant("The refresh token was issued to another client");
     }
     const scope = form.get("scope") ?? refresh.scope;
-    if (this.#server.rotateRefreshTokens !== true) return json(this.#o.issue(scope));
+    // Any resource, as servers whose refresh tokens serve several APIs allow (Entra ID's).
+    const asked = form.getAll("resource");
+    const audience = asked.length > 0 ? asked : refresh.resources;
+    if (this.#server.rotateRefreshTokens !== true) return json(this.#o.issue(scope, audience));
     refresh.revoked = true;
-    return this.#withRefreshToken(clientId, scope);
+    return this.#withRefreshToken(clientId, scope, refresh.resources, audience);
   }
 
-  /** A completed login's answer: access token and refresh token (the device grant's too). */
-  logIn(clientId: string, scope: string | null): Response {
-    return this.#withRefreshToken(clientId, scope);
+  /**
+   * A completed login's answer: access token and refresh token (the code's, the device
+   * grant's), or `invalid_target` when the token request names a resource the login was not
+   * for.
+   *
+   * @param resources The resources the login was for.
+   * @param asked The `resource`s of the token request, which may narrow them.
+   */
+  logIn(clientId: string, scope: string | null, resources: string[], asked: string[]): Response {
+    // RFC 8707 §2.2: the token request may narrow the audience, not widen it.
+    const narrowed = narrowAudience(resources, asked);
+    if ("refusal" in narrowed) return invalidTarget(narrowed.refusal);
+    return this.#withRefreshToken(clientId, scope, resources, narrowed.audience);
   }
 
   /**
@@ -222,12 +246,20 @@ export class LoginDesk {
     }
     const clientId = query.get("client_id");
     const known = this.#server.clientId;
-    if (clientId === null || (known !== undefined && clientId !== known)) {
+    const registered = this.#o.registry.lookUp(clientId);
+    if (
+      clientId === null || registered === "forgotten" ||
+      (registered === undefined && known !== undefined && clientId !== known)
+    ) {
       return {
         page: true,
         error: "invalid_request",
         description: "client_id is missing or unknown",
       };
+    }
+    if (registered !== undefined && !isRegisteredRedirect(registered, redirectUri)) {
+      const description = "redirect_uri is not one the client registered (RFC 8252 §7.3: any port)";
+      return { page: true, error: "invalid_request", description };
     }
     const responseType = query.get("response_type");
     if (responseType !== "token" && responseType !== "code") {
@@ -239,6 +271,8 @@ export class LoginDesk {
       const description = "PKCE with code_challenge_method=S256 is required";
       return { page: false, error: "invalid_request", description };
     }
+    const target = targetProblem(query.getAll("resource"));
+    if (target !== undefined) return { page: false, error: "invalid_target", description: target };
     return undefined;
   }
 
@@ -248,10 +282,19 @@ export class LoginDesk {
     return scripted !== undefined && scripted.length > 0 ? scripted.shift()! : this.#issuer;
   }
 
-  #withRefreshToken(clientId: string, scope: string | null): Response {
+  /**
+   * @param resources The resources of the login, which the refresh token keeps.
+   * @param audience The access token's ([RFC 8707 §2.2](https://www.rfc-editor.org/rfc/rfc8707#section-2.2)).
+   */
+  #withRefreshToken(
+    clientId: string,
+    scope: string | null,
+    resources: string[],
+    audience: string[],
+  ): Response {
     const refreshToken = `rt-${++this.#count}-${crypto.randomUUID()}`;
-    this.#refreshTokens.set(refreshToken, { clientId, scope, revoked: false });
-    return json({ ...this.#o.issue(scope), refresh_token: refreshToken });
+    this.#refreshTokens.set(refreshToken, { clientId, scope, resources, revoked: false });
+    return json({ ...this.#o.issue(scope, audience), refresh_token: refreshToken });
   }
 }
 
@@ -277,6 +320,12 @@ function json(body: Record<string, unknown>): Response {
 
 function invalidGrant(description: string): Response {
   return Response.json({ error: "invalid_grant", error_description: description }, {
+    status: 400,
+  });
+}
+
+function invalidTarget(description: string): Response {
+  return Response.json({ error: "invalid_target", error_description: description }, {
     status: 400,
   });
 }

@@ -2,9 +2,12 @@
 // form-encoded parts, or client_id and client_secret in the form
 // ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)), or a signed JWT
 // ([RFC 7523 §2.2](https://www.rfc-editor.org/rfc/rfc7523#section-2.2),
-// [OpenID Connect Core §9](https://openid.net/specs/openid-connect-core-1_0.html#ClientAuthentication)).
+// [OpenID Connect Core §9](https://openid.net/specs/openid-connect-core-1_0.html#ClientAuthentication));
+// a client registered at `/register` by its registered method
+// ([RFC 7591 §2](https://www.rfc-editor.org/rfc/rfc7591#section-2)).
 
 import { checkClaims, decodeJwt, KeyRing } from "./_jwt_verify.ts";
+import type { ClientRegistry } from "./_registration_route.ts";
 import type { AuthServerOptions } from "./auth_server_options.ts";
 import type { RecordedRequest } from "./recorded_request.ts";
 
@@ -85,6 +88,7 @@ export class ClientAuthenticator {
   readonly #options: AuthServerOptions;
   readonly #context: AssertionContext;
   readonly #methods: string[];
+  readonly #registry: ClientRegistry;
   #keys = KeyRing.empty;
   #secret = KeyRing.empty;
 
@@ -92,13 +96,16 @@ export class ClientAuthenticator {
    * @param options The client's id, secret, keys and methods.
    * @param server The issuer and token endpoint, for `aud`.
    * @param now The server's clock, epoch milliseconds.
+   * @param registry The clients registered at `/register`.
    */
   constructor(
     options: AuthServerOptions,
     { issuer, tokenEndpoint }: { issuer: string; tokenEndpoint: string },
     now: () => number,
+    registry: ClientRegistry,
   ) {
     this.#options = options;
+    this.#registry = registry;
     this.#context = { issuer, tokenEndpoint, now, seen: new Set() };
     this.#methods = options.clientAuthMethods ?? defaultMethods(options);
   }
@@ -167,6 +174,14 @@ export class ClientAuthenticator {
     if (typeof iss !== "string" || iss !== sub) {
       return fail('"iss" and "sub" must both be the client id');
     }
+    const registered = this.#registry.lookUp(iss);
+    if (registered !== undefined) {
+      return fail(
+        registered === "forgotten"
+          ? "the client is unknown"
+          : `the client registered ${registered.method}`,
+      );
+    }
     const { clientId } = this.#options;
     if (clientId !== undefined && iss !== clientId) return fail(`"iss" is not the client id`);
     if (form.has("client_id") && form.get("client_id") !== iss) {
@@ -193,21 +208,27 @@ export class ClientAuthenticator {
       ? "client_secret_post"
       : "none";
     recorded.clientAuthMethod = method;
-    const { clientId, clientSecret } = this.#options;
-    const idOk = clientId === undefined || id === clientId;
-    const secretOk = clientSecret === undefined || secret === clientSecret;
-    if (this.#methods.includes(method) && idOk && secretOk) return { clientId: id };
-    return {
+    const fail = (why?: string) => ({
       clientId: id,
       error: Response.json(
         {
           error: "invalid_client",
-          error_description: this.#methods.includes(method)
-            ? "Client authentication failed"
-            : `Client authentication failed: ${method} is not accepted here`,
+          error_description: `Client authentication failed${why === undefined ? "" : `: ${why}`}`,
         },
         { status: 401, headers: { "WWW-Authenticate": 'Basic realm="token"' } },
       ),
-    };
+    });
+    const registered = this.#registry.lookUp(id);
+    if (registered === "forgotten") return fail("the client is unknown");
+    if (registered !== undefined) {
+      // A registered client authenticates by the method it registered, with its secret.
+      if (method !== registered.method) return fail(`the client registered ${registered.method}`);
+      return secret === (registered.secret ?? null) ? { clientId: id } : fail();
+    }
+    const { clientId, clientSecret } = this.#options;
+    const idOk = clientId === undefined || id === clientId;
+    const secretOk = clientSecret === undefined || secret === clientSecret;
+    if (this.#methods.includes(method) && idOk && secretOk) return { clientId: id };
+    return fail(this.#methods.includes(method) ? undefined : `${method} is not accepted here`);
   }
 }

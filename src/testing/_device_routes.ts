@@ -8,6 +8,7 @@
 
 import type { LoginDesk } from "./_authorization.ts";
 import type { ClientAuthenticator } from "./_client_auth.ts";
+import { targetProblem } from "./_issued_tokens.ts";
 import type { AuthServerOptions } from "./auth_server_options.ts";
 import type { RecordedRequest } from "./recorded_request.ts";
 
@@ -26,6 +27,8 @@ interface DeviceCodes {
   /** The client the codes were issued to: only it may poll with them. */
   clientId: string;
   scope: string | null;
+  /** The `resource`s of the request ([RFC 8707](https://www.rfc-editor.org/rfc/rfc8707)). */
+  resources: string[];
   userCode: string;
   expiresAt: number;
   approved: boolean;
@@ -73,12 +76,16 @@ export class DeviceDesk {
     const { clientId, error: refused } = await this.#clients.authenticate(recorded, url.href);
     if (refused) return refused;
     if (!clientId) return error("invalid_request", "The client is not named");
+    const resources = recorded.form.getAll("resource");
+    const target = targetProblem(resources);
+    if (target !== undefined) return error("invalid_target", target);
     const deviceCode = `dc-${++this.#count}-${crypto.randomUUID()}`;
     const userCode = `USER-${String(this.#count).padStart(4, "0")}`;
     const expiresIn = this.#options.expiresIn ?? 600;
     this.#codes.set(deviceCode, {
       clientId,
       scope: recorded.form.get("scope"),
+      resources,
       userCode,
       expiresAt: this.#now() + expiresIn * 1000,
       approved: false,
@@ -119,7 +126,12 @@ export class DeviceDesk {
     if (this.#now() >= codes.expiresAt) return error("expired_token");
     if (!codes.approved) return error("authorization_pending");
     codes.used = true;
-    return this.#logins.logIn(codes.clientId, codes.scope);
+    return this.#logins.logIn(
+      codes.clientId,
+      codes.scope,
+      codes.resources,
+      form.getAll("resource"),
+    );
   }
 
   #approve(userCode: string | null): Response {

@@ -3,12 +3,13 @@
 // (in _authorization.ts), the JWT bearer grant
 // ([RFC 7523 §2.1](https://www.rfc-editor.org/rfc/rfc7523#section-2.1)) and token exchange
 // ([RFC 8693 §2](https://www.rfc-editor.org/rfc/rfc8693#section-2)); every grant's tokens are
-// DPoP-bound when the request carries a proof ([RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5)).
+// DPoP-bound when the request carries a proof ([RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5)),
+// and for the resources its `resource` parameters name ([RFC 8707 §2](https://www.rfc-editor.org/rfc/rfc8707#section-2)).
 
 import type { LoginDesk } from "./_authorization.ts";
 import { type AssertionContext, audiences } from "./_client_auth.ts";
 import { DpopCheck } from "./_dpop_check.ts";
-import type { IssuedTokens } from "./_issued_tokens.ts";
+import { type IssuedTokens, targetProblem } from "./_issued_tokens.ts";
 import { checkClaims, decodeJwt, KeyRing } from "./_jwt_verify.ts";
 import type { AuthServerOptions } from "./auth_server_options.ts";
 import type { RecordedRequest } from "./recorded_request.ts";
@@ -85,6 +86,8 @@ export class GrantDesk {
     if (outcome && "refusal" in outcome) return this.dpop.tokenRefusal(outcome.refusal);
     const jkt = outcome?.proof.jkt;
     const { form } = recorded;
+    const target = targetProblem(form.getAll("resource"));
+    if (target !== undefined) return error("invalid_target", target);
     const bound = form.get("grant_type") === "refresh_token"
       ? this.#tokens.refreshBinding(form.get("refresh_token") ?? "")
       : undefined;
@@ -104,7 +107,7 @@ export class GrantDesk {
     const { form } = recorded;
     switch (form.get("grant_type")) {
       case "client_credentials":
-        return json(this.#tokens.issue(form.get("scope")));
+        return json(this.#tokens.issue(form.get("scope"), form.getAll("resource")));
       case "authorization_code":
         return await this.#logins.exchange(form, clientId);
       case "refresh_token":
@@ -147,7 +150,10 @@ export class GrantDesk {
     });
     if (claims !== undefined) return fail(claims);
     return json(
-      this.#tokens.issue(form.get("scope") ?? (typeof scope === "string" ? scope : null)),
+      this.#tokens.issue(
+        form.get("scope") ?? (typeof scope === "string" ? scope : null),
+        form.getAll("resource"),
+      ),
     );
   }
 
@@ -179,7 +185,7 @@ export class GrantDesk {
       }
     }
     const issuedType = form.get("requested_token_type") || ACCESS_TOKEN_TYPE;
-    const body = this.#tokens.issue(form.get("scope"));
+    const body = this.#tokens.issue(form.get("scope"), form.getAll("resource"));
     body.issued_token_type = issuedType;
     // RFC 8693 §2.2.1: "N_A" when the token issued is not an access token.
     if (issuedType !== ACCESS_TOKEN_TYPE) body.token_type = "N_A";

@@ -1,12 +1,18 @@
 // The stand-in server's access tokens: opaque, issued with a lifetime on the server's clock,
 // revoked by the test (`AuthServer.revoke`) or at the revocation endpoint; bound to a DPoP key
-// when the token request carried a proof ([RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5)).
+// when the token request carried a proof ([RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5));
+// each knows its scope and the audience its `resource` parameters asked for
+// ([RFC 8707 §2](https://www.rfc-editor.org/rfc/rfc8707#section-2)).
 
 interface Issued {
   expiresAt?: number;
   revoked: boolean;
   /** The thumbprint of the DPoP key the token is bound to. */
   jkt?: string;
+  /** The scope granted, space-separated, or `null` for none. */
+  scope: string | null;
+  /** The resources the token is for (RFC 8707); empty for any. */
+  audience: string[];
 }
 
 /** The access tokens a server issued, and whether it accepts each now. */
@@ -36,11 +42,13 @@ export class IssuedTokens {
    * Issues an access token: the members of its token response.
    *
    * @param scope The scope granted, or `null` to leave it out.
+   * @param audience The resources the token is for (checked with {@linkcode targetProblem});
+   *   none: any.
    */
-  issue(scope: string | null): Record<string, unknown> {
+  issue(scope: string | null, audience: readonly string[] = []): Record<string, unknown> {
     const expiresIn = this.#expiresIn();
     const accessToken = `at-${++this.#count}-${crypto.randomUUID()}`;
-    const issued: Issued = { revoked: false };
+    const issued: Issued = { revoked: false, scope, audience: [...audience] };
     const body: Record<string, unknown> = { access_token: accessToken, token_type: "Bearer" };
     if (expiresIn !== null) {
       body.expires_in = expiresIn;
@@ -56,6 +64,17 @@ export class IssuedTokens {
     const issued = this.#issued.get(token);
     if (!issued || issued.revoked) return false;
     return issued.expiresAt === undefined || this.#now() < issued.expiresAt;
+  }
+
+  /** The scope `token` was granted, or `null` (none, or an unknown token). */
+  scopeOf(token: string): string | null {
+    return this.#issued.get(token)?.scope ?? null;
+  }
+
+  /** The resources `token` is for, or `undefined` for an unknown token or one for any resource. */
+  audienceOf(token: string): string[] | undefined {
+    const audience = this.#issued.get(token)?.audience;
+    return audience === undefined || audience.length === 0 ? undefined : [...audience];
   }
 
   /** The thumbprint of the DPoP key `token` is bound to, or `undefined` for a bearer token. */
@@ -111,4 +130,48 @@ export class IssuedTokens {
     if (issued) issued.revoked = true;
     return issued !== undefined;
   }
+}
+
+/**
+ * Why `resource` parameters cannot name a target, if they cannot: each must be an absolute URI
+ * without a fragment ([RFC 8707 §2](https://www.rfc-editor.org/rfc/rfc8707#section-2)).
+ *
+ * @returns The `error_description` of the `invalid_target` answer, or `undefined`.
+ */
+export function targetProblem(resources: readonly string[]): string | undefined {
+  for (const resource of resources) {
+    const url = URL.parse(resource);
+    if (url === null || url.hash !== "" || resource.includes("#")) {
+      return `resource ${JSON.stringify(resource)} is not an absolute URI without a fragment`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The audience of a token issued from an earlier grant (a code, a refresh token, a device
+ * code) whose authorization named `granted`, when the token request names `asked`: the
+ * request may narrow the audience, not widen it (RFC 8707 §2.2).
+ *
+ * @returns The audience, or the `invalid_target` description.
+ */
+export function narrowAudience(
+  granted: readonly string[],
+  asked: readonly string[],
+): { audience: string[] } | { refusal: string } {
+  if (asked.length === 0) return { audience: [...granted] };
+  if (granted.length === 0) return { audience: [...asked] };
+  const other = asked.find((resource) => !granted.includes(resource));
+  return other === undefined
+    ? { audience: [...asked] }
+    : { refusal: `resource ${JSON.stringify(other)} was not part of the authorization` };
+}
+
+/**
+ * Whether an audience value names `target`: the same URL, or a prefix of it at a path
+ * segment boundary (`https://api.example/a` covers `https://api.example/a/b`).
+ */
+export function covers(audience: string, target: string): boolean {
+  if (audience === target) return true;
+  return target.startsWith(audience.endsWith("/") ? audience : `${audience}/`);
 }

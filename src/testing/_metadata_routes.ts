@@ -6,6 +6,7 @@
 
 import { DEVICE_AUTHORIZATION_PATH, DEVICE_CODE_GRANT } from "./_device_routes.ts";
 import { DPOP_ALGORITHMS } from "./_dpop_check.ts";
+import { REGISTRATION_PATH } from "./_registration_route.ts";
 import type { AuthServer } from "./auth_server.ts";
 import type { AuthServerOptions } from "./auth_server_options.ts";
 import type { MetadataDocument } from "./metadata_options.ts";
@@ -73,7 +74,8 @@ export function checkMetadataOptions({ issuerPath, metadata }: AuthServerOptions
  */
 export function metadataResponse(
   path: string,
-  { issuerPath = "", metadata: options, pushedAuthorizationRequests: par }: AuthServerOptions,
+  { issuerPath = "", metadata: options, pushedAuthorizationRequests: par, registration }:
+    AuthServerOptions,
   server: Endpoints,
   clients: ClientMethods,
 ): Response {
@@ -109,6 +111,10 @@ export function metadataResponse(
   if (clients.algorithms.length > 0) {
     body.token_endpoint_auth_signing_alg_values_supported = clients.algorithms;
     body.revocation_endpoint_auth_signing_alg_values_supported = clients.algorithms;
+  }
+  if (registration !== undefined && registration !== false) {
+    // [RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2), RFC 7591's endpoint.
+    body.registration_endpoint = new URL(REGISTRATION_PATH, server.tokenEndpoint).href;
   }
   for (const name of options?.omit ?? []) delete body[name];
   Object.assign(body, options?.members);

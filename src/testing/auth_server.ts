@@ -11,7 +11,9 @@ import { DeviceDesk, isDevicePath } from "./_device_routes.ts";
 import { GrantDesk } from "./_grant_routes.ts";
 import { IssuedTokens } from "./_issued_tokens.ts";
 import { checkMetadataOptions, isWellKnown, metadataResponse } from "./_metadata_routes.ts";
-import { scripted } from "./_plain_routes.ts";
+import { scripted, Timers } from "./_plain_routes.ts";
+import { protectedResourceResponse, resourceMetadataPath } from "./_protected_resource_route.ts";
+import { ClientRegistry, REGISTRATION_PATH } from "./_registration_route.ts";
 import { ResourceDesk } from "./_resource_route.ts";
 import { revoke } from "./_revocation_route.ts";
 import { type AuthServerOptions, checkAuthServerOptionNames } from "./auth_server_options.ts";
@@ -70,6 +72,14 @@ export class AuthServer implements AsyncDisposable {
   readonly revocationEndpoint: string;
   /** The protected resource's URL. */
   readonly resourceUrl: string;
+  /** Where {@linkcode AuthServerOptions.protectedResource}'s metadata is served (404 without it). */
+  readonly resourceMetadataUrl: string;
+  /**
+   * The scopes (space-separated) a token must have for the resource, else `403`
+   * `insufficient_scope` ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1));
+   * see {@linkcode AuthServerOptions.protectedResource}. Default: none.
+   */
+  requiredScope: string | undefined = undefined;
   /**
    * The authorization endpoint of browser logins, `/authorize`; also served
    * at `/token/authorize`, the default a browser login derives from the token
@@ -86,6 +96,8 @@ export class AuthServer implements AsyncDisposable {
   readonly resourceRequests: RecordedRequest[] = [];
   /** Every request to a well-known path (metadata), in order, answered or 404. */
   readonly metadataRequests: RecordedRequest[] = [];
+  /** Every request to `/register`, in order; see {@linkcode AuthServerOptions.registration}. */
+  readonly registrations: RecordedRequest[] = [];
   /** Every revocation request received, in order, authenticated or not. */
   readonly revocationRequests: RecordedRequest[] = [];
   /** Every revocation the revocation endpoint performed, in order. */
@@ -105,12 +117,13 @@ export class AuthServer implements AsyncDisposable {
   readonly #tokens = new IssuedTokens(() => this.#now(), () => this.expiresIn);
   readonly #failures: TokenFailure[] = [];
   readonly #revocationFailures: TokenFailure[] = [];
-  readonly #pending = new Set<() => void>();
+  readonly #timers = new Timers();
   readonly #logins: LoginDesk;
   readonly #clients: ClientAuthenticator;
   readonly #grants: GrantDesk;
   readonly #devices: DeviceDesk;
   readonly #resource: ResourceDesk;
+  readonly #registry: ClientRegistry;
   readonly #now = (): number => (this.#options.now ?? Date.now)();
 
   /** Use {@linkcode startAuthServer}. @internal */
@@ -129,14 +142,24 @@ export class AuthServer implements AsyncDisposable {
     this.revocationEndpoint = `${this.origin}/revoke`;
     this.resourceUrl = `${this.origin}/resource`;
     this.authorizationEndpoint = `${this.origin}/authorize`;
+    this.resourceMetadataUrl = `${this.origin}${resourceMetadataPath(options)}`;
+    const registry = this.#registry = new ClientRegistry(options, () => this.#now());
     this.#logins = new LoginDesk(options, this.issuer, {
       now: () => this.#now(),
-      issue: (scope) => this.#tokens.issue(scope),
+      issue: (scope, audience) => this.#tokens.issue(scope, audience),
+      registry,
     });
-    this.#clients = new ClientAuthenticator(options, this, () => this.#now());
+    this.#clients = new ClientAuthenticator(options, this, () => this.#now(), registry);
     this.#grants = new GrantDesk(options, this.#clients.context, this.#logins, this.#tokens);
     this.#devices = new DeviceDesk(options, this.origin, this.#now, this.#clients, this.#logins);
-    this.#resource = new ResourceDesk(this, this.#tokens, this.#grants.dpop, (t) => this.#wait(t));
+    const dpop = this.#grants.dpop;
+    this.#resource = new ResourceDesk(
+      options,
+      this,
+      this.#tokens,
+      dpop,
+      (t) => this.#timers.wait(t),
+    );
     const ready = Promise.all([this.#clients.import(), this.#grants.import()]);
     ready.catch(() => {}); // awaited by startAuthServer
     imports.set(this, ready);
@@ -195,6 +218,21 @@ export class AuthServer implements AsyncDisposable {
     return this.#tokens.accepts(token);
   }
 
+  /** A token's audience: the `resource`s of its request (RFC 8707); `undefined` for any or none. */
+  audienceOf(token: string): string[] | undefined {
+    return this.#tokens.audienceOf(token);
+  }
+
+  /** The ids of the clients registered and not forgotten; see {@linkcode AuthServerOptions.registration}. */
+  registeredClients(): string[] {
+    return this.#registry.ids;
+  }
+
+  /** Forgets a registered client, as a server that lost its registrations: it is then refused. */
+  forgetClient(clientId: string): void {
+    this.#registry.forget(clientId);
+  }
+
   /** The current DPoP nonce ([RFC 9449 §8](https://www.rfc-editor.org/rfc/rfc9449#section-8)). */
   get dpopNonce(): string {
     return this.#grants.dpop.nonce;
@@ -217,27 +255,8 @@ export class AuthServer implements AsyncDisposable {
    * user's refusal.
    *
    * @param count How many requests fail.
-   * @param failure The `error` (default `"access_denied"`) and `error_description`.
-   *
-   * @example A user who refuses the login
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Client, ImplicitGrant, TokenError } from "@alf/client";
-   * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
-   *
-   * await using server = await startAuthServer();
-   * server.failAuthorizations(1, { errorDescription: "The user said no" });
-   * await using browser = new ScriptedBrowser();
-   * await using client = new Client({
-   *   tokenEndpoint: server.tokenEndpoint,
-   *   clientId: "cli",
-   *   grant: new ImplicitGrant({ openBrowser: browser.open, portRange: [0, 0] }),
-   * });
-   * await assert.rejects(
-   *   client.getToken(),
-   *   (error: TokenError) => error.error === "access_denied",
-   * );
-   * ```
+   * @param failure The `error` (default `"access_denied"`) and `error_description`; see
+   *   {@linkcode AuthorizationFailure} for an example.
    */
   failAuthorizations(count: number, failure: AuthorizationFailure = {}): void {
     this.#logins.fail(count, failure);
@@ -246,34 +265,10 @@ export class AuthServer implements AsyncDisposable {
   /**
    * Redirects the next `count` authorization requests with a `state` other
    * than the one requested, as a forged redirect would
-   * ([RFC 6749 §10.12](https://www.rfc-editor.org/rfc/rfc6749#section-10.12)).
+   * ([RFC 6749 §10.12](https://www.rfc-editor.org/rfc/rfc6749#section-10.12)); see
+   * {@linkcode AuthServerOptions.authorizationResponseIssuers} for an example.
    *
    * @param count How many redirects carry a wrong state.
-   *
-   * @example A forged redirect is ignored; the real one completes the login
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { Client, ImplicitGrant } from "@alf/client";
-   * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
-   *
-   * await using server = await startAuthServer();
-   * server.answerWithWrongState(1);
-   * await using browser = new ScriptedBrowser();
-   * await using client = new Client({
-   *   tokenEndpoint: server.tokenEndpoint,
-   *   clientId: "cli",
-   *   grant: new ImplicitGrant({
-   *     portRange: [0, 0],
-   *     openBrowser: async (url) => {
-   *       await browser.open(url); // wrong state: an error page, the login waits on
-   *       await browser.open(url); // the right state: the login completes
-   *     },
-   *   }),
-   * });
-   * await client.getToken();
-   * await browser.close(); // waits for the last page
-   * assert.deepEqual(browser.pages.map((page) => page.status), [400, 200]);
-   * ```
    */
   answerWithWrongState(count: number): void {
     this.#logins.wrongState(count);
@@ -302,7 +297,7 @@ export class AuthServer implements AsyncDisposable {
 
   /** Stops the server and every response it was still delaying. */
   async close(): Promise<void> {
-    for (const stop of this.#pending) stop();
+    this.#timers.stopAll();
     await this.#server.shutdown();
   }
 
@@ -325,7 +320,7 @@ export class AuthServer implements AsyncDisposable {
     if (token || url.pathname === "/revoke") {
       recorded.form = new URLSearchParams(new TextDecoder().decode(body));
       (token ? this.tokenRequests : this.revocationRequests).push(recorded);
-      if (token && this.tokenDelay > 0) await this.#wait(this.tokenDelay);
+      if (token && this.tokenDelay > 0) await this.#timers.wait(this.tokenDelay);
       return await this.#token(recorded, token ? this.tokenEndpoint : this.revocationEndpoint);
     }
     if (url.pathname === "/authorize" || url.pathname === "/token/authorize") {
@@ -334,9 +329,11 @@ export class AuthServer implements AsyncDisposable {
     }
     if (url.pathname === "/par") return await this.#logins.push(recorded, this.#clients, this);
     if (isDevicePath(url.pathname)) return await this.#devices.handle(url, recorded);
+    if (url.pathname === REGISTRATION_PATH) return this.#registry.register(recorded, this);
     if (isWellKnown(url.pathname)) {
       this.metadataRequests.push(recorded);
-      return metadataResponse(url.pathname, this.#options, this, this.#clients);
+      return protectedResourceResponse(url.pathname, this.#options, this) ??
+        metadataResponse(url.pathname, this.#options, this, this.#clients);
     }
     return await this.#resource.handle(request, url, recorded);
   }
@@ -351,18 +348,6 @@ export class AuthServer implements AsyncDisposable {
     return revocation
       ? revoke(recorded, clientId, this.#tokens, this.#logins, this.revocations)
       : await this.#grants.grant(recorded, clientId, () => this.#devices.token(recorded, clientId));
-  }
-
-  #wait(ms: number): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const stop = () => {
-      clearTimeout(timer);
-      this.#pending.delete(stop);
-      resolve();
-    };
-    const timer = setTimeout(stop, ms);
-    this.#pending.add(stop);
-    return promise;
   }
 }
 

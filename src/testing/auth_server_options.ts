@@ -11,6 +11,11 @@ import {
   CLIENT_AUTHENTICATION_OPTION_NAMES,
   type ClientAuthenticationOptions,
 } from "./client_authentication_options.ts";
+import {
+  checkDiscoveryOptionNames,
+  DISCOVERY_OPTION_NAMES,
+  type DiscoveryOptions,
+} from "./discovery_options.ts";
 import { METADATA_OPTION_NAMES, type MetadataOptions } from "./metadata_options.ts";
 import type { TokenFailure } from "./scripted_failures.ts";
 
@@ -58,7 +63,7 @@ export type { AuthorizationFailure, TokenFailure } from "./scripted_failures.ts"
  * assert(!server.accepts(token.accessToken)); // expired on the server's clock
  * ```
  */
-export interface AuthServerOptions extends ClientAuthenticationOptions {
+export interface AuthServerOptions extends ClientAuthenticationOptions, DiscoveryOptions {
   /**
    * The `expires_in` of issued tokens, in seconds; `null` leaves it out.
    * Default: 3600. Change it later with {@linkcode AuthServer.expiresIn}.
@@ -259,7 +264,8 @@ export interface AuthServerOptions extends ClientAuthenticationOptions {
    * then): a string instead of the issuer, as from a mix-up
    * ([RFC 9207](https://www.rfc-editor.org/rfc/rfc9207)); `null` for none. Every other redirect,
    * an error one included, carries {@linkcode AuthServer.issuer} (§2), as the metadata says
-   * (`authorization_response_iss_parameter_supported`).
+   * (`authorization_response_iss_parameter_supported`). A forged `state` instead, as from
+   * another login: {@linkcode AuthServer.answerWithWrongState}.
    *
    * @example A redirect from the wrong server, then a right one
    * ```ts
@@ -284,6 +290,31 @@ export interface AuthServerOptions extends ClientAuthenticationOptions {
    * }
    * assert.deepEqual(issuers, ["https://attacker.example", server.issuer]);
    * ```
+   *
+   * @example A forged `state` (`answerWithWrongState`) is ignored; the real one logs in
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, ImplicitGrant } from "@alf/client";
+   * import { ScriptedBrowser, startAuthServer } from "@alf/client/testing";
+   *
+   * await using server = await startAuthServer();
+   * server.answerWithWrongState(1);
+   * await using browser = new ScriptedBrowser();
+   * await using client = new Client({
+   *   tokenEndpoint: server.tokenEndpoint,
+   *   clientId: "cli",
+   *   grant: new ImplicitGrant({
+   *     portRange: [0, 0],
+   *     openBrowser: async (url) => {
+   *       await browser.open(url); // wrong state: an error page, the login waits on
+   *       await browser.open(url); // the right state: the login completes
+   *     },
+   *   }),
+   * });
+   * await client.getToken();
+   * await browser.close(); // waits for the last page
+   * assert.deepEqual(browser.pages.map((page) => page.status), [400, 200]);
+   * ```
    */
   authorizationResponseIssuers?: (string | null)[];
   /** The server's clock for token expiry, epoch milliseconds. Default: `Date.now`. */
@@ -306,6 +337,7 @@ export interface AuthServerOptions extends ClientAuthenticationOptions {
  */
 export const AUTH_SERVER_OPTION_NAMES = {
   ...CLIENT_AUTHENTICATION_OPTION_NAMES,
+  ...DISCOVERY_OPTION_NAMES,
   expiresIn: true,
   issuerPath: true,
   metadata: true,
@@ -328,7 +360,8 @@ export const DPOP_NONCE_OPTION_NAMES = {
  * Refuses options with a name that is neither one of
  * {@linkcode AUTH_SERVER_OPTION_NAMES} nor, in `metadata`, one of
  * {@linkcode METADATA_OPTION_NAMES} (in `dpopNonce`, one of
- * {@linkcode DPOP_NONCE_OPTION_NAMES}), naming the nearest known one.
+ * {@linkcode DPOP_NONCE_OPTION_NAMES}; in `protectedResource` and `registration`, see
+ * {@linkcode checkDiscoveryOptionNames}), naming the nearest known one.
  *
  * @throws {TypeError} on the first unknown name, options that are not an object, or a
  *   `dpopNonce` member that is not a boolean.
@@ -339,6 +372,7 @@ export function checkAuthServerOptionNames(options: unknown): void {
   if (metadata !== undefined) {
     checkKnownOptions(metadata, METADATA_OPTION_NAMES, 'AuthServer ("metadata")', "start");
   }
+  checkDiscoveryOptionNames(options as AuthServerOptions);
   const { dpopNonce } = options as AuthServerOptions;
   if (dpopNonce !== undefined) {
     checkKnownOptions(dpopNonce, DPOP_NONCE_OPTION_NAMES, 'AuthServer ("dpopNonce")', "start");

@@ -233,3 +233,49 @@ Deno.test("devicePrompt() keeps a hostile server's escape sequences off the term
   // Not an http(s) address: printed, never made a link.
   assert.match(prompt, /which has the code in it: javascript:/);
 });
+
+Deno.test("devicePrompt() strips format characters and line separators from what the server sent", () => {
+  const prompt = devicePrompt({
+    // A bidi override, its pop, a zero-width space, an isolate, line and paragraph separators.
+    userCode: "\u202eABCD-1234\u202c \u200b\u2066X\u2028Y\u2029Z\ufeff",
+    verificationUri: "https://example.com/device",
+    expiresIn: 60,
+  }, false);
+  assert.equal(
+    prompt,
+    "To log in, open https://example.com/device and enter the code ABCD-1234 XYZ (it expires in 60 seconds)\n",
+  );
+});
+
+Deno.test("alf token --device refuses an address that is not a web address, and prints none of it", async () => {
+  await using server = await startAuthServer({
+    ...CREDENTIALS,
+    deviceAuthorization: { interval: 0 },
+  });
+  const hostile: Record<string, Record<string, string>> = {
+    js: {
+      verification_uri: "javascript:alert(1)",
+      verification_uri_complete: "javascript:fetch('//evil')//https://ok",
+    },
+    notaurl: { verification_uri: "go to\x1b[31m evil.example now \u009b31m" },
+    complete: {
+      verification_uri: "https://ok.example/activate",
+      verification_uri_complete: "data:text/html,<script>alert(1)</script>",
+    },
+  };
+  for (const [name, addresses] of Object.entries(hostile)) {
+    server.route(
+      "/codes",
+      () => Response.json({ device_code: "D", user_code: "UC-1", expires_in: 600, ...addresses }),
+    );
+    const { code, out, err } = await alf(["token", "--device"], {
+      env: deviceEnv(server, { ALF_DEVICE_AUTHORIZATION_ENDPOINT: server.url("/codes") }),
+    });
+    assert.equal(code, 3, `${name}: ${err}`);
+    assert.equal(out, "");
+    assert.ok(isOneLineError(err), err);
+    assert.match(err, /^alf: Cannot parse the device authorization response: "verification_uri/);
+    assert.ok(!/javascript|evil|data:|UC-1/.test(err), `${name}: ${err}`);
+  }
+  assert.equal(devicePolls(server), 0);
+});

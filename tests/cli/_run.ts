@@ -18,6 +18,7 @@ const UNSET: Record<string, string> = Object.fromEntries(
     "ALF_AUTHORIZATION_ENDPOINT",
     "ALF_LOGIN_PORTS",
     "ALF_DEVICE_AUTHORIZATION_ENDPOINT",
+    "ALF_RESOURCE",
   ].map((name) => [name, ""]),
 );
 

@@ -569,3 +569,42 @@ Deno.test("alf --kv exits 5 for another program's SQLite database with no table 
   ]);
   assert.equal(server.tokenRequests.length, 0);
 });
+
+Deno.test({
+  name:
+    "alf request URL with no configuration: the API's metadata, registration, login, and with --kv no second registration",
+  ...linuxOnly,
+  async fn() {
+    await using server = await startAuthServer({
+      protectedResource: { scopesSupported: ["read"] },
+      registration: true,
+    });
+    await using browser = await fakeXdgOpen();
+    await using dir = await tempDir();
+    const env = { PATH: browser.path, ALF_KV: `${dir.path}/tokens.kv` };
+    const args = ["request", `${server.resourceUrl}?page=2`, "--login-ports", "0"];
+    const first = await alf(args, { env, clearEnv: false });
+    assert.equal(first.code, 0, first.err);
+    assert.equal(JSON.parse(first.out).path, "/resource");
+    assert.equal(server.registrations.length, 1);
+    const registered = JSON.parse(new TextDecoder().decode(server.registrations[0]!.body));
+    assert.equal(registered.client_name, "alf (command line)");
+    assert.equal(registered.token_endpoint_auth_method, "none");
+    assert.equal(
+      server.tokenRequests[0]?.form.get("resource"),
+      server.resourceUrl,
+      "the API, without the query",
+    );
+    const second = await alf(args, { env });
+    assert.equal(second.code, 0, second.err);
+    assert.equal(server.registrations.length, 1, "the registration is kept in the KV file");
+    assert.equal((await browser.opened()).length, 1, "and the login's token");
+  },
+});
+
+Deno.test("alf with neither a token endpoint nor a URL says what to pass", async () => {
+  const { code, err } = await alf(["token"]);
+  assert.equal(code, 2);
+  assert.match(err, /no token endpoint; pass --token-endpoint .*or --resource with the API's URL/);
+  assert(isOneLineError(err));
+});

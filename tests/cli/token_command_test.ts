@@ -65,7 +65,7 @@ Deno.test("alf token exits 2 without a token endpoint or a client id", async () 
   assert.ok(isOneLineError(noEndpoint.err), noEndpoint.err);
   assert.match(
     noEndpoint.err,
-    /no token endpoint; pass --token-endpoint or set ALF_TOKEN_ENDPOINT/,
+    /no token endpoint; pass --token-endpoint \(or set ALF_TOKEN_ENDPOINT\), or --resource/,
   );
 
   const noId = await alf(["token"], { env: { ALF_TOKEN_ENDPOINT: "http://127.0.0.1:9/token" } });

@@ -35,6 +35,7 @@ function deviceClient(
     approveAtOnce?: boolean;
     client?: Partial<ClientOptions>;
     endpoint?: string;
+    timeout?: number;
   } = {},
 ) {
   const waits: number[] = [];
@@ -47,6 +48,7 @@ function deviceClient(
     grant: new DeviceCodeGrant({
       deviceAuthorizationEndpoint: options.endpoint ?? server.url("/device_authorization"),
       interval: options.interval,
+      timeout: options.timeout,
       onUserCode: async (code) => {
         codes.push(code);
         if (options.approveAtOnce) await approve(code);
@@ -170,7 +172,7 @@ Deno.test("DeviceCodeGrant.obtain() finds the device authorization endpoint by d
   await using client = new Client({
     issuer: server.issuer,
     clientId: "cli",
-    grant: new DeviceCodeGrant({ onUserCode: approve }),
+    grant: new DeviceCodeGrant({ onUserCode: approve, interval: 0 }),
   });
   const token = await client.getToken();
   assert(server.accepts(token.accessToken));
@@ -540,7 +542,13 @@ Deno.test("DeviceCodeGrant() refuses malformed and unknown options, fetch includ
   const cases: [Record<string, unknown>, ErrorConstructor, RegExp][] = [
     [{}, TypeError, /"onUserCode" must be a function/],
     [{ onUserCode, interval: -1 }, RangeError, /"interval" must be milliseconds >= 0/],
-    [{ onUserCode, timeout: 0 }, RangeError, /"timeout" must be milliseconds >= 1/],
+    [
+      { onUserCode, timeout: 0 },
+      RangeError,
+      /"timeout" must be a finite number of milliseconds >= 1/,
+    ],
+    // A timeout a timer cannot hold would end the login at once.
+    [{ onUserCode, timeout: 2 ** 31 }, RangeError, /"timeout" must be .* <= 2147483647/],
     [{ onUserCode, deviceAuthorizationEndpoint: "ftp://x/" }, TypeError, /must use https:/],
     // The device authorization request goes through the client's transport now.
     [{ onUserCode, fetch }, TypeError, /fetch/],
@@ -551,4 +559,181 @@ Deno.test("DeviceCodeGrant() refuses malformed and unknown options, fetch includ
       (error: unknown) => error instanceof type && message.test(error.message),
     );
   }
+});
+
+Deno.test("DeviceCodeGrant.obtain() waits at least 1 s between polls, whatever interval the server says", async () => {
+  // RFC 8628 §3.5: the client waits at least the interval; a server's 0 is no reason to hammer it.
+  for (
+    const [serverInterval, option, expected] of [
+      [0, undefined, 1000],
+      [0.2, undefined, 1000],
+      [0, 5000, 1000],
+      [0, 200, 200], // a smaller interval option lowers the floor (tests)
+      [0, 0, 0],
+      [3, 200, 3000], // a longer server interval is kept
+    ] as const
+  ) {
+    await using server = await startAuthServer({
+      deviceAuthorization: { interval: serverInterval, answers: ["authorization_pending"] },
+    });
+    const { client, waits } = deviceClient(server, { interval: option, approveAtOnce: true });
+    await using _ = client;
+    const token = await client.getToken();
+    assert(server.accepts(token.accessToken));
+    assert.deepEqual(waits, [expected, expected], `server ${serverInterval} s, option ${option}`);
+    assert.equal(polls(server), 2);
+  }
+});
+
+/** A device client whose waits move its clock by what they wait, as real waits would. */
+function clockedDeviceClient(
+  server: AuthServer,
+  options: { timeout?: number; client?: Partial<ClientOptions> } = {},
+) {
+  const clock = new ManualClock();
+  const client = deviceClient(server, {
+    clock,
+    timeout: options.timeout,
+    client: options.client,
+    onWait: (waits) => {
+      if (waits.length > 100) throw new Error("polled on and on");
+      clock.advance(waits.at(-1)!);
+    },
+  });
+  return { ...client, clock };
+}
+
+Deno.test("DeviceCodeGrant.obtain() ends at the codes' expiry, not at the next poll", async () => {
+  const cases = [
+    // expires_in 2 s, interval 20 s: one wait of 2 s, then the end; no poll.
+    { expiresIn: 2, interval: 20, waits: [2000], polls: 0 },
+    // The last wait is cut to the expiry, and no poll follows it.
+    { expiresIn: 12, interval: 5, waits: [5000, 5000, 2000], polls: 2 },
+  ];
+  for (const { expiresIn, interval, waits: expected, polls: count } of cases) {
+    await using server = await startAuthServer({ deviceAuthorization: { expiresIn, interval } });
+    const { client, waits, clock } = clockedDeviceClient(server);
+    await using _ = client;
+    const started = clock.now();
+    await assert.rejects(client.getToken(), (error: unknown) => {
+      assert(error instanceof TokenError);
+      assert.equal(error.message, "Cannot log in: the device code expired before it was approved");
+      assert.equal(error.code, "login_failed");
+      assert.equal(error.error, "expired_token");
+      return true;
+    });
+    assert.deepEqual(waits, expected);
+    assert.equal(clock.now() - started, expiresIn * 1000);
+    assert.equal(polls(server), count);
+  }
+});
+
+Deno.test("DeviceCodeGrant.obtain() ends with a timeout TokenError at its own timeout", async () => {
+  await using server = await startAuthServer({
+    deviceAuthorization: { expiresIn: 600, interval: 1 },
+  });
+  const { client, waits, clock } = clockedDeviceClient(server, { timeout: 1500 });
+  await using _ = client;
+  const started = clock.now();
+  await assert.rejects(client.getToken(), (error: unknown) => {
+    assert(error instanceof TokenError);
+    assert.equal(
+      error.message,
+      'Cannot log in: the device login was not approved within 1500 ms (the DeviceCodeGrant\'s "timeout")',
+    );
+    assert.equal(error.code, "timeout");
+    return true;
+  });
+  assert.deepEqual(waits, [1000, 500]);
+  assert.equal(clock.now() - started, 1500);
+  assert.equal(polls(server), 1);
+});
+
+Deno.test("DeviceCodeGrant.obtain() ends at its timeout however slow the server asks it to poll", async () => {
+  await using server = await startAuthServer();
+  await using slow = serve(async (request) => {
+    await request.body?.cancel();
+    return Response.json({ error: "slow_down", interval: 1e15 }, { status: 400 });
+  });
+  const { client, waits } = clockedDeviceClient(server, {
+    timeout: 60_000,
+    client: { tokenEndpoint: `${slow.url}/token` },
+  });
+  await using _ = client;
+  await assert.rejects(client.getToken(), (error: unknown) => {
+    assert(error instanceof TokenError);
+    assert.equal(error.code, "timeout");
+    return true;
+  });
+  assert.deepEqual(waits, [5000, 55_000]);
+});
+
+Deno.test("DeviceCodeGrant.obtain() refuses verification addresses that are not https: URLs", async () => {
+  const codes = { device_code: "D", user_code: "U", expires_in: 60 };
+  const cases: [Record<string, unknown>, string][] = [
+    [{ verification_uri: "javascript:alert(1)" }, '"verification_uri" is not an https: URL'],
+    [{ verification_uri: "data:text/html,<h1>x" }, '"verification_uri" is not an https: URL'],
+    [{ verification_uri: "http://auth.example/device" }, '"verification_uri" is not an https: URL'],
+    [
+      { verification_uri: "https://me:pw@auth.example/" },
+      '"verification_uri" is not an https: URL',
+    ],
+    [{ verification_uri: "go to evil.example now" }, '"verification_uri" is not a URL'],
+    [{ verification_url: "file:///etc/passwd" }, '"verification_uri" is not an https: URL'],
+    [
+      {
+        verification_uri: "https://auth.example/device",
+        verification_uri_complete: "javascript:fetch('//evil')//https://ok",
+      },
+      '"verification_uri_complete" is not an https: URL',
+    ],
+  ];
+  await using server = await startAuthServer();
+  for (const [addresses, why] of cases) {
+    server.route("/codes", () => Response.json({ ...codes, ...addresses }));
+    const { client, codes: shown } = deviceClient(server, { endpoint: server.url("/codes") });
+    await using _ = client;
+    await assert.rejects(client.getToken(), (error: unknown) => {
+      assert(error instanceof TokenError);
+      assert(
+        error.message.startsWith(`Cannot parse the device authorization response: ${why}`),
+        `${JSON.stringify(addresses)}: ${error.message}`,
+      );
+      assert.equal(error.code, "invalid_response");
+      return true;
+    });
+    assert.equal(shown.length, 0, JSON.stringify(addresses));
+  }
+  assert.equal(polls(server), 0);
+});
+
+Deno.test("DeviceCodeGrant.obtain() shows the verification addresses serialized", async () => {
+  await using server = await startAuthServer({ deviceAuthorization: { interval: 0 } });
+  const endpoint = reshapedCodes(server, "/codes", (codes) => ({
+    ...codes,
+    verification_uri: "HTTPS://Auth.Example/device\u202e\u0007 now",
+    verification_uri_complete: `${codes.verification_uri_complete}&x=\u200b`,
+  }));
+  const { client, codes } = deviceClient(server, { endpoint, interval: 0, approveAtOnce: true });
+  await using _ = client;
+  await client.getToken();
+  assert.equal(codes[0]?.verificationUri, "https://auth.example/device%E2%80%AE%07%20now");
+  assert.equal(
+    codes[0]?.verificationUriComplete,
+    server.url("/device?user_code=USER-0001&x=%E2%80%8B"),
+  );
+});
+
+Deno.test("DeviceCodeGrant.obtain() names the device authorization endpoint in its error, and carries its answer", async () => {
+  await using server = await startAuthServer({ clientId: "cli", clientSecret: "s3cret" });
+  const { client } = deviceClient(server, { client: { clientSecret: "wrong" } });
+  await using _ = client;
+  const error = await client.getToken().then(() => undefined, (error: unknown) => error);
+  assert(error instanceof TokenError);
+  // No cause that says "the token endpoint answered 401": the error is the answer.
+  assert.equal(error.cause, undefined);
+  assert.equal(error.status, 401);
+  assert.equal(JSON.parse(error.body ?? "").error, "invalid_client");
+  assert.match(error.headers?.get("content-type") ?? "", /json/);
+  assert(!error.message.includes("token endpoint"), error.message);
 });

@@ -34,7 +34,7 @@ Deno.test("AuthorizationCodeGrant.obtain() sends an S256 challenge and exchanges
   await using browser = new ScriptedBrowser();
   await using client = codeClient(server, { openBrowser: browser.open }, {
     scope: "read",
-    tokenParams: { resource: "https://api.example.com" },
+    tokenParams: { resource: server.resourceUrl },
   });
   assert.equal((await fetchText(client.fetch, server.resourceUrl)).status, 200);
 
@@ -395,15 +395,16 @@ Deno.test("AuthorizationCodeGrant shares one login between two resources while t
   const resource = (name: string) =>
     codeClient(server, { openBrowser: browser.open }, {
       storage,
-      tokenParams: { resource: `https://${name}.example.com` }, // RFC 8707
+      tokenParams: { resource: server.url(`/resource/${name}`) }, // RFC 8707
     });
   await using a = resource("a");
   await using b = resource("b");
-  assert.equal((await fetchText(a.fetch, server.resourceUrl)).status, 200); // the login: rt0
-  assert.equal((await fetchText(b.fetch, server.resourceUrl)).status, 200); // rt0 → rt1
+  const [atA, atB] = [server.url("/resource/a"), server.url("/resource/b")];
+  assert.equal((await fetchText(a.fetch, atA)).status, 200); // the login: rt0
+  assert.equal((await fetchText(b.fetch, atB)).status, 200); // rt0 → rt1
   server.revoke();
-  assert.equal((await fetchText(a.fetch, server.resourceUrl)).status, 200); // rt1 → rt2
-  assert.equal((await fetchText(b.fetch, server.resourceUrl)).status, 200); // rt2 → rt3
+  assert.equal((await fetchText(a.fetch, atA)).status, 200); // rt1 → rt2
+  assert.equal((await fetchText(b.fetch, atB)).status, 200); // rt2 → rt3
   assert.equal(browser.opened.length, 1);
   const refreshes = server.tokenRequests.filter((r) =>
     r.form.get("grant_type") === "refresh_token"
@@ -415,7 +416,7 @@ Deno.test("AuthorizationCodeGrant shares one login between two resources while t
   );
   assert.deepEqual(
     refreshes.map((r) => r.form.get("resource")),
-    ["https://b.example.com", "https://a.example.com", "https://b.example.com"],
+    [atB, atA, atB],
   );
 });
 

@@ -92,3 +92,19 @@ Deno.test("AuthServer advertises the device authorization endpoint and grant in 
   assert.equal(metadata.device_authorization_endpoint, server.url("/device_authorization"));
   assert(metadata.grant_types_supported.includes(DEVICE_CODE));
 });
+
+Deno.test("DeviceDesk.token() issues tokens for the resource of the device authorization request (RFC 8707)", async () => {
+  await using server = await startAuthServer({ deviceAuthorization: {} });
+  const url = server.url("/device_authorization");
+  const invalid = await post(url, { client_id: "cli", resource: "/relative" });
+  assert.deepEqual([invalid.status, invalid.json.error], [400, "invalid_target"]);
+  const { json } = await post(url, { client_id: "cli", resource: server.resourceUrl });
+  await (await fetch(json.verification_uri_complete as string)).body?.cancel();
+  const granted = await post(server.tokenEndpoint, {
+    grant_type: DEVICE_CODE,
+    device_code: json.device_code as string,
+    client_id: "cli",
+  });
+  assert.equal(granted.status, 200);
+  assert.deepEqual(server.audienceOf(granted.json.access_token as string), [server.resourceUrl]);
+});

@@ -265,3 +265,183 @@ Deno.test("ResourceDesk.handle() records and answers 404 for a path it does not 
   await response.body?.cancel();
   assert.equal(server.resourceRequests[0]?.token, token);
 });
+
+/** A client credentials token for `resource`s and `scope`: the answer's JSON. */
+async function tokenFor(server: AuthServer, resources: string[], scope?: string) {
+  const form = new URLSearchParams(CLIENT_CREDENTIALS);
+  for (const resource of resources) form.append("resource", resource);
+  if (scope !== undefined) form.set("scope", scope);
+  const response = await fetch(server.tokenEndpoint, { method: "POST", body: form });
+  return { status: response.status, json: await response.json() as Record<string, unknown> };
+}
+
+Deno.test("ResourceDesk.handle() serves a token whose audience names the resource or a prefix of the URL (RFC 8707)", async () => {
+  await using server = await startAuthServer();
+  const { json } = await tokenFor(server, [server.resourceUrl, "https://other.example/api"]);
+  const token = String(json.access_token);
+  assert.deepEqual(server.audienceOf(token), [server.resourceUrl, "https://other.example/api"]);
+  const bearer = { Authorization: `Bearer ${token}` };
+  assert.equal((await call(server.url("/resource/items?q=1"), bearer)).status, 200);
+  const origin = String((await tokenFor(server, [`${server.origin}/`])).json.access_token);
+  assert.equal((await call(server.resourceUrl, { Authorization: `Bearer ${origin}` })).status, 200);
+  const any = String((await tokenFor(server, [])).json.access_token);
+  assert.equal(server.audienceOf(any), undefined);
+  assert.equal((await call(server.resourceUrl, { Authorization: `Bearer ${any}` })).status, 200);
+  assert.equal(server.audienceOf("unknown"), undefined);
+});
+
+Deno.test("ResourceDesk.handle() refuses a token for another audience with 401 invalid_token", async () => {
+  await using server = await startAuthServer({ protectedResource: {} });
+  for (
+    const audience of [
+      "https://other.example/api",
+      `${server.resourceUrl}/items`, // narrower than the URL requested
+      `${server.origin}/res`, // a prefix, but not at a path segment boundary
+    ]
+  ) {
+    const { json } = await tokenFor(server, [audience]);
+    const refused = await call(server.resourceUrl, {
+      Authorization: `Bearer ${json.access_token}`,
+    });
+    assert.equal(refused.status, 401, audience);
+    assert.deepEqual(refused.json, { error: "invalid_token", error_description: "wrong audience" });
+    assert.equal(
+      refused.challenge,
+      `Bearer error="invalid_token", error_description="wrong audience", resource_metadata="${server.resourceMetadataUrl}"`,
+    );
+  }
+  await using dpopServer = await startAuthServer();
+  const key = await DpopKey.generate();
+  const proof = await key.proof({ method: "POST", url: dpopServer.tokenEndpoint });
+  const form = { ...CLIENT_CREDENTIALS, resource: "https://other.example/api" };
+  const { json } = await post(dpopServer.tokenEndpoint, form, { DPoP: proof });
+  const token = String(json.access_token);
+  const refused = await call(
+    dpopServer.resourceUrl,
+    await dpopHeaders(key, token, dpopServer.resourceUrl),
+  );
+  assert.equal(refused.status, 401);
+  assert.match(
+    refused.challenge!,
+    /^DPoP error="invalid_token", error_description="wrong audience"/,
+  );
+});
+
+Deno.test("ResourceDesk.handle() takes protectedResource.resource as the resource's audience", async () => {
+  await using server = await startAuthServer({
+    protectedResource: { resource: "https://api.example.com/mcp" },
+  });
+  const { json } = await tokenFor(server, ["https://api.example.com/mcp"]);
+  const served = await call(server.url("/resource/x"), {
+    Authorization: `Bearer ${json.access_token}`,
+  });
+  assert.equal(served.status, 200);
+});
+
+Deno.test("GrantDesk.grant() answers invalid_target for a resource that is not an absolute URI without fragment", async () => {
+  await using server = await startAuthServer();
+  for (const resource of ["/resource", "api.example.com", `${server.resourceUrl}#part`]) {
+    const { status, json } = await tokenFor(server, [server.resourceUrl, resource]);
+    assert.equal(status, 400, resource);
+    assert.equal(json.error, "invalid_target", resource);
+  }
+  assert.equal(server.issuedTokens.length, 0);
+});
+
+Deno.test("LoginDesk carries the authorization request's resources to the code's tokens, which may narrow them", async () => {
+  await using server = await startAuthServer();
+  const redirectUri = "http://127.0.0.1:9/callback";
+  const authorize = async (resources: string[]) => {
+    const url = new URL(server.authorizationEndpoint);
+    url.search = new URLSearchParams([
+      ["response_type", "code"],
+      ["client_id", "cli"],
+      ["redirect_uri", redirectUri],
+      ["code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"],
+      ["code_challenge_method", "S256"],
+      ...resources.map((resource) => ["resource", resource]),
+    ]).toString();
+    const response = await fetch(url, { redirect: "manual" });
+    await response.body?.cancel();
+    return new URL(response.headers.get("location")!).searchParams;
+  };
+  const exchange = async (resources: string[]) => {
+    const code = (await authorize([server.resourceUrl, "https://b.example/"])).get("code")!;
+    const form = new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      client_id: "cli",
+      redirect_uri: redirectUri,
+      code_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    });
+    for (const resource of resources) form.append("resource", resource);
+    const response = await fetch(server.tokenEndpoint, { method: "POST", body: form });
+    return { status: response.status, json: await response.json() as Record<string, unknown> };
+  };
+  const whole = await exchange([]);
+  assert.deepEqual(server.audienceOf(String(whole.json.access_token)), [
+    server.resourceUrl,
+    "https://b.example/",
+  ]);
+  const narrowed = await exchange([server.resourceUrl]);
+  assert.deepEqual(server.audienceOf(String(narrowed.json.access_token)), [server.resourceUrl]);
+  const widened = await exchange(["https://c.example/"]);
+  assert.deepEqual([widened.status, widened.json.error], [400, "invalid_target"]);
+
+  const refresh = async (resource?: string) => {
+    const form = new URLSearchParams({
+      grant_type: "refresh_token",
+      refresh_token: String(whole.json.refresh_token),
+      client_id: "cli",
+    });
+    if (resource !== undefined) form.set("resource", resource);
+    const response = await fetch(server.tokenEndpoint, { method: "POST", body: form });
+    return await response.json() as Record<string, unknown>;
+  };
+  assert.equal(server.audienceOf(String((await refresh()).access_token))?.length, 2);
+  assert.deepEqual(server.audienceOf(String((await refresh("https://b.example/")).access_token)), [
+    "https://b.example/",
+  ]);
+  // A refresh may name any resource, as a refresh token that serves several APIs does.
+  assert.deepEqual(server.audienceOf(String((await refresh("https://c.example/")).access_token)), [
+    "https://c.example/",
+  ]);
+
+  const refused = await authorize(["not a uri"]);
+  assert.equal(refused.get("error"), "invalid_target");
+});
+
+Deno.test("ResourceDesk.handle() answers a token without the required scope 403 insufficient_scope (RFC 6750 §3.1)", async () => {
+  await using server = await startAuthServer({ protectedResource: {} });
+  const narrow = String((await tokenFor(server, [], "profile mcp")).json.access_token);
+  const bearer = { Authorization: `Bearer ${narrow}` };
+  assert.equal((await call(server.resourceUrl, bearer)).status, 200); // nothing required yet
+  server.requiredScope = "mcp tools";
+  const refused = await call(server.resourceUrl, bearer);
+  assert.equal(refused.status, 403);
+  assert.deepEqual(refused.json, {
+    error: "insufficient_scope",
+    error_description: "The access token lacks the scope tools",
+  });
+  assert.equal(
+    refused.challenge,
+    `Bearer error="insufficient_scope", scope="mcp tools", resource_metadata="${server.resourceMetadataUrl}"`,
+  );
+  const none = String((await tokenFor(server, [])).json.access_token);
+  assert.equal((await call(server.resourceUrl, { Authorization: `Bearer ${none}` })).status, 403);
+  const wide = String((await tokenFor(server, [], "tools profile mcp")).json.access_token);
+  assert.equal((await call(server.resourceUrl, { Authorization: `Bearer ${wide}` })).status, 200);
+  server.requiredScope = undefined;
+  assert.equal((await call(server.resourceUrl, bearer)).status, 200);
+});
+
+Deno.test("ResourceDesk.handle() challenges a DPoP-bound token without the required scope with the DPoP scheme", async () => {
+  await using set = await setUp({ dpopNonce: { resource: true } });
+  const { server, key, token } = set;
+  server.requiredScope = "mcp";
+  const headers = await dpopHeaders(key, token, server.resourceUrl, "GET", server.dpopNonce);
+  const refused = await call(server.resourceUrl, headers);
+  assert.equal(refused.status, 403);
+  assert.equal(refused.challenge, `DPoP error="insufficient_scope", scope="mcp", ${ALGS}`);
+  assert.equal(refused.nonce, server.dpopNonce);
+});
