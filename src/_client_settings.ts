@@ -237,5 +237,9 @@ function parseProtectedResource(value: unknown, allowHttp: boolean): URL {
   if (url.hash || String(value).includes("#")) {
     throw new TypeError('Cannot create the client: "protectedResource" must have no fragment');
   }
+  if (url.search) {
+    // RFC 8707 §2: a resource indicator should have no query, where secrets often are.
+    throw new TypeError('Cannot create the client: "protectedResource" must have no query');
+  }
   return url;
 }

@@ -6,6 +6,7 @@
 
 import { abortable } from "./_abort.ts";
 import type { ClientSettings } from "./_client_settings.ts";
+import type { ClientAuthMethod } from "./client_auth.ts";
 import type { TokenEndpointOptions } from "./token_endpoint.ts";
 import { sha256Hex } from "./_sha256.ts";
 import {
@@ -49,14 +50,28 @@ export interface ResourceDiscoveryOptions {
   now: () => number;
 }
 
+/** A protected resource's discovery as its client uses it: the token endpoint's, and the metadata. */
+export type ServerDiscovery = NonNullable<TokenEndpointOptions["serverDiscovery"]> & {
+  /** The resource's metadata, once found. */
+  metadata(): ProtectedResourceMetadata | undefined;
+};
+
 /** What discovery found: the server, and the client's identifier there. */
 export interface DiscoveredServer {
   issuer: string;
   clientId: string;
-  /** The registration's secret, for a server that made the client confidential. */
+  /** The registration's secret, for a server that made the client confidential (RFC 7591 §3.2.1). */
   clientSecret?: string;
+  /** How the registered client authenticates, with that secret. */
+  clientAuth?: ClientAuthMethod;
   metadata: ProtectedResourceMetadata;
 }
+
+/** A registration the server forgot is made anew at most this often, in milliseconds. */
+const REREGISTRATION_INTERVAL = 10 * 60_000;
+
+/** A scope-token ([RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** The grants a client registers for, when its grant does not say. */
 const DEFAULT_REGISTRATION: Pick<ClientMetadata, "grant_types"> = {
@@ -67,6 +82,10 @@ const DEFAULT_REGISTRATION: Pick<ClientMetadata, "grant_types"> = {
 export class ResourceDiscovery {
   readonly #options: ResourceDiscoveryOptions;
   #found?: Promise<DiscoveredServer>;
+  /** The resource's metadata, once found. */
+  metadata?: ProtectedResourceMetadata;
+  /** When a registration was last forgotten, epoch ms. */
+  #forgotAt = -Infinity;
   /** The scope of the challenge that started the search, if any. */
   #challengeScope?: string;
 
@@ -97,6 +116,10 @@ export class ResourceDiscovery {
   async forget(clientId: string): Promise<void> {
     const found = await this.#found?.catch(() => undefined);
     if (!found || found.clientId !== clientId || this.#options.clientId !== undefined) return;
+    // A server that refuses every registration does not get one per request.
+    const now = this.#options.now();
+    if (now - this.#forgotAt < REREGISTRATION_INTERVAL) return;
+    this.#forgotAt = now;
     this.#found = undefined;
     const key = await this.#registrationKey(found.issuer);
     await this.#options.storage.delete(key, { accessToken: clientId }).catch(() => {});
@@ -104,7 +127,7 @@ export class ResourceDiscovery {
 
   async #find(): Promise<DiscoveredServer> {
     const { resource, fetch, allowHttp, timeout, params } = this.#options;
-    const metadata = await this.#resourceMetadata();
+    const metadata = this.metadata = await this.#resourceMetadata();
     if (metadata.dpop_bound_access_tokens_required === true && !this.#options.dpop) {
       throw new TokenError(
         `Cannot obtain a token: ${resource.href} takes only DPoP-bound tokens (dpop_bound_access_tokens_required, RFC 9728 §2); set "dpop: true"`,
@@ -128,8 +151,10 @@ export class ResourceDiscovery {
       );
     }
     if (!params.has("scope")) {
-      const scope = this.#challengeScope ?? metadata.scopes_supported?.join(" ");
-      if (scope) params.set("scope", scope);
+      // Scope tokens only, and a bounded request: the resource chooses what is asked of the user.
+      const named = this.#challengeScope?.split(" ") ?? metadata.scopes_supported ?? [];
+      const scope = [...new Set(named.filter((s) => SCOPE_TOKEN.test(s)))].join(" ");
+      if (scope && scope.length <= 2048) params.set("scope", scope);
     }
     if (this.#options.clientId !== undefined) {
       return { issuer, clientId: this.#options.clientId, metadata };
@@ -143,11 +168,10 @@ export class ResourceDiscovery {
       );
     }
     const registration = await this.#registration(issuer, endpoint);
-    const secret = registration.client_secret;
     return {
       issuer,
       clientId: registration.client_id,
-      ...(typeof secret === "string" ? { clientSecret: secret } : {}),
+      ...registeredCredentials(registration),
       metadata,
     };
   }
@@ -252,6 +276,23 @@ function refusedRegistration(error: unknown, issuer: string): unknown {
   );
 }
 
+/**
+ * The credentials of a registration the server made confidential although a
+ * public client was asked for (RFC 7591 §3.2.1 lets it): its secret and
+ * method, `client_secret_basic` unless it names `client_secret_post`.
+ */
+function registeredCredentials(
+  registration: ClientRegistration,
+): { clientSecret?: string; clientAuth?: ClientAuthMethod } {
+  const secret = registration.client_secret;
+  if (typeof secret !== "string" || secret === "") return {};
+  const method = registration.token_endpoint_auth_method;
+  return {
+    clientSecret: secret,
+    clientAuth: method === "client_secret_post" ? method : "client_secret_basic",
+  };
+}
+
 /** A registration kept as a record: its `client_id` as the record's token, the rest in `extra`. */
 function registrationOf(record: Token | undefined): ClientRegistration | undefined {
   const registration = record?.extra?.registration as ClientRegistration | undefined;
@@ -264,7 +305,7 @@ function registrationOf(record: Token | undefined): ClientRegistration | undefin
 /** The discovery of a protected resource's client, as its token endpoint uses it. */
 export function serverDiscoveryFor(
   settings: ClientSettings,
-): TokenEndpointOptions["serverDiscovery"] {
+): ServerDiscovery | undefined {
   const resource = settings.protectedResource;
   if (!resource) return undefined;
   const { endpoint } = settings;
@@ -283,5 +324,6 @@ export function serverDiscoveryFor(
     resource: resource.resource,
     find: (signal) => discovery.find(signal),
     forget: (clientId) => discovery.forget(clientId),
+    metadata: () => discovery.metadata,
   };
 }

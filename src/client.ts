@@ -10,7 +10,7 @@ import { checkKnownOptions } from "./_known_options.ts";
 import { redactInspect } from "./_redact.ts";
 import { parseClientOptions } from "./_client_settings.ts";
 import { serverDiscoveryFor } from "./_resource_discovery.ts";
-import { stepUpScope } from "./_step_up.ts";
+import { StepUp } from "./_step_up.ts";
 import type { ClientOptions } from "./client_options.ts";
 import type { ClientEvent } from "./client_event.ts";
 import { DpopProver } from "./_dpop_prover.ts";
@@ -86,8 +86,8 @@ export class Client implements AsyncDisposable {
   /** The transport and replay limit every request is prepared with. */
   readonly #requests: ReplayableRequestOptions;
   readonly #throwTokenErrors: boolean;
-  /** A protected resource's client: its token parameters, whose scope a step-up widens. */
-  readonly #stepUpParams: URLSearchParams | undefined;
+  /** A protected resource's client: where its tokens go, and its step-ups. */
+  readonly #stepUp: StepUp | undefined;
   readonly #onEvent: ((event: ClientEvent) => void) | undefined;
   readonly #summary: Record<string, unknown>;
   /** The `revocationEndpoint` option; else the issuer's metadata names one, or none. */
@@ -157,7 +157,12 @@ export class Client implements AsyncDisposable {
       dpop: dpop && new DpopProver(dpop),
     };
     this.#throwTokenErrors = settings.tokenErrors === "throw";
-    this.#stepUpParams = settings.protectedResource && settings.params;
+    this.#stepUp = endpoint.serverDiscovery &&
+      new StepUp(
+        endpoint.serverDiscovery.resource,
+        settings.params,
+        endpoint.now,
+      );
     this.#onEvent = settings.onEvent;
     this.#endpoint = new TokenEndpoint(endpoint);
     this.#provider = new TokenProvider({
@@ -316,7 +321,7 @@ export class Client implements AsyncDisposable {
     this.#checkOpen("revoke the token");
     const endpoint = this.#revocationEndpoint;
     // Without an issuer no metadata can name one: say so before reading any token.
-    if (endpoint === undefined && this.#endpoint.issuer === undefined && !this.#stepUpParams) {
+    if (endpoint === undefined && this.#endpoint.issuer === undefined && !this.#stepUp) {
       throw new TypeError(
         'Cannot revoke the token: the client has no revocation endpoint; set "revocationEndpoint"',
       );
@@ -367,12 +372,13 @@ export class Client implements AsyncDisposable {
     const request = new ReplayableRequest(input, init, this.#requests);
     try {
       // The cached token needs no promise; anything else is the provider's to decide.
+      if (this.#stepUp && !this.#stepUp.covers(request.url)) throw this.#notUnderResource();
       const cached = this.#provider.cachedToken();
       const first = cached ? { token: cached } : await this.#provider.token(request.signal);
       if ("errorResponse" in first) return this.#tokenFailure(first.errorResponse);
       const response = await request.send(first.token);
-      const scope = this.#stepUpParams && stepUpScope(response, this.#stepUpParams);
-      if (scope) return await this.#stepUp(request, response, first.token, scope);
+      const scope = this.#stepUp?.scopeFor(response);
+      if (scope) return await this.#steppedUp(request, response, first.token, scope);
       if (!request.isTokenRejected(response)) return response;
       // A token obtained for a rejection and rejected at once: the resource is
       // the problem. Its 401 is the answer, and the token stays in use.
@@ -403,7 +409,7 @@ export class Client implements AsyncDisposable {
    * one new authorization for the union of the scopes, then one replay; the
    * next answer is returned whatever it is.
    */
-  async #stepUp(
+  async #steppedUp(
     request: ReplayableRequest,
     response: Response,
     token: Token,
@@ -411,10 +417,26 @@ export class Client implements AsyncDisposable {
   ): Promise<Response> {
     if (!request.holdForReplay()) return response;
     void discard(response);
-    this.#stepUpParams!.set("scope", scope);
-    const next = await this.#provider.tokenAfterRejection(token, request.signal);
-    if ("errorResponse" in next) return this.#tokenFailure(next.errorResponse);
+    const restore = this.#stepUp!.begin(scope);
+    let next;
+    try {
+      next = await this.#provider.tokenAfterRejection(token, request.signal);
+    } catch (error) {
+      restore(); // refused: the next requests do not ask for it again
+      throw error;
+    }
+    if ("errorResponse" in next) {
+      restore();
+      return this.#tokenFailure(next.errorResponse);
+    }
     return await request.replay(next.token);
+  }
+
+  /** A protected resource's token goes under that resource only (RFC 8707 §2, RFC 6750 §5.3). */
+  #notUnderResource(): TypeError {
+    return new TypeError(
+      `Cannot send the request: the client's tokens are for ${this.#summary.protectedResource} (its "protectedResource") and the requests under it, not for this URL`,
+    );
   }
 
   #tokenFailure(error: ErrorResponse): Response {

@@ -202,18 +202,27 @@ function validateResourceMetadata(
       throw fail(`"${name}" is not a list of strings`);
     }
   }
-  for (const issuer of (document.authorization_servers as string[] | undefined) ?? []) {
+  // An unusable entry (http: elsewhere than loopback) is left out; none usable is an error.
+  const listed = document.authorization_servers as string[] | undefined;
+  const usable = listed?.filter((issuer) => {
     try {
       parseEndpointUrl(issuer, "resource discovery", "authorization_servers", allowHttp);
-    } catch (cause) {
-      throw fail(`an authorization server is not usable: ${(cause as Error).message}`);
+      return true;
+    } catch {
+      return false;
     }
+  });
+  if (listed && listed.length > 0 && usable?.length === 0) {
+    throw fail(
+      "none of its authorization servers is an https: URL (or loopback); set allowHttp for a test server",
+    );
   }
   const required = document.dpop_bound_access_tokens_required;
   if (required !== undefined && typeof required !== "boolean") {
     throw fail('"dpop_bound_access_tokens_required" is not a boolean');
   }
-  return Object.freeze({ ...document, resource }) as ProtectedResourceMetadata;
+  const servers = listed ? { authorization_servers: usable } : {};
+  return Object.freeze({ ...document, resource, ...servers }) as ProtectedResourceMetadata;
 }
 
 /**

@@ -124,6 +124,12 @@ export class ReplayableRequest {
     this.#init = init;
   }
 
+  /** The request's URL. */
+  get url(): string {
+    const target = this.#target;
+    return target instanceof Request ? target.url : new URL(target, baseUrl()).href;
+  }
+
   /**
    * Sends the request with `token`; the caller's input, init and headers are
    * not changed. With DPoP, a `use_dpop_nonce` answer is replayed once with

@@ -63,8 +63,18 @@ export class TokenEndpoint {
   #discoveredUrl?: URL;
   /** The assertion signer of `client_secret_jwt` when none was given. */
   #secretAssertion?: ClientAssertion;
-  /** What the server discovery found: the issuer and the client identifier. */
-  #found?: { issuer: string; clientId: string };
+  /** What the server discovery found: the issuer, the client identifier, a registration's secret. */
+  #found?: {
+    issuer: string;
+    clientId: string;
+    clientSecret?: string;
+    clientAuth?: ClientAuthMethod;
+  };
+
+  /** The client secret: a registration's, else the one given. */
+  get #secret(): string | undefined {
+    return this.#found ? this.#found.clientSecret : this.#options.clientSecret;
+  }
   /** The DPoP key and the authorization server's nonces. */
   readonly #dpop?: DpopProver;
 
@@ -309,7 +319,7 @@ export class TokenEndpoint {
       if (proof !== undefined) headers.set("DPoP", proof);
       const answer = await postForm({ url, form, headers, fetch, timeout, signal, name });
       // A server that echoes the request never gets the client's secret into an error.
-      return redactedAnswer(answer, secretsOf(headers, form, this.#options.clientSecret));
+      return redactedAnswer(answer, secretsOf(headers, form, this.#secret));
     };
     // With a proof, once more with the nonce the server asks for (RFC 9449 §8, §10.1).
     return dpop ? await dpop.withNonceRetry(url, send) : await send();
@@ -364,7 +374,8 @@ export class TokenEndpoint {
   ): Promise<void> {
     const { signal, tokenTypeHint } = options;
     const metadata = await this.metadata(signal);
-    const { clientSecret, fetch, mtlsFetch, timeout, allowHttp } = this.#options;
+    const { fetch, mtlsFetch, timeout, allowHttp } = this.#options;
+    const clientSecret = this.#secret;
     const endpoint = options.endpoint ??
       metadataEndpoint(metadata, "revocation_endpoint", !!mtlsFetch);
     if (endpoint === undefined) {
@@ -394,7 +405,10 @@ export class TokenEndpoint {
    * the credentials and the metadata (see `defaultClientAuth`).
    */
   #credentials(): { method: ClientAuthMethod; assertion?: ClientAssertion } {
-    const { clientId, clientSecret, clientAssertion, clientAuth, now } = this.#options;
+    const { clientId, clientAssertion, now } = this.#options;
+    const clientSecret = this.#secret;
+    // A registration's own method, else the one given or chosen.
+    const clientAuth = this.#found?.clientAuth ?? this.#options.clientAuth;
     const method = clientAuth ?? defaultClientAuth(
       { secret: !!clientSecret, key: clientAssertion?.method === "private_key_jwt" },
       this.#options.url === undefined
@@ -430,7 +444,7 @@ export class TokenEndpoint {
       {
         clientId: this.clientId,
         clientAuth: method,
-        clientSecret: this.#options.clientSecret,
+        clientSecret: this.#secret,
         clientAssertion: assertion,
       },
       target,

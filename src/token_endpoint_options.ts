@@ -116,7 +116,14 @@ export interface TokenEndpointOptions {
    */
   serverDiscovery?: {
     resource: URL;
-    find(signal?: AbortSignal): Promise<{ issuer: string; clientId: string }>;
+    find(signal?: AbortSignal): Promise<{
+      issuer: string;
+      clientId: string;
+      /** A registration's secret, when the server made the client confidential. */
+      clientSecret?: string;
+      /** A registration's `token_endpoint_auth_method`, when it has a secret. */
+      clientAuth?: ClientAuthMethod;
+    }>;
     forget(clientId: string): Promise<void>;
   };
 }

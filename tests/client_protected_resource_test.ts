@@ -244,6 +244,104 @@ Deno.test("Client with protectedResource does not loop on a step-up the server r
     return true;
   });
   assert.equal(server.authorizationRequests.length, 2);
+  // Refused: the client's scope is back, and the next request asks nothing of the user.
+  server.requiredScope = undefined;
+  assert.equal(await status(await client.fetch(server.resourceUrl)), 200);
+  assert.equal(server.authorizationRequests.length, 2);
+  assert.equal(server.tokenRequests.at(-1)?.form.get("grant_type"), "refresh_token");
+});
+
+Deno.test("Client with protectedResource sends its token under the resource only", async () => {
+  await using logged = await loggedInClient();
+  const { server, client } = logged;
+  assert.equal(await status(await client.fetch(server.url("/resource/items/1"))), 200);
+  const sent = server.resourceRequests.length;
+  for (const url of [server.url("/resourcex"), server.url("/other"), "https://evil.example/x"]) {
+    await assert.rejects(client.fetch(url), {
+      name: "TypeError",
+      message: /the client's tokens are for .*\/resource \(its "protectedResource"\)/,
+    });
+  }
+  assert.equal(server.resourceRequests.length, sent, "nothing sent");
+});
+
+Deno.test("Client with protectedResource does not step up for another origin's insufficient_scope after a redirect", async () => {
+  await using logged = await loggedInClient();
+  const { server, client } = logged;
+  await using other = serve(() =>
+    new Response(null, {
+      status: 403,
+      headers: { "WWW-Authenticate": 'Bearer error="insufficient_scope", scope="admin"' },
+    })
+  );
+  server.route(
+    "/resource/jump",
+    () => new Response(null, { status: 307, headers: { Location: `${other.url}/x` } }),
+  );
+  assert.equal(await status(await client.fetch(server.url("/resource/jump"))), 403);
+  assert.equal(server.authorizationRequests.length, 1, "no login for another origin's scope");
+});
+
+Deno.test("Client with protectedResource steps up at most 3 times in 10 minutes", async () => {
+  await using logged = await loggedInClient();
+  const { server, client } = logged;
+  for (const scope of ["s1", "s2", "s3", "s4"]) {
+    server.requiredScope = scope;
+    await (await client.fetch(server.resourceUrl)).body?.cancel();
+  }
+  assert.equal(server.authorizationRequests.length, 4, "the first login and 3 step-ups");
+  server.requiredScope = 'bad"scope';
+  assert.equal(
+    await status(await client.fetch(server.resourceUrl)),
+    403,
+    "no step-up: not a scope-token",
+  );
+});
+
+Deno.test("Client with protectedResource uses the secret of a registration the server made confidential", async () => {
+  await using server = await startAuthServer({ protectedResource: {}, registration: true });
+  await using browser = new ScriptedBrowser();
+  await using _flow = await useAuthorizationCodeFlow(new MemoryTokenStorage(), [0, 0], {
+    openBrowser: browser.open,
+  });
+  // A server that registers every client as confidential (RFC 7591 §3.2.1 allows it).
+  const confidential: typeof fetch = async (input, init) => {
+    if (String(input).endsWith("/register")) {
+      const body = {
+        ...JSON.parse(String(init?.body)),
+        token_endpoint_auth_method: "client_secret_basic",
+      };
+      return await fetch(input, { ...init, body: JSON.stringify(body) });
+    }
+    return await fetch(input, init);
+  };
+  await using client = new Client({ protectedResource: server.resourceUrl, fetch: confidential });
+  assert.equal(await status(await client.fetch(server.resourceUrl)), 200);
+  const [exchange] = server.tokenRequests;
+  assert.match(exchange?.headers.get("authorization") ?? "", /^Basic /);
+  assert.equal(server.registrations.length, 1);
+});
+
+Deno.test("Client with protectedResource registers anew at most once in 10 minutes", async () => {
+  await using server = await startAuthServer({
+    protectedResource: {},
+    registration: true,
+    expiresIn: 60,
+  });
+  await using browser = new ScriptedBrowser();
+  const clock = new ManualClock();
+  await using _flow = await useAuthorizationCodeFlow(new MemoryTokenStorage(), [0, 0], {
+    openBrowser: browser.open,
+  });
+  await using client = new Client({ protectedResource: server.resourceUrl, now: clock.now });
+  assert.equal(await status(await client.fetch(server.resourceUrl)), 200);
+  for (let round = 0; round < 3; round++) {
+    for (const id of server.registeredClients()) server.forgetClient(id);
+    clock.advance(61_000); // the token expires: its refresh gets invalid_client
+    await (await client.fetch(server.resourceUrl)).body?.cancel();
+    await (await client.fetch(server.resourceUrl)).body?.cancel();
+  }
+  assert.equal(server.registrations.length, 2, "one new registration, not one per failure");
 });
 
 Deno.test("Client with protectedResource asks for DPoP when the resource requires it", async () => {
@@ -286,6 +384,10 @@ Deno.test("new Client() refuses protectedResource with tokenEndpoint, a fragment
   assert.throws(
     () => new Client({ protectedResource: "https://api.example/mcp#x" }),
     /"protectedResource" must have no fragment/,
+  );
+  assert.throws(
+    () => new Client({ protectedResource: "https://api.example/mcp?api_key=s3cret" }),
+    /"protectedResource" must have no query/,
   );
   assert.throws(
     () => new Client({ tokenEndpoint: "https://a/t", clientId: "c", clientName: "n" }),

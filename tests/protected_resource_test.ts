@@ -115,7 +115,10 @@ Deno.test("discoverResource() refuses malformed documents, naming the member", a
       /"authorization_servers" is not a list/,
     ],
     [{ resource: "R", scopes_supported: [1] }, /"scopes_supported" is not a list of strings/],
-    [{ resource: "R", authorization_servers: ["http://auth.example.com"] }, /not usable/],
+    [
+      { resource: "R", authorization_servers: ["http://auth.example.com"] },
+      /none of its authorization servers is an https: URL/,
+    ],
     [{ resource: "R", dpop_bound_access_tokens_required: "yes" }, /not a boolean/],
   ];
   for (const [document, message] of cases) {
@@ -126,6 +129,17 @@ Deno.test("discoverResource() refuses malformed documents, naming the member", a
     }));
     await assert.rejects(discoverResource(`${server.url}/mcp`), { name: "TokenError", message });
   }
+});
+
+Deno.test("discoverResource() leaves out an authorization server that is not https:, keeping the others", async () => {
+  await using server = metadataServer((origin) => ({
+    "/.well-known/oauth-protected-resource/mcp": {
+      resource: `${origin}/mcp`,
+      authorization_servers: ["http://auth.example.com", "https://auth.example.com"],
+    },
+  }));
+  const metadata = await discoverResource(`${server.url}/mcp`);
+  assert.deepEqual(metadata.authorization_servers, ["https://auth.example.com"]);
 });
 
 Deno.test("discoverResource() reads the document a challenge names, and nothing else", async () => {
