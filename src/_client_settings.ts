@@ -63,6 +63,9 @@ export interface DefaultFlow {
   readonly storage: TokenStorage;
 }
 
+/** The default grant: stateless, so one instance serves every client. */
+const CLIENT_CREDENTIALS = new ClientCredentialsGrant();
+
 const DEFAULT_RENEWAL_MARGIN = 60_000;
 const DEFAULT_TOKEN_TIMEOUT = 30_000;
 /**
@@ -175,7 +178,7 @@ export function parseClientOptions(
   const flow = options.grant === undefined ? defaultFlow() : undefined;
   const grant = checkGrant(
     options.grant ?? flow?.grant ??
-      (protectedResource ? new AuthorizationCodeGrant() : new ClientCredentialsGrant()),
+      (protectedResource ? new AuthorizationCodeGrant() : CLIENT_CREDENTIALS),
     "create the client",
     "grant",
   );
@@ -207,6 +210,9 @@ export function parseClientOptions(
       timeout,
       onEvent,
       dpop,
+      // Filled in by the client: members of the literal, so the object has room for them.
+      mtlsFetch: undefined,
+      serverDiscovery: undefined,
     },
     // Tokens obtained over one certificate are not another's (RFC 8705 §3).
     credential: presents

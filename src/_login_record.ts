@@ -157,7 +157,8 @@ export function revocableOf(token: Token): RevocableToken {
  * showing one never brings it back.
  */
 export class RecentSet {
-  readonly #values = new Set<string>();
+  /** Oldest first. An array: a few values cost less memory in one than in a `Set`. */
+  readonly #values: string[] = [];
   readonly #size: number;
 
   constructor(size: number) {
@@ -165,15 +166,13 @@ export class RecentSet {
   }
 
   add(value: string): void {
-    this.#values.delete(value);
-    this.#values.add(value);
-    if (this.#values.size > this.#size) {
-      const oldest = this.#values.values().next();
-      if (!oldest.done) this.#values.delete(oldest.value);
-    }
+    const at = this.#values.indexOf(value);
+    if (at !== -1) this.#values.splice(at, 1);
+    this.#values.push(value);
+    if (this.#values.length > this.#size) this.#values.shift();
   }
 
   has(value: string): boolean {
-    return this.#values.has(value);
+    return this.#values.includes(value);
   }
 }

@@ -13,21 +13,26 @@ const QUICK_SHARE = 1 / 10;
 /** Once the slow calls since the last quick answer took this share of the bound, the storage is skipped. */
 const SLOW_SHARE = 1 / 2;
 
-/** Settings of a {@linkcode StorageGuard}. */
-export interface StorageGuardOptions {
+/**
+ * What a {@linkcode StorageGuard} guards the storage for (a client's token
+ * records): its bound, its clock, its probe, and where an outage goes. Methods
+ * of the host rather than closures of its own: a process may hold thousands.
+ */
+export interface StorageGuardHost {
   /** The bound on one call, in milliseconds (at least {@linkcode MIN_STORAGE_BOUND}). */
-  bound: number;
+  readonly storageBound: number;
+  /** Once true, failures are the client's closing, not the storage's: not reported. */
+  readonly closed: boolean;
   /** The client's clock, for the probe interval. */
-  now: () => number;
+  now(): number;
   /** A cheap call that tells whether the storage answers again (a read). */
-  probe: () => Promise<unknown>;
+  probeStorage(): Promise<unknown>;
   /** Receives the first failure of each outage. */
-  report: (error: unknown) => void;
-  /** Once aborted, failures are the client's closing, not the storage's: not reported. */
-  closed: AbortSignal;
-  /** A monotonic clock in milliseconds, for how long calls take. Default: `performance.now`. */
-  monotonic?: () => number;
+  reportStorageFailure(error: unknown): void;
 }
+
+/** The default monotonic clock: one function for every guard. */
+const performanceNow = (): number => performance.now();
 
 /**
  * Runs storage calls so that one request pays for at most one storage bound.
@@ -51,24 +56,38 @@ export interface StorageGuardOptions {
  * database) keeps being used.
  */
 export class StorageGuard {
-  readonly #options: StorageGuardOptions;
+  readonly #host: StorageGuardHost;
   readonly #monotonic: () => number;
   #down = false;
   /** Time the slow calls since the last quick answer took, in milliseconds. */
   #slow = 0;
-  #probedAt = -Infinity;
+  /** When the last probe started (or the last failure was), on the client's clock; `undefined`: never. */
+  #probedAt: number | undefined;
   #probing = false;
-  /** Calls under way, so that the client's close() can wait for them. */
-  readonly #pending = new Set<Promise<unknown>>();
+  /** Calls under way, so that the client's close() can wait for them; made while there are any. */
+  #pending: Set<Promise<unknown>> | undefined;
 
-  constructor(options: StorageGuardOptions) {
-    this.#options = options;
-    this.#monotonic = options.monotonic ?? (() => performance.now());
+  /**
+   * @param host The bound, clock, probe and report.
+   * @param monotonic A monotonic clock in milliseconds, for how long calls take. Default: `performance.now`.
+   */
+  constructor(host: StorageGuardHost, monotonic: () => number = performanceNow) {
+    this.#host = host;
+    this.#monotonic = monotonic;
+  }
+
+  /**
+   * Whether the guard is as a new one would be: the storage up, no slow calls
+   * counted, nothing under way. Then its holder may drop it, and make a new
+   * one for the next call.
+   */
+  get atRest(): boolean {
+    return !this.#down && this.#slow === 0 && !this.#probing && this.#pending === undefined;
   }
 
   /** The calls under way (probes included), each bounded. */
   get pending(): Promise<unknown>[] {
-    return [...this.#pending];
+    return [...this.#pending ?? []];
   }
 
   /**
@@ -89,17 +108,17 @@ export class StorageGuard {
   }
 
   get #bound(): number {
-    return Math.max(this.#options.bound, MIN_STORAGE_BOUND);
+    return Math.max(this.#host.storageBound, MIN_STORAGE_BOUND);
   }
 
   #probeNow(): void {
-    const now = this.#options.now();
-    const since = now - this.#probedAt;
+    const now = this.#host.now();
+    const since = this.#probedAt === undefined ? Infinity : now - this.#probedAt;
     // A clock that went back allows a probe rather than none for a long time.
     if (this.#probing || (since >= 0 && since < PROBE_INTERVAL)) return;
     this.#probing = true;
     this.#probedAt = now;
-    this.#track(this.#bounded(this.#options.probe, 0, true))
+    this.#track(this.#bounded(() => this.#host.probeStorage(), 0, true))
       .catch(() => {})
       .finally(() => this.#probing = false);
   }
@@ -143,16 +162,20 @@ export class StorageGuard {
 
   /** Marks the storage down, and reports the first failure of an outage. */
   #failed(error: unknown): void {
-    if (this.#options.closed.aborted) return;
-    this.#probedAt = this.#options.now();
+    if (this.#host.closed) return;
+    this.#probedAt = this.#host.now();
     if (this.#down) return;
     this.#down = true;
-    this.#options.report(error);
+    this.#host.reportStorageFailure(error);
   }
 
   #track<T>(pending: Promise<T>): Promise<T> {
-    this.#pending.add(pending);
-    const forget = () => this.#pending.delete(pending);
+    const calls = this.#pending ??= new Set();
+    calls.add(pending);
+    const forget = () => {
+      calls.delete(pending);
+      if (calls.size === 0 && this.#pending === calls) this.#pending = undefined;
+    };
     pending.then(forget, forget);
     return pending;
   }

@@ -13,24 +13,41 @@ import {
   type RevokeLogin,
   withRefreshToken,
 } from "./_login_record.ts";
-import { StorageGuard } from "./_storage_guard.ts";
+import { StorageGuard, type StorageGuardHost } from "./_storage_guard.ts";
 import type { ClientEvent } from "./client_event.ts";
-import { storageKeys, type TokenKeyParts, type TokenKeys } from "./storage/storage_key.ts";
+import type { Grant } from "./grant.ts";
+import { storageKeys, type TokenKeys } from "./storage/storage_key.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
 import { bindingDefect, isUsable, isValidToken, type Token } from "./token.ts";
 
-/** Settings of {@linkcode TokenRecords}. */
+/**
+ * Settings of {@linkcode TokenRecords}: a subset of the token provider's, so
+ * that both share one object. The grant, parameters, credential and DPoP key
+ * go into the keys with the endpoint (see `TokenKeyParts`).
+ */
 export interface TokenRecordsOptions {
   storage: TokenStorage;
-  /** What the keys are made of. */
-  keyParts: TokenKeyParts;
+  grant: Grant;
+  params: URLSearchParams;
+  credential?: string;
+  boundTo?: () => Promise<string>;
   /** The client's clock, epoch milliseconds. */
   now: () => number;
   /** The token timeout, in milliseconds: also bounds each storage call. */
   timeout: number;
-  /** Aborted when the client closes. */
-  closed: AbortSignal;
-  emit: (event: ClientEvent) => void;
+  onEvent?: (event: ClientEvent) => void;
+}
+
+/** Hands `event` to the listener, if any: a listener's failure is not the request's. */
+export function emitEvent(
+  onEvent: ((event: ClientEvent) => void) | undefined,
+  event: ClientEvent,
+): void {
+  try {
+    onEvent?.(event);
+  } catch {
+    // A listener's failure is not the request's.
+  }
 }
 
 /** How many retired access (and refresh) tokens are remembered. */
@@ -47,9 +64,14 @@ const RETIRED_KEPT = 8;
  * obtained is ignored (a generation count), and a token this process retired
  * (rejected, or replaced by its own renewal) is never adopted again.
  */
-export class TokenRecords {
+export class TokenRecords implements StorageGuardHost {
   readonly #options: TokenRecordsOptions;
-  readonly #guard: StorageGuard;
+  /** The endpoint (or issuer) and client the keys name: as they were when the client was made. */
+  readonly #url: URL;
+  readonly #clientId: string;
+  /** The guard of the storage calls, while one is under way or the storage is in trouble. */
+  #guard: StorageGuard | undefined;
+  #closed = false;
   /** The token to send, with the login's refresh token. */
   #current: Token | undefined;
   /** The last access token seen, even expired or rejected: the `previous` of a grant. */
@@ -60,24 +82,48 @@ export class TokenRecords {
   #loginKnown = false;
   /** Counts the tokens this process obtained and adopted: reads begun before are stale. */
   #generation = 0;
-  /** Access tokens this process retired (rejected, or replaced): never adopted again. */
-  readonly #retired = new RecentSet(RETIRED_KEPT);
+  /** Access tokens this process retired (rejected, or replaced): never adopted again. Made on first use. */
+  #retired: RecentSet | undefined;
   /** Refresh tokens this process saw replaced or refused: a login record showing one is stale. */
-  readonly #retiredRefreshTokens = new RecentSet(RETIRED_KEPT);
+  #retiredRefreshTokens: RecentSet | undefined;
   /** The storage read under way, shared by every caller that asks meanwhile. */
   #sharedRead: Promise<Token | undefined> | undefined;
   /** The storage keys: hashes, so computed once, on first use. */
-  #keys: Promise<TokenKeys> | undefined;
+  #keys: TokenKeys | undefined;
+  /** The computation of the keys under way. */
+  #computingKeys: Promise<TokenKeys> | undefined;
 
-  constructor(options: TokenRecordsOptions) {
+  /**
+   * @param options The storage, what goes into the keys, the clock and the timeout.
+   * @param endpoint The token endpoint (or issuer) and the client identifier,
+   *   read once: the keys name them as they are before any discovery.
+   */
+  constructor(options: TokenRecordsOptions, endpoint: { url: URL; clientId: string }) {
     this.#options = options;
-    this.#guard = new StorageGuard({
-      bound: options.timeout,
-      now: options.now,
-      probe: async () => options.storage.get((await this.#storageKeys()).access),
-      report: (error) => options.emit({ type: "error", phase: "storage", error }),
-      closed: options.closed,
-    });
+    this.#url = endpoint.url;
+    this.#clientId = endpoint.clientId;
+  }
+
+  // The guard's host (StorageGuardHost): the bound, the clock, the probe, the report.
+  get storageBound(): number {
+    return this.#options.timeout;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+  now(): number {
+    return this.#options.now();
+  }
+  async probeStorage(): Promise<unknown> {
+    return await this.#options.storage.get((await this.#storageKeys()).access);
+  }
+  reportStorageFailure(error: unknown): void {
+    emitEvent(this.#options.onEvent, { type: "error", phase: "storage", error });
+  }
+
+  /** Marks the client closed: storage failures from now on are its closing's. */
+  close(): void {
+    this.#closed = true;
   }
 
   /** The token to send, if this process has one (maybe expired). */
@@ -100,7 +146,7 @@ export class TokenRecords {
 
   /** Storage calls under way, each bounded: close() waits for them. */
   get pending(): Promise<unknown>[] {
-    return this.#guard.pending;
+    return this.#guard?.pending ?? [];
   }
 
   /** Whether the storage has a renewal lease through which holders agree on who renews. */
@@ -111,7 +157,7 @@ export class TokenRecords {
 
   /** Retires an access token a resource rejected: it is not sent or adopted again. */
   reject(accessToken: string): void {
-    this.#retired.add(accessToken);
+    this.#retire(accessToken);
     if (this.#current?.accessToken === accessToken) this.#current = undefined;
   }
 
@@ -144,14 +190,14 @@ export class TokenRecords {
     }
     if (generation !== this.#generation) return this.#current;
     // A record of the other kind (DPoP-bound or not) is not this client's to send.
-    const dpop = this.#options.keyParts.boundTo !== undefined;
+    const dpop = this.#options.boundTo !== undefined;
     if (stored !== undefined && (!isValidToken(stored) || bindingDefect(stored.tokenType, dpop))) {
       this.#reportRecord();
       stored = undefined;
     }
     const token = stored as Token | undefined;
     const current = this.#current;
-    if (!token || this.#retired.has(token.accessToken)) return current;
+    if (!token || this.#retired?.has(token.accessToken)) return current;
     if (token.accessToken === current?.accessToken) return current;
     const now = this.#options.now();
     if (current && isUsable(current, now) && !isUsable(token, now)) return current;
@@ -203,7 +249,7 @@ export class TokenRecords {
     if (refreshToken !== undefined) {
       const retiring = this.#login?.refreshToken;
       if (retiring !== undefined && retiring !== refreshToken) {
-        this.#retiredRefreshTokens.add(retiring);
+        this.#retireRefreshToken(retiring);
       }
       const login = loginRecordOf({ ...obtained, refreshToken }, scope);
       this.#setLogin(login);
@@ -214,7 +260,7 @@ export class TokenRecords {
     const token = withRefreshToken(obtained, this.#login?.refreshToken);
     if (options.reusable) {
       const replaced = this.#current?.accessToken;
-      if (replaced !== undefined && replaced !== obtained.accessToken) this.#retired.add(replaced);
+      if (replaced !== undefined && replaced !== obtained.accessToken) this.#retire(replaced);
       this.#generation++;
       this.#current = token;
       // Not fenced: the lease is the login's, and either holder's token is good.
@@ -230,7 +276,7 @@ export class TokenRecords {
    * unless its record changed since: the one way a login record ends.
    */
   async endLogin(refreshToken: string): Promise<void> {
-    this.#retiredRefreshTokens.add(refreshToken);
+    this.#retireRefreshToken(refreshToken);
     const login = this.#login;
     if (login?.refreshToken !== refreshToken) return;
     this.#setLogin(undefined);
@@ -255,9 +301,9 @@ export class TokenRecords {
     const revocable = revocableOf(login);
     await revoke(revocable);
     for (const known of [this.#current, this.#lastSeen, this.#login, login]) {
-      if (known) this.#retired.add(known.accessToken);
+      if (known) this.#retire(known.accessToken);
     }
-    if (login.refreshToken !== undefined) this.#retiredRefreshTokens.add(login.refreshToken);
+    if (login.refreshToken !== undefined) this.#retireRefreshToken(login.refreshToken);
     // Reads begun before this are stale: they see the revoked tokens.
     this.#generation++;
     this.#current = this.#lastSeen = undefined;
@@ -285,7 +331,17 @@ export class TokenRecords {
 
   /** Adopts a login record unless it shows a refresh token this process saw retired. */
   #takeLogin(record: Token & { refreshToken: string }): void {
-    if (!this.#retiredRefreshTokens.has(record.refreshToken)) this.#setLogin(loginRecordOf(record));
+    if (!this.#retiredRefreshTokens?.has(record.refreshToken)) {
+      this.#setLogin(loginRecordOf(record));
+    }
+  }
+
+  #retire(accessToken: string): void {
+    (this.#retired ??= new RecentSet(RETIRED_KEPT)).add(accessToken);
+  }
+
+  #retireRefreshToken(refreshToken: string): void {
+    (this.#retiredRefreshTokens ??= new RecentSet(RETIRED_KEPT)).add(refreshToken);
   }
 
   #setLogin(login: Token | undefined): void {
@@ -295,15 +351,23 @@ export class TokenRecords {
 
   #reportRecord(): void {
     const error = new TypeError("Cannot use the stored token: the record is not a valid token");
-    this.#options.emit({ type: "error", phase: "storage", error });
+    emitEvent(this.#options.onEvent, { type: "error", phase: "storage", error });
   }
 
   /** Calls the storage with the keys, through the guard (bounded; skipped while down). */
   #call<T>(call: (storage: TokenStorage, keys: TokenKeys) => Promise<T>, extra = 0): Promise<T> {
-    return this.#guard.call(
+    // A guard at rest (storage healthy, nothing under way) is as good as a new
+    // one: an idle client holds none.
+    const guard = this.#guard ??= new StorageGuard(this);
+    const called = guard.call(
       async () => await call(this.#options.storage, await this.#storageKeys()),
       extra,
     );
+    const settled = () => {
+      if (this.#guard === guard && guard.atRest) this.#guard = undefined;
+    };
+    called.then(settled, settled);
+    return called;
   }
 
   /** The storage keys (hashes, computed once): the access key also names the token's limits. */
@@ -312,10 +376,25 @@ export class TokenRecords {
   }
 
   #storageKeys(): Promise<TokenKeys> {
-    this.#keys ??= storageKeys(this.#options.keyParts).catch((error) => {
-      this.#keys = undefined; // try again on the next call
-      throw error;
-    });
-    return this.#keys;
+    // Kept as the keys, not as their promise: a client holds no promise while idle.
+    if (this.#keys !== undefined) return Promise.resolve(this.#keys);
+    const { credential, grant, params, boundTo } = this.#options;
+    return this.#computingKeys ??= storageKeys({
+      url: this.#url,
+      clientId: this.#clientId,
+      credential,
+      grant,
+      params,
+      boundTo,
+    }).then(
+      (keys) => {
+        this.#computingKeys = undefined;
+        return this.#keys = keys;
+      },
+      (error) => {
+        this.#computingKeys = undefined; // try again on the next call
+        throw error;
+      },
+    );
   }
 }

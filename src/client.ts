@@ -143,11 +143,10 @@ export class Client implements AsyncDisposable {
     this.#mtls = settings.presentsCertificate && tls
       ? openClientCertificate(tls, settings.endpoint.fetch)
       : undefined;
-    const endpoint = {
-      ...settings.endpoint,
-      mtlsFetch: this.#mtls?.fetch,
-      serverDiscovery: serverDiscoveryFor(settings),
-    };
+    // Completed in place, not copied: the settings' literal has room for both members.
+    const { endpoint } = settings;
+    endpoint.serverDiscovery = serverDiscoveryFor(settings);
+    endpoint.mtlsFetch = this.#mtls?.fetch;
     const { dpop } = endpoint;
     this.#requests = {
       transport: tls?.boundAccessTokens && this.#mtls ? this.#mtls.fetch : endpoint.fetch,

@@ -19,7 +19,7 @@ import {
 } from "./_login_record.ts";
 import { RenewalLimits, renewalLimitsOf } from "./_renewal_limits.ts";
 import { renewInTurn } from "./_renewal_turn.ts";
-import { TokenRecords } from "./_token_records.ts";
+import { emitEvent, TokenRecords } from "./_token_records.ts";
 import type { ClientEvent, TokenReason } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
@@ -83,30 +83,28 @@ const LEASE_SLACK = 5_000;
  *   (skipped, probed at most every 5 s): one request pays at most one bound.
  */
 export class TokenProvider {
+  // Tenants keep thousands of providers: what an idle one holds is made on
+  // first use, and what only a renewal needs lives as long as the renewal.
   readonly #options: TokenProviderOptions;
-  readonly #closed = new AbortController();
+  #closed = false;
+  /** Aborted by close(): the renewal under way's (at most one), so an idle provider holds none. */
+  #renewalAbort: AbortController | undefined;
   readonly #records: TokenRecords;
   /** The token's storage key, which names its process-wide limits, once known. */
   #limitsKey: string | undefined;
-  /** The limits while the key is not known (its hash failed). */
-  readonly #ownLimits = new RenewalLimits();
+  /** The limits while the key is not known (its hash failed); made on first use. */
+  #ownLimits: RenewalLimits | undefined;
   /** The renewal under way, shared by every caller that needs a new token meanwhile. */
   #sharedRenewal: Promise<TokenResult> | undefined;
   /** The replacements of rejected tokens under way, each shared by the requests it failed. */
-  readonly #replacements = new Map<string, Promise<TokenResult>>();
-  #backgroundRetryAt = -Infinity;
+  #replacements: Map<string, Promise<TokenResult>> | undefined;
+  /** Until when background renewals wait after one failed; `undefined`: none failed. */
+  #backgroundRetryAt: number | undefined;
 
   constructor(options: TokenProviderOptions) {
     this.#options = options;
-    const { endpoint: { url, clientId }, credential, grant, params, boundTo } = options;
-    this.#records = new TokenRecords({
-      storage: options.storage,
-      keyParts: { url, clientId, credential, grant, params, boundTo },
-      now: options.now,
-      timeout: options.timeout,
-      closed: this.#closed.signal,
-      emit: (event) => this.#emit(event),
-    });
+    // The key's endpoint and client as they are now: discovery changes them later.
+    this.#records = new TokenRecords(options, options.endpoint);
   }
 
   /** How long before `expiresAt` a token is renewed, in milliseconds. */
@@ -117,7 +115,7 @@ export class TokenProvider {
   /** The limits on this token's requests, shared by the clients of the process that share its storage. */
   get #limits(): RenewalLimits {
     return this.#limitsKey === undefined
-      ? this.#ownLimits
+      ? this.#ownLimits ??= new RenewalLimits()
       : renewalLimitsOf(this.#options.storage, this.#limitsKey);
   }
 
@@ -173,7 +171,7 @@ export class TokenProvider {
    */
   cachedToken(): Token | undefined {
     const current = this.#records.current;
-    if (!current || this.#limitsKey === undefined || this.#closed.signal.aborted) return undefined;
+    if (!current || this.#limitsKey === undefined || this.#closed) return undefined;
     const at = this.#options.now();
     if (!isUsable(current, at) || isDueForRenewal(current, at, this.#options.renewalMargin)) {
       return undefined;
@@ -200,14 +198,19 @@ export class TokenProvider {
     this.#records.reject(rejected.accessToken);
     // Every request the same token failed shares one read and one renewal:
     // a storm of N 401s costs one storage round trip, not N.
-    let result = this.#replacements.get(rejected.accessToken);
+    const { accessToken } = rejected;
+    const replacements = this.#replacements ??= new Map();
+    let result = replacements.get(accessToken);
     if (!result) {
-      const replacing = this.#replaceRejected(rejected.accessToken).finally(() => {
-        this.#replacements.delete(rejected.accessToken);
+      const replacing = this.#replaceRejected(accessToken).finally(() => {
+        const current = this.#replacements;
+        if (current?.get(accessToken) !== replacing) return;
+        current.delete(accessToken);
+        if (current.size === 0) this.#replacements = undefined;
       });
       // Handled here too: the callers may all have stopped waiting for it.
       replacing.catch(() => {});
-      this.#replacements.set(rejected.accessToken, result = replacing);
+      replacements.set(accessToken, result = replacing);
     }
     return abortable(result, signal);
   }
@@ -227,8 +230,10 @@ export class TokenProvider {
 
   /** Stops background work and the token request in flight, and waits for them. */
   async close(): Promise<void> {
-    this.#closed.abort(new DOMException("The client was closed", "AbortError"));
-    await Promise.allSettled([...this.#replacements.values()]);
+    this.#closed = true;
+    this.#records.close();
+    this.#renewalAbort?.abort(closedReason());
+    await Promise.allSettled([...this.#replacements?.values() ?? []]);
     await this.#sharedRenewal?.catch(() => {});
     // Reads a caller stopped waiting for still finish: close() leaves nothing running.
     await Promise.allSettled(this.#records.pending);
@@ -245,7 +250,7 @@ export class TokenProvider {
 
   /** Requests that were under way when the client closed get no token afterwards. */
   #checkOpen(): void {
-    if (this.#closed.signal.aborted) {
+    if (this.#closed) {
       throw new Error("Cannot send the request: the client is closed");
     }
   }
@@ -267,7 +272,8 @@ export class TokenProvider {
 
   /** Whether background renewals wait: after a failure, or while the endpoint asked to. */
   #backingOff(at: number): boolean {
-    return at < this.#backgroundRetryAt || this.#limits.throttled(at) !== undefined;
+    const retryAt = this.#backgroundRetryAt;
+    return (retryAt !== undefined && at < retryAt) || this.#limits.throttled(at) !== undefined;
   }
 
   /**
@@ -282,7 +288,10 @@ export class TokenProvider {
     if (this.#sharedRenewal) return this.#sharedRenewal;
     const throttled = this.#limits.throttled(this.#options.now());
     if (throttled) return Promise.resolve({ errorResponse: throttled });
-    const flight = this.#renewUnderLease(stale, reason, background).then(
+    const abort = this.#renewalAbort = new AbortController();
+    // A caller that was under way when the client closed starts no renewal.
+    if (this.#closed) abort.abort(closedReason());
+    const flight = this.#renewUnderLease(stale, reason, background, abort.signal).then(
       (result) => {
         if (!background && "errorResponse" in result) this.#failed(result.errorResponse.error);
         return result;
@@ -292,14 +301,16 @@ export class TokenProvider {
         throw error;
       },
     ).finally(() => {
-      if (this.#sharedRenewal === flight) this.#sharedRenewal = undefined;
+      if (this.#sharedRenewal !== flight) return;
+      this.#sharedRenewal = undefined;
+      this.#renewalAbort = undefined;
     });
     this.#sharedRenewal = flight;
     return flight;
   }
 
   #renewInBackground(current: Token): void {
-    if (this.#sharedRenewal || this.#closed.signal.aborted) return;
+    if (this.#sharedRenewal || this.#closed) return;
     if (this.#backingOff(this.#options.now())) return;
     this.#renewShared(current.accessToken, "expiring").then(
       (result) => {
@@ -311,12 +322,12 @@ export class TokenProvider {
 
   #failedInBackground(error: unknown): void {
     this.#backgroundRetryAt = this.#options.now() + BACKGROUND_RETRY_DELAY;
-    if (!this.#closed.signal.aborted) this.#emit({ type: "error", phase: "renewal", error });
+    if (!this.#closed) this.#emit({ type: "error", phase: "renewal", error });
   }
 
   /** Reports a renewal a caller waited for that ended without a token. */
   #failed(error: unknown): void {
-    if (error instanceof TokenError && !this.#closed.signal.aborted) {
+    if (error instanceof TokenError && !this.#closed) {
       this.#emit({ type: "error", phase: "token", error });
     }
   }
@@ -326,6 +337,7 @@ export class TokenProvider {
     stale: string | undefined,
     reason: TokenReason,
     background: boolean,
+    closed: AbortSignal,
   ): Promise<TokenResult> {
     const { storage, now } = this.#options;
     return renewInTurn(
@@ -333,11 +345,11 @@ export class TokenProvider {
         records: this.#records,
         storage,
         ttl: this.#grantBound + LEASE_SLACK,
-        signal: this.#closed.signal,
+        signal: closed,
         stale,
         now,
       },
-      (lease) => this.#runGrant(reason, background, lease),
+      (lease) => this.#runGrant(reason, background, closed, lease),
     );
   }
 
@@ -345,6 +357,7 @@ export class TokenProvider {
   async #runGrant(
     reason: TokenReason,
     background: boolean,
+    closed: AbortSignal,
     lease?: TokenLease,
   ): Promise<TokenResult> {
     const { grant, endpoint, params } = this.#options;
@@ -353,7 +366,7 @@ export class TokenProvider {
       endpoint,
       params,
       records: this.#records,
-      closed: this.#closed.signal,
+      closed,
       bound: this.#grantBound + LEASE_SLACK,
       background,
     });
@@ -377,10 +390,10 @@ export class TokenProvider {
   }
 
   #emit(event: ClientEvent): void {
-    try {
-      this.#options.onEvent?.(event);
-    } catch {
-      // A listener's failure is not the request's.
-    }
+    emitEvent(this.#options.onEvent, event);
   }
+}
+
+function closedReason(): DOMException {
+  return new DOMException("The client was closed", "AbortError");
 }

@@ -4,6 +4,7 @@ import {
   type LoginScope,
   loginScopeOf,
   loginUse,
+  RecentSet,
   requestedScope,
 } from "../src/_login_record.ts";
 
@@ -67,4 +68,23 @@ Deno.test("loginRecordOf() keeps the login's scope: granted as scope, asked in e
     "a b c",
   );
   assert.equal(requestedScope(new URLSearchParams({ scope: " " })), undefined);
+});
+
+Deno.test("RecentSet.add() keeps the last values, the oldest dropped first, a value added again kept longest", () => {
+  const recent = new RecentSet(3);
+  for (const value of ["a", "b", "c", "a", "d"]) recent.add(value);
+  // "b" was the oldest once "a" was added again: "d" dropped it.
+  assert.deepEqual(["a", "b", "c", "d"].map((value) => recent.has(value)), [
+    true,
+    false,
+    true,
+    true,
+  ]);
+  recent.add("e");
+  assert.deepEqual(["a", "c", "d", "e"].map((value) => recent.has(value)), [
+    true,
+    false,
+    true,
+    true,
+  ]);
 });

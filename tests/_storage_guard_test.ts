@@ -16,15 +16,13 @@ function guarded(storage: () => Promise<string>) {
   const clock = new ManualClock();
   const monotonic = { time: 0 };
   const reports: unknown[] = [];
-  const closed = new AbortController();
   const guard = new StorageGuard({
-    bound: 100, // raised to the minimum bound
+    storageBound: 100, // raised to the minimum bound
+    closed: false,
     now: clock.now,
-    probe: storage,
-    report: (error) => reports.push(error),
-    closed: closed.signal,
-    monotonic: () => monotonic.time,
-  });
+    probeStorage: storage,
+    reportStorageFailure: (error) => reports.push(error),
+  }, () => monotonic.time);
   /** Calls the storage as `times` calls of one request would, one after another. */
   const request = async (times = 1) => {
     const outcomes: string[] = [];
@@ -68,6 +66,31 @@ Deno.test("StorageGuard.call() skips a storage whose call threw, until a probe a
   failing = true;
   assert.deepEqual(await request(2), ["failed: storage down", SKIPPED]);
   assert.equal(reports.length, 2, "one more for the next outage");
+});
+
+Deno.test("StorageGuard.atRest is true only while the storage is up, no slow call is counted and none is under way", async () => {
+  let takes = 0;
+  let failing = false;
+  const { guard, monotonic, request } = guarded(async () => {
+    monotonic.time += takes;
+    await Promise.resolve();
+    if (failing) throw new Error("storage down");
+    return "ok";
+  });
+  assert.equal(guard.atRest, true, "a new guard");
+  const call = guard.call(() => Promise.resolve("ok"));
+  assert.equal(guard.atRest, false, "a call under way");
+  await call;
+  assert.equal(guard.atRest, true, "a quick answer");
+  takes = 0.2 * BOUND;
+  await request();
+  assert.equal(guard.atRest, false, "a slow call counted");
+  takes = 0;
+  await request();
+  assert.equal(guard.atRest, true, "a quick answer clears the count");
+  failing = true;
+  await request();
+  assert.equal(guard.atRest, false, "the storage down");
 });
 
 Deno.test("StorageGuard.call() skips a storage after one call at 0.9× the bound", async () => {

@@ -73,7 +73,8 @@ let shared: MemoryTokenStorage | undefined;
  * grant (or of a grant that names its principal) created without a `storage`
  * use one process-wide instance, {@linkcode MemoryTokenStorage.shared}: a
  * client made per request reuses the token of the previous one. Records are
- * copied in and out (a structured clone), so changing a record after `set()`
+ * copied in and out (what is not a string, number or boolean by structured
+ * clone; strings cannot change, so a copy shares them), so changing a record after `set()`
  * or `get()` changes nothing stored, as with a storage that serializes.
  * Leases are timed on the monotonic clock (`performance.now()`), and a record
  * with an expiry is dropped a minute after its lifetime (counted from its own
@@ -185,7 +186,7 @@ export class MemoryTokenStorage implements TokenStorage {
     if (this.#isOver(held, now)) return Promise.resolve(undefined);
     held.usedAt = now;
     this.#tokens.set(key, held); // the most recently used, last
-    return Promise.resolve(structuredClone(held.token));
+    return Promise.resolve(copyOf(held.token));
   }
 
   /**
@@ -202,8 +203,12 @@ export class MemoryTokenStorage implements TokenStorage {
     const now = performance.now();
     const keep = cleanupDelay(token);
     try {
-      const held: Held = { token: structuredClone(token), usedAt: now };
-      if (keep !== undefined) held.dropAt = now + keep;
+      // One shape, `dropAt` included: a property added later costs each record a property array.
+      const held: Held = {
+        token: copyOf(token),
+        dropAt: keep === undefined ? undefined : now + keep,
+        usedAt: now,
+      };
       this.#tokens.delete(key);
       this.#tokens.set(key, held); // the most recently used, last
     } catch (error) {
@@ -313,6 +318,27 @@ export class MemoryTokenStorage implements TokenStorage {
   #notify(key: string): void {
     for (const wake of [...(this.#waiters.get(key) ?? [])]) wake();
   }
+}
+
+/**
+ * A copy of `token` that changes to it (or to the copy) do not reach: its
+ * members that are objects (`extra`) by structured clone, which throws a
+ * `DataCloneError` for a function or symbol as `structuredClone(token)`
+ * would; its strings shared, since no one can change a string: a record held
+ * here costs no second copy of its tokens.
+ */
+function copyOf(token: Token): Token {
+  // Filled member by member: an empty literal holds its first four in place,
+  // where a spread copy would also copy an out-of-object property array.
+  const copy: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(token)) {
+    const type = typeof value;
+    copy[name] = value === null || type === "string" || type === "number" || type === "boolean" ||
+        type === "undefined"
+      ? value
+      : structuredClone(value);
+  }
+  return copy as unknown as Token;
 }
 
 redactInspect(MemoryTokenStorage, (storage) => ({ size: storage.size }));

@@ -34,6 +34,28 @@ Deno.test("MemoryTokenStorage.set() rejects a record that cannot be cloned", asy
   assert.equal(storage.size, 0);
 });
 
+Deno.test("MemoryTokenStorage.set() rejects a record with a function or symbol as a member, as structuredClone() would", async () => {
+  const storage = new MemoryTokenStorage();
+  for (const value of [() => {}, Symbol("token")]) {
+    const record = { ...token("1"), scope: value as unknown as string };
+    await assert.rejects(storage.set("a", record), (error) => error instanceof DOMException);
+  }
+  assert.equal(storage.size, 0);
+});
+
+Deno.test("MemoryTokenStorage.get() returns a copy: changing it, or the stored object, changes nothing stored", async () => {
+  const storage = new MemoryTokenStorage();
+  const record = { ...token("1"), extra: { nested: { n: 1 } } };
+  await storage.set("a", record);
+  record.extra.nested.n = 2;
+  record.accessToken = "changed";
+  const read = await storage.get("a");
+  assert.deepEqual(read, { ...token("1"), extra: { nested: { n: 1 } } });
+  (read!.extra!.nested as { n: number }).n = 3;
+  read!.tokenType = "changed";
+  assert.deepEqual(await storage.get("a"), { ...token("1"), extra: { nested: { n: 1 } } });
+});
+
 Deno.test("MemoryTokenStorage shows no token in inspect or JSON", async () => {
   const storage = new MemoryTokenStorage();
   await storage.set("a", token("secret-token-value"));
