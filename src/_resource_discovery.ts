@@ -50,11 +50,8 @@ export interface ResourceDiscoveryOptions {
   now: () => number;
 }
 
-/** A protected resource's discovery as its client uses it: the token endpoint's, and the metadata. */
-export type ServerDiscovery = NonNullable<TokenEndpointOptions["serverDiscovery"]> & {
-  /** The resource's metadata, once found. */
-  metadata(): ProtectedResourceMetadata | undefined;
-};
+/** A protected resource's discovery as its client's token endpoint uses it. */
+export type ServerDiscovery = NonNullable<TokenEndpointOptions["serverDiscovery"]>;
 
 /** What discovery found: the server, and the client's identifier there. */
 export interface DiscoveredServer {
@@ -82,8 +79,6 @@ const DEFAULT_REGISTRATION: Pick<ClientMetadata, "grant_types"> = {
 export class ResourceDiscovery {
   readonly #options: ResourceDiscoveryOptions;
   #found?: Promise<DiscoveredServer>;
-  /** The resource's metadata, once found. */
-  metadata?: ProtectedResourceMetadata;
   /** When a registration was last forgotten, epoch ms. */
   #forgotAt = -Infinity;
   /** The scope of the challenge that started the search, if any. */
@@ -127,7 +122,7 @@ export class ResourceDiscovery {
 
   async #find(): Promise<DiscoveredServer> {
     const { resource, fetch, allowHttp, timeout, params } = this.#options;
-    const metadata = this.metadata = await this.#resourceMetadata();
+    const metadata = await this.#resourceMetadata();
     if (metadata.dpop_bound_access_tokens_required === true && !this.#options.dpop) {
       throw new TokenError(
         `Cannot obtain a token: ${resource.href} takes only DPoP-bound tokens (dpop_bound_access_tokens_required, RFC 9728 §2); set "dpop: true"`,
@@ -324,6 +319,5 @@ export function serverDiscoveryFor(
     resource: resource.resource,
     find: (signal) => discovery.find(signal),
     forget: (clientId) => discovery.forget(clientId),
-    metadata: () => discovery.metadata,
   };
 }
