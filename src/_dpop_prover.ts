@@ -59,6 +59,23 @@ export class DpopProver {
   }
 
   /**
+   * {@linkcode DpopProver.prototype.answered} for an answer of the
+   * authorization server, whose nonce challenge is a `400` with `error`
+   * `use_dpop_nonce` ([§8](https://www.rfc-editor.org/rfc/rfc9449#section-8)).
+   *
+   * @param error The answer's `error` code, if it is an error response.
+   */
+  serverAnswered(
+    url: string | URL,
+    answer: { status: number; headers: Headers },
+    error: string | undefined,
+    sent: string | undefined,
+  ): boolean {
+    const { status, headers } = answer;
+    return this.answered(url, headers, tokenNonceChallenge({ status, headers, error }), sent);
+  }
+
+  /**
    * Sends a POST to the authorization server with a proof, and once more
    * with the nonce of a `use_dpop_nonce` answer that names a new one
    * ([§8](https://www.rfc-editor.org/rfc/rfc9449#section-8)).
@@ -73,12 +90,8 @@ export class DpopProver {
       const signed = await this.sign("POST", url);
       const answer = await send(signed.proof);
       const error = parseJsonObject(answer.body)?.error;
-      const challenge = tokenNonceChallenge({
-        status: answer.status,
-        headers: answer.headers,
-        error: typeof error === "string" ? error : undefined,
-      });
-      if (!this.answered(url, answer.headers, challenge, signed.nonce) || retried) return answer;
+      const code = typeof error === "string" ? error : undefined;
+      if (!this.serverAnswered(url, answer, code, signed.nonce) || retried) return answer;
     }
   }
 

@@ -4,6 +4,7 @@
 // server registered (RFC 7591), kept in the client's storage so that the next
 // run and other processes reuse it, and never registered twice at once.
 
+import { isScopeToken } from "./_token_params.ts";
 import { abortable } from "./_abort.ts";
 import type { ClientSettings } from "./_client_settings.ts";
 import type { ClientAuthMethod } from "./client_auth.ts";
@@ -66,9 +67,6 @@ export interface DiscoveredServer {
 
 /** A registration the server forgot is made anew at most this often, in milliseconds. */
 const REREGISTRATION_INTERVAL = 10 * 60_000;
-
-/** A scope-token ([RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)). */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** The grants a client registers for, when its grant does not say. */
 const DEFAULT_REGISTRATION: Pick<ClientMetadata, "grant_types"> = {
@@ -148,7 +146,7 @@ export class ResourceDiscovery {
     if (!params.has("scope")) {
       // Scope tokens only, and a bounded request: the resource chooses what is asked of the user.
       const named = this.#challengeScope?.split(" ") ?? metadata.scopes_supported ?? [];
-      const scope = [...new Set(named.filter((s) => SCOPE_TOKEN.test(s)))].join(" ");
+      const scope = [...new Set(named.filter((s) => isScopeToken(s)))].join(" ");
       if (scope && scope.length <= 2048) params.set("scope", scope);
     }
     if (this.#options.clientId !== undefined) {

@@ -6,10 +6,9 @@
 // in a while, and the client's scope back as it was when the user refuses.
 // (`scopes_supported` need not list every scope: it does not limit a step-up.)
 
+import { isScopeToken } from "./_token_params.ts";
 import { coversResource, resourceChallenge } from "./protected_resource.ts";
 
-/** A scope-token ([RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)). */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 /** The longest scope a step-up asks for, in characters. */
 const MAX_SCOPE_LENGTH = 2048;
 /** At most this many step-ups per client in {@linkcode STEP_UP_WINDOW} ms. */
@@ -60,7 +59,7 @@ export class StepUp {
     const challenge = resourceChallenge(response.headers.get("www-authenticate"));
     if (challenge.error !== "insufficient_scope" || !challenge.scope) return undefined;
     const asked = challenge.scope.split(" ").filter(Boolean);
-    if (asked.some((scope) => !SCOPE_TOKEN.test(scope))) return undefined;
+    if (asked.some((scope) => !isScopeToken(scope))) return undefined;
     const current = (this.#params.get("scope") ?? "").split(" ").filter(Boolean);
     const union = [...new Set([...current, ...asked])];
     const scope = union.join(" ");

@@ -29,6 +29,11 @@ const RESERVED_PARAMS = new Set([
   "requested_token_type",
 ]);
 
+/** Whether a value is a scope-token ([RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)). */
+export function isScopeToken(value: string): boolean {
+  return /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(value);
+}
+
 /** The scope, space-joined; `undefined` when none is asked for. */
 export function parseScope(scope: unknown): string | undefined {
   if (scope === undefined) return undefined;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkDuration } from "./_duration.ts";
 import { deadline } from "./_abort.ts";
 import { readBounded } from "./_body.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
@@ -147,12 +148,12 @@ export async function registerClient(
   checkKnownOptions(options, REGISTER_CLIENT_OPTION_NAMES, "registration");
   const allowHttp = options.allowHttp ?? false;
   const url = parseEndpointUrl(endpoint, "registration", "endpoint", allowHttp);
-  const timeout = options.timeout ?? 30_000;
-  if (typeof timeout !== "number" || !(timeout >= 1)) {
-    throw new RangeError(
-      'Cannot create the registration: "timeout" must be a number of milliseconds >= 1',
-    );
-  }
+  const timeout = checkDuration(options.timeout, {
+    context: "registration",
+    option: "timeout",
+    fallback: 30_000,
+    min: 1,
+  });
   const headers = new Headers({ "Content-Type": "application/json", Accept: "application/json" });
   if (options.initialAccessToken !== undefined) {
     headers.set("Authorization", `Bearer ${options.initialAccessToken}`);

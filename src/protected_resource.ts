@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkDuration } from "./_duration.ts";
 import { parseEndpointUrl } from "./_endpoint_url.ts";
 import { checkKnownOptions } from "./_known_options.ts";
 import { fetchJsonDocument } from "./discovery.ts";
@@ -124,12 +125,12 @@ export async function discoverResource(
   checkKnownOptions(options, DISCOVER_RESOURCE_OPTION_NAMES, "resource discovery");
   const allowHttp = options.allowHttp ?? false;
   const url = parseEndpointUrl(resource, "resource discovery", "resource", allowHttp);
-  const timeout = options.timeout ?? 30_000;
-  if (typeof timeout !== "number" || !(timeout >= 1)) {
-    throw new RangeError(
-      'Cannot create the resource discovery: "timeout" must be a number of milliseconds >= 1',
-    );
-  }
+  const timeout = checkDuration(options.timeout, {
+    context: "resource discovery",
+    option: "timeout",
+    fallback: 30_000,
+    min: 1,
+  });
   const transport = options.fetch ?? globalThis.fetch;
   const locations = options.metadataUrl === undefined
     ? resourceMetadataLocations(url)

@@ -98,9 +98,10 @@ export class ReplayableRequest {
     const body = init?.body;
     // A proof names one method and URL (RFC 9449 §4.2): with DPoP, a redirect
     // is returned, not followed (fetch would carry the proof to the next URL).
-    const follows = (init?.redirect ?? (input instanceof Request ? input.redirect : "follow")) ===
-      "follow";
-    if (options.dpop && follows) init = { ...init, redirect: "manual" };
+    if (
+      options.dpop &&
+      (init?.redirect ?? (input instanceof Request ? input.redirect : "follow")) === "follow"
+    ) init = { ...init, redirect: "manual" };
     let request = !(input instanceof Request) &&
         (body == null || typeof body === "string" || body instanceof Blob)
       ? undefined

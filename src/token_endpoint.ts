@@ -20,7 +20,6 @@ import { type AuthorizationServerMetadata, metadataEndpoint } from "./server_met
 import { keySource } from "./_dpop_option.ts";
 import { DpopProver } from "./_dpop_prover.ts";
 import type { DpopKey } from "./dpop.ts";
-import { tokenNonceChallenge } from "./dpop_nonce.ts";
 import { bindingDefect } from "./token.ts";
 import { TokenError } from "./token_error.ts";
 import { redact, secretsOf, type TokenResult } from "./token_result.ts";
@@ -241,13 +240,7 @@ export class TokenEndpoint {
       signal,
       fetch: this.#options.mtlsFetch ?? this.#options.fetch,
       onAnswer: signed &&
-        ((response, error) =>
-          dpop!.answered(
-            url,
-            response.headers,
-            tokenNonceChallenge({ status: response.status, error, headers: response.headers }),
-            signed.nonce,
-          )),
+        ((response, error) => dpop!.serverAnswered(url, response, error, signed.nonce)),
     });
   }
 
