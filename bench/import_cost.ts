@@ -6,7 +6,9 @@
  * reads its own CPU time the same way (`process.cpuUsage()`, which counts
  * from the process's start: the runtime's own start-up, module loading and
  * the code that runs). The module cache is warmed first, so no pair pays for
- * transpiling.
+ * transpiling. One more script imports the same code as `mod.ts` bundled into
+ * a single module (`deno bundle`) and makes the same `Client`: what is left
+ * between the two is the module loader's own cost per module, not the code.
  *
  * `deno run -A bench/import_cost.ts [--pairs 15]`
  *
@@ -15,6 +17,7 @@
 
 import { parseArgs } from "node:util";
 import { rotated } from "./_clients.ts";
+import { staticModules } from "./_module_graph.ts";
 import { fixed, median, percentile, ratio, ratios, table } from "./_stats.ts";
 
 /** Settings of {@linkcode importCost}. */
@@ -26,6 +29,8 @@ export interface ImportCostOptions {
 /** One entry point's figures. */
 export interface ImportCostRow {
   entry: string;
+  /** Modules of the package it loads at start (static imports; not the lazily loaded). */
+  modules: number;
   /** CPU time of each of its processes, ms. */
   cpu: number[];
   /** Each process's CPU time divided by the empty script's of its pair. */
@@ -37,21 +42,27 @@ const MEASURE = 'import process from "node:process";\n';
 const REPORT = "const { user, system } = process.cpuUsage();\n" +
   "console.log((user + system) / 1000);\n";
 
-/** The scripts: an empty one, then one per entry point. */
-function scripts(): { entry: string; code: string }[] {
+const MAKE_CLIENT = "const client = new Client({ tokenEndpoint: 'https://as.example/token', " +
+  "clientId: 'id', clientSecret: 'secret' });\n";
+
+/** The scripts: an empty one, then one per entry point, then the bundle. */
+function scripts(bundle: string): { entry: string; code: string }[] {
   const at = (path: string) => new URL(path, ROOT).href;
   return [
     { entry: "empty script", code: MEASURE + REPORT },
     {
       entry: "mod.ts, making a Client",
-      code: MEASURE + `import { Client } from "${at("mod.ts")}";\n` +
-        "const client = new Client({ tokenEndpoint: 'https://as.example/token', " +
-        "clientId: 'id', clientSecret: 'secret' });\n" + REPORT +
+      code: MEASURE + `import { Client } from "${at("mod.ts")}";\n` + MAKE_CLIENT + REPORT +
         "await client.close();\n",
     },
     { entry: "testing.ts", code: MEASURE + `import "${at("testing.ts")}";\n` + REPORT },
     { entry: "cli.ts", code: MEASURE + `import "${at("cli.ts")}";\n` + REPORT },
     { entry: "redis.ts", code: MEASURE + `import "${at("redis.ts")}";\n` + REPORT },
+    {
+      entry: "mod.ts bundled into one module, making a Client",
+      code: MEASURE + `import { Client } from "${bundle}";\n` + MAKE_CLIENT + REPORT +
+        "await client.close();\n",
+    },
   ];
 }
 
@@ -62,8 +73,10 @@ export async function importCost(
   const { pairs = 15 } = options;
   const dir = await Deno.makeTempDir({ prefix: "alf_bench_import_" });
   try {
+    const bundle = `${dir}/mod_bundle.js`;
+    await bundleOf(new URL("mod.ts", ROOT).pathname, bundle);
     const [empty, ...entries] = await Promise.all(
-      scripts().map(async (script, i) => {
+      scripts(new URL(`file://${bundle}`).href).map(async (script, i) => {
         const path = `${dir}/script_${i}.ts`;
         await Deno.writeTextFile(path, script.code);
         return { ...script, path };
@@ -83,16 +96,24 @@ export async function importCost(
       }
     }
     const baseAll = [...own.values()].flatMap((e) => e.base);
-    const rows: ImportCostRow[] = entries.map(({ entry }) => {
+    const rows: ImportCostRow[] = await Promise.all(entries.map(async ({ entry, path }) => {
       const { cpu, base } = own.get(entry)!;
-      return { entry, cpu, ratios: ratios(cpu, base) };
-    });
+      return { entry, modules: await modulesOf(path), cpu, ratios: ratios(cpu, base) };
+    }));
     const markdown = table(
-      ["script", "CPU time (median)", "vs empty script", "middle half of pairs", "range"],
       [
-        ["empty script", `${fixed(median(baseAll), 1)} ms`, "1 (baseline)", "", ""],
+        "script",
+        "modules loaded",
+        "CPU time (median)",
+        "vs empty script",
+        "middle half of pairs",
+        "range",
+      ],
+      [
+        ["empty script", "0", `${fixed(median(baseAll), 1)} ms`, "1 (baseline)", "", ""],
         ...rows.map((row) => [
           row.entry,
+          String(row.modules),
           `${fixed(median(row.cpu), 1)} ms`,
           ratio(median(row.ratios)),
           `${fixed(percentile(row.ratios, 25))}–${fixed(percentile(row.ratios, 75))}`,
@@ -103,6 +124,27 @@ export async function importCost(
     return { rows, markdown: `${pairs} pairs per entry point.\n\n${markdown}` };
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * How many modules a `deno run` of the script at `path` loads before it runs,
+ * besides the script itself and Node's built-ins.
+ */
+async function modulesOf(path: string): Promise<number> {
+  const modules = await staticModules(path);
+  return modules.filter((s) => s.startsWith("file:")).length - 1;
+}
+
+/** Bundles `entry` and everything it imports into the one module `out`. */
+async function bundleOf(entry: string, out: string): Promise<void> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--no-lock", "-o", out, entry],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`Cannot bundle ${entry}: ${new TextDecoder().decode(output.stderr)}`);
   }
 }
 

@@ -8,13 +8,13 @@
 import { discard } from "./_body.ts";
 import { checkKnownOptions } from "./_known_options.ts";
 import { redactInspect } from "./_redact.ts";
+import { installedFlow } from "./_installed_flow.ts";
 import { parseClientOptions } from "./_client_settings.ts";
 import { serverDiscoveryFor } from "./_resource_discovery.ts";
 import { StepUp } from "./_step_up.ts";
 import type { ClientOptions } from "./client_options.ts";
 import type { ClientEvent } from "./client_event.ts";
 import { DpopProver } from "./_dpop_prover.ts";
-import { installedFlow } from "./login/browser_flow.ts";
 import { type MtlsFetch, openClientCertificate } from "./mtls.ts";
 import { ReplayableRequest, type ReplayableRequestOptions } from "./replayable_request.ts";
 import type { Token } from "./token.ts";

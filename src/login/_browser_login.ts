@@ -14,12 +14,11 @@ import type { AuthorizationServerMetadata } from "../server_metadata.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { errorDetail, parseErrorFields } from "../token_response.ts";
-import { openSystemBrowser } from "./_launch_browser.ts";
-import { CALLBACK_PATH, closedError, LoopbackListener } from "./_loopback_listener.ts";
+import type { LoopbackListener } from "./_loopback_listener.ts";
 import { randomString } from "./_pkce.ts";
 import { pushAuthorizationRequest, pushEndpoint, type PushSettings } from "./_pushed_request.ts";
-import { checkResponseIssuer } from "./_response_issuer.ts";
 import {
+  CALLBACK_PATH,
   checkPortRange,
   DEFAULT_LOGIN_TIMEOUT,
   DEFAULT_PORT_RANGE,
@@ -81,7 +80,7 @@ export class BrowserLogin {
     if (openBrowser !== undefined && typeof openBrowser !== "function") {
       throw new TypeError(`Cannot create the ${grant}: "openBrowser" must be a function`);
     }
-    this.#openBrowser = openBrowser ?? ((url) => openSystemBrowser(url));
+    this.#openBrowser = openBrowser ?? openSystemBrowser;
     this.loginTimeout = checkDuration(loginTimeout, {
       context: grant,
       option: "loginTimeout",
@@ -140,6 +139,11 @@ export class BrowserLogin {
         cause: signal.reason,
       });
     }
+    // Loaded on the first login: a program that never logs in does not load them.
+    const [{ closedError, LoopbackListener }, { checkResponseIssuer }] = await Promise.all([
+      import("./_loopback_listener.ts"),
+      import("./_response_issuer.ts"),
+    ]);
     if (this.#listener?.closed) throw closedError();
     const metadata = await context.endpoint.metadata(signal);
     const endpoint = this.#endpoint ?? await discoveredEndpoint(context, metadata);
@@ -148,7 +152,7 @@ export class BrowserLogin {
       signal,
     );
     const pushTo = pushEndpoint(this.#push, metadata, discovered);
-    const listener = this.#listener ?? this.#listen();
+    const listener = this.#listener ?? listen(LoopbackListener, this.#portRange);
     try {
       const redirectUri = listener.redirectUri;
       const state = randomString();
@@ -182,17 +186,6 @@ export class BrowserLogin {
     }
   }
 
-  #listen(): LoopbackListener {
-    try {
-      return new LoopbackListener(this.#portRange);
-    } catch (error) {
-      if (error instanceof Deno.errors.AddrInUse) {
-        throw new TokenError(error.message, { code: "login_failed", cause: error });
-      }
-      throw error;
-    }
-  }
-
   #launch(url: URL, failed: AbortController): void {
     const fail = (cause: unknown) => {
       const reason = cause instanceof Error ? cause.message : String(cause);
@@ -209,6 +202,27 @@ export class BrowserLogin {
       fail(error);
     }
   }
+}
+
+/** A listener on the first free port of `range`; none free is a failed login. */
+function listen(
+  Listener: typeof LoopbackListener,
+  range: PortRange,
+): LoopbackListener {
+  try {
+    return new Listener(range);
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new TokenError(error.message, { code: "login_failed", cause: error });
+    }
+    throw error;
+  }
+}
+
+/** Opens the system browser, loading its launcher on the first login that needs it. */
+async function openSystemBrowser(url: string): Promise<void> {
+  const launcher = await import("./_launch_browser.ts");
+  await launcher.openSystemBrowser(url);
 }
 
 /**

@@ -12,10 +12,7 @@ import { isLoopbackHost } from "../_endpoint_url.ts";
 import type { TokenResult } from "../token_endpoint.ts";
 import { TokenError } from "../token_error.ts";
 import { fragmentPage, messagePage, plainText } from "./_callback_pages.ts";
-import type { PortRange } from "./login_options.ts";
-
-/** Where the redirect lands on the listener. */
-export const CALLBACK_PATH = "/callback";
+import { CALLBACK_PATH, type PortRange } from "./login_options.ts";
 
 /** Largest form a page may post back: far more than any authorization response. */
 const MAX_ANSWER_BYTES = 64 * 1024;

@@ -8,10 +8,10 @@
  */
 
 import { checkKnownOptions } from "../_known_options.ts";
+import { installedFlow, setInstalledFlow } from "../_installed_flow.ts";
 import type { Grant } from "../grant.ts";
 import { checkTokenStorage, type TokenStorage } from "../storage/token_storage.ts";
 import { type InternalLoginOptions, SHARED_LISTENER } from "./_browser_login.ts";
-import { LoopbackListener } from "./_loopback_listener.ts";
 import { AuthorizationCodeGrant } from "./authorization_code_grant.ts";
 import { ImplicitGrant } from "./implicit_grant.ts";
 import {
@@ -176,21 +176,6 @@ export function useAuthorizationCodeFlow(
   );
 }
 
-/** The grant and storage of the installed flow. */
-export interface InstalledFlow {
-  /** The grant of clients created without one. */
-  readonly grant: Grant;
-  /** The storage of those clients when they have none of their own. */
-  readonly storage: TokenStorage;
-}
-
-let current: InstalledFlow | undefined;
-
-/** The installed flow, if any: read by `Client` when it is created. */
-export function installedFlow(): InstalledFlow | undefined {
-  return current;
-}
-
 /**
  * Listens on the first free port of `portRange` and installs the grant
  * `make` builds on that listener.
@@ -207,11 +192,12 @@ async function installFlow(
   make: (options: InternalLoginOptions) => Grant,
 ): Promise<BrowserFlow> {
   const { storage, portRange, options, names } = flow;
-  await Promise.resolve(); // every failure below is a rejection
+  // Every failure below is a rejection; the listener is loaded once a flow is used.
+  const { LoopbackListener } = await import("./_loopback_listener.ts");
   checkTokenStorage(storage, `use the ${what}`);
   const range = checkPortRange(portRange, `use the ${what}`);
   checkKnownOptions(options, names, what, "use");
-  if (current) {
+  if (installedFlow()) {
     throw new Error(`Cannot use the ${what}: a browser login flow is installed; close it first`);
   }
   const listener = new LoopbackListener(range);
@@ -222,11 +208,10 @@ async function installFlow(
     await listener.close();
     throw error;
   }
-  const installed: InstalledFlow = { grant, storage };
-  current = installed;
+  const uninstall = setInstalledFlow({ grant, storage });
   let closing: Promise<void> | undefined;
   const close = () => {
-    if (current === installed) current = undefined;
+    uninstall();
     return closing ??= listener.close();
   };
   return {

@@ -1,0 +1,34 @@
+// What a program loads when it imports the package: a client that never logs
+// in through the browser does not load the login's listener, pages or launcher
+// (they load with the first login), and `Client` does not load the flows.
+
+import assert from "node:assert/strict";
+import { staticModules } from "../bench/_module_graph.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const LOGIN_RUNTIME = [
+  "src/login/_loopback_listener.ts",
+  "src/login/_callback_pages.ts",
+  "src/login/_launch_browser.ts",
+  "src/login/_response_issuer.ts",
+];
+
+async function loadedBy(entry: string): Promise<string[]> {
+  const modules = await staticModules(new URL(entry, ROOT).pathname);
+  return modules.filter((s) => s.startsWith(ROOT.href)).map((s) => s.slice(ROOT.href.length));
+}
+
+Deno.test("mod.ts loads no browser-login runtime until a login starts", async () => {
+  const loaded = await loadedBy("mod.ts");
+  assert.ok(loaded.includes("src/login/_browser_login.ts"), "the graph was read");
+  assert.deepEqual(loaded.filter((m) => LOGIN_RUNTIME.includes(m)), []);
+});
+
+Deno.test("Client loads neither the installed flows nor the login runtime", async () => {
+  const loaded = await loadedBy("src/client.ts");
+  assert.ok(loaded.includes("src/_installed_flow.ts"), "the graph was read");
+  assert.deepEqual(
+    loaded.filter((m) => m === "src/login/browser_flow.ts" || LOGIN_RUNTIME.includes(m)),
+    [],
+  );
+});
