@@ -23,6 +23,7 @@ import {
   hashedKeys,
   KeyCache,
   pollForChange,
+  rampedInterval,
   type Seen,
 } from "./_shared_storage.ts";
 import type {
@@ -55,7 +56,10 @@ export interface KvTokenStorageOptions {
   /**
    * While another holder renews a token, how often to look for the new one,
    * in milliseconds (each look is one KV read; the actual interval varies by
-   * ±50 % so that waiting processes spread out). `kv.watch()` wakes waiters
+   * ±50 % so that waiting processes spread out). The first looks come sooner,
+   * since a renewal mostly takes tens of milliseconds: the n-th wait is n ms
+   * until it reaches this interval (25 looks in the first 325 ms at the
+   * default, then one every 25 ms). `kv.watch()` wakes waiters
    * at once where KV reports changes (the same process, Deno Deploy); on a
    * local KV file written by another process only the polls see them.
    * Default: 25.
@@ -299,7 +303,7 @@ export class KvTokenStorage implements TokenStorage {
         const read = () => this.#kv.getMany<[unknown, unknown]>([keys.token, keys.lease]);
         return this.#changed(keys, await retryTransient(read, signal), seen);
       },
-      interval: () => this.#pollInterval,
+      interval: (looks) => rampedInterval(looks, this.#pollInterval),
       listen: (wake) => {
         const stop = new AbortController();
         const watching = this.#watch(keys, seen, wake, stop.signal);
