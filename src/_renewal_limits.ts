@@ -55,6 +55,21 @@ export function renewalLimitsOf(storage: object, key: string): RenewalLimits {
   return limits;
 }
 
+/**
+ * The limits noted for the token stored under `key` in `storage`, if any
+ * (see {@linkcode renewalLimitsOf}), counted as used; none are made. Clients
+ * that only read their limits keep nothing: a process of many tenants
+ * remembers only the tokens something was noted for.
+ */
+export function notedLimitsOf(storage: object, key: string): RenewalLimits | undefined {
+  const shared = byStorage.get(storage);
+  const limits = shared?.get(key);
+  if (shared === undefined || limits === undefined) return undefined;
+  shared.delete(key);
+  shared.set(key, limits);
+  return limits;
+}
+
 /** A span of time on the client's clock, from `from`, `length` ms long. */
 interface Span {
   from: number;

@@ -101,7 +101,7 @@ async function turnInProcess(
   const { records, storage, signal } = options;
   let key: string;
   try {
-    key = (await records.keys()).login;
+    key = await records.loginKey();
   } catch {
     return await renew(); // the storage calls report it
   }

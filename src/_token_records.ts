@@ -16,9 +16,9 @@ import {
 import { StorageGuard, type StorageGuardHost } from "./_storage_guard.ts";
 import type { ClientEvent } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
-import { storageKeys, type TokenKeys } from "./storage/storage_key.ts";
+import { loginKey, storageKey, type TokenKeyParts } from "./storage/storage_key.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
-import { bindingDefect, isUsable, isValidToken, type Token } from "./token.ts";
+import { bindingDefect, frozenToken, isUsable, isValidToken, type Token } from "./token.ts";
 
 /**
  * Settings of {@linkcode TokenRecords}: a subset of the token provider's, so
@@ -66,8 +66,8 @@ const RETIRED_KEPT = 8;
  */
 export class TokenRecords implements StorageGuardHost {
   readonly #options: TokenRecordsOptions;
-  /** The endpoint (or issuer) and client the keys name: as they were when the client was made. */
-  readonly #url: URL;
+  /** The endpoint (or issuer) URL's text and the client: the keys name them as before discovery. */
+  readonly #url: string;
   readonly #clientId: string;
   /** The guard of the storage calls, while one is under way or the storage is in trouble. */
   #guard: StorageGuard | undefined;
@@ -88,10 +88,10 @@ export class TokenRecords implements StorageGuardHost {
   #retiredRefreshTokens: RecentSet | undefined;
   /** The storage read under way, shared by every caller that asks meanwhile. */
   #sharedRead: Promise<Token | undefined> | undefined;
-  /** The storage keys: hashes, so computed once, on first use. */
-  #keys: TokenKeys | undefined;
-  /** The computation of the keys under way. */
-  #computingKeys: Promise<TokenKeys> | undefined;
+  /** The access key: a hash, so computed once, on first use (the login key, at each use). */
+  #accessKey: string | undefined;
+  /** The computation of the access key under way. */
+  #computingAccessKey: Promise<string> | undefined;
 
   /**
    * @param options The storage, what goes into the keys, the clock and the timeout.
@@ -100,7 +100,7 @@ export class TokenRecords implements StorageGuardHost {
    */
   constructor(options: TokenRecordsOptions, endpoint: { url: URL; clientId: string }) {
     this.#options = options;
-    this.#url = endpoint.url;
+    this.#url = endpoint.url.href;
     this.#clientId = endpoint.clientId;
   }
 
@@ -115,7 +115,7 @@ export class TokenRecords implements StorageGuardHost {
     return this.#options.now();
   }
   async probeStorage(): Promise<unknown> {
-    return await this.#options.storage.get((await this.#storageKeys()).access);
+    return await this.#options.storage.get(await this.accessKey());
   }
   reportStorageFailure(error: unknown): void {
     emitEvent(this.#options.onEvent, { type: "error", phase: "storage", error });
@@ -184,7 +184,7 @@ export class TokenRecords implements StorageGuardHost {
     const generation = this.#generation;
     let stored: unknown;
     try {
-      stored = await this.#call((s, keys) => s.get(keys.access));
+      stored = await this.#call(async (s) => s.get(await this.accessKey()));
     } catch {
       return this.#current; // reported by the guard
     }
@@ -216,7 +216,7 @@ export class TokenRecords implements StorageGuardHost {
   async readLogin(): Promise<Token | undefined> {
     let stored: unknown;
     try {
-      stored = await this.#call((s, keys) => s.get(keys.login));
+      stored = await this.#call(async (s) => s.get(await this.loginKey()));
       this.#loginKnown = true;
     } catch {
       stored = undefined; // reported by the guard; this process's own knowledge serves
@@ -243,7 +243,7 @@ export class TokenRecords implements StorageGuardHost {
     options: { reusable: boolean; lease?: TokenLease; scope?: LoginScope },
   ): Promise<Token> {
     const { lease, scope } = options;
-    const writes: ((storage: TokenStorage, keys: TokenKeys) => Promise<void>)[] = [];
+    const writes: ((storage: TokenStorage) => Promise<void>)[] = [];
     const { refreshToken } = obtained;
     this.#loginKnown = true;
     if (refreshToken !== undefined) {
@@ -254,17 +254,18 @@ export class TokenRecords implements StorageGuardHost {
       const login = loginRecordOf({ ...obtained, refreshToken }, scope);
       this.#setLogin(login);
       // A holder whose lease ran out writes nothing over a newer login.
-      writes.push((s, keys) => s.set(keys.login, login, { lease }));
+      writes.push(async (s) => s.set(await this.loginKey(), login, { lease }));
     }
-    const record = this.#lastSeen = accessRecordOf(obtained);
-    const token = withRefreshToken(obtained, this.#login?.refreshToken);
+    // Frozen: a storage may keep this very object (the memory storage does) instead of a copy.
+    const record = this.#lastSeen = frozenToken(accessRecordOf(obtained));
+    const token = withRefreshToken(record, this.#login?.refreshToken);
     if (options.reusable) {
       const replaced = this.#current?.accessToken;
       if (replaced !== undefined && replaced !== obtained.accessToken) this.#retire(replaced);
       this.#generation++;
       this.#current = token;
       // Not fenced: the lease is the login's, and either holder's token is good.
-      writes.push((s, keys) => s.set(keys.access, record));
+      writes.push(async (s) => s.set(await this.accessKey(), record));
     }
     for (const write of writes) await this.#call(write).catch(() => {});
     return token;
@@ -281,7 +282,7 @@ export class TokenRecords implements StorageGuardHost {
     if (login?.refreshToken !== refreshToken) return;
     this.#setLogin(undefined);
     const accessToken = login.accessToken;
-    await this.#call((s, keys) => s.delete(keys.login, { accessToken })).catch(() => {});
+    await this.#call(async (s) => s.delete(await this.loginKey(), { accessToken })).catch(() => {});
   }
 
   /**
@@ -309,14 +310,14 @@ export class TokenRecords implements StorageGuardHost {
     this.#current = this.#lastSeen = undefined;
     this.#setLogin(undefined);
     // Unconditional: a logout leaves nothing stored for this client.
-    await this.#call((s, keys) => s.delete(keys.access)).catch(() => {});
-    await this.#call((s, keys) => s.delete(keys.login)).catch(() => {});
+    await this.#call(async (s) => s.delete(await this.accessKey())).catch(() => {});
+    await this.#call(async (s) => s.delete(await this.loginKey())).catch(() => {});
     return revocable;
   }
 
   /** Takes the renewal lease, on the login key (one renewal per login). */
   acquireLease(ttl: number, signal: AbortSignal): Promise<TokenLease | undefined> {
-    return this.#call((s, keys) => s.acquireLease!(keys.login, { ttl, signal }));
+    return this.#call(async (s) => await s.acquireLease!(await this.loginKey(), { ttl, signal }));
   }
 
   /** Gives the lease up; a failure is reported by the guard and otherwise ignored. */
@@ -326,7 +327,10 @@ export class TokenRecords implements StorageGuardHost {
 
   /** Waits up to `timeout` ms for the holder of the login's lease to finish. */
   waitForChange(timeout: number, signal: AbortSignal): Promise<void> {
-    return this.#call((s, keys) => s.waitForChange!(keys.login, { timeout, signal }), timeout);
+    return this.#call(
+      async (s) => await s.waitForChange!(await this.loginKey(), { timeout, signal }),
+      timeout,
+    );
   }
 
   /** Adopts a login record unless it shows a refresh token this process saw retired. */
@@ -354,15 +358,12 @@ export class TokenRecords implements StorageGuardHost {
     emitEvent(this.#options.onEvent, { type: "error", phase: "storage", error });
   }
 
-  /** Calls the storage with the keys, through the guard (bounded; skipped while down). */
-  #call<T>(call: (storage: TokenStorage, keys: TokenKeys) => Promise<T>, extra = 0): Promise<T> {
+  /** Calls the storage through the guard (bounded, skipped while down); keys are computed within. */
+  #call<T>(call: (storage: TokenStorage) => Promise<T>, extra = 0): Promise<T> {
     // A guard at rest (storage healthy, nothing under way) is as good as a new
     // one: an idle client holds none.
     const guard = this.#guard ??= new StorageGuard(this);
-    const called = guard.call(
-      async () => await call(this.#options.storage, await this.#storageKeys()),
-      extra,
-    );
+    const called = guard.call(async () => await call(this.#options.storage), extra);
     const settled = () => {
       if (this.#guard === guard && guard.atRest) this.#guard = undefined;
     };
@@ -370,31 +371,29 @@ export class TokenRecords implements StorageGuardHost {
     return called;
   }
 
-  /** The storage keys (hashes, computed once): the access key also names the token's limits. */
-  keys(): Promise<TokenKeys> {
-    return this.#storageKeys();
-  }
-
-  #storageKeys(): Promise<TokenKeys> {
-    // Kept as the keys, not as their promise: a client holds no promise while idle.
-    if (this.#keys !== undefined) return Promise.resolve(this.#keys);
-    const { credential, grant, params, boundTo } = this.#options;
-    return this.#computingKeys ??= storageKeys({
-      url: this.#url,
-      clientId: this.#clientId,
-      credential,
-      grant,
-      params,
-      boundTo,
-    }).then(
-      (keys) => {
-        this.#computingKeys = undefined;
-        return this.#keys = keys;
+  /** The access record's key, which also names the token's limits: a hash, so computed once. */
+  accessKey(): Promise<string> {
+    // Kept as the key, not as its promise: a client holds no promise while idle.
+    if (this.#accessKey !== undefined) return Promise.resolve(this.#accessKey);
+    return this.#computingAccessKey ??= storageKey(this.#keyParts()).then(
+      (key) => {
+        this.#computingAccessKey = undefined;
+        return this.#accessKey = key;
       },
       (error) => {
-        this.#computingKeys = undefined; // try again on the next call
+        this.#computingAccessKey = undefined; // try again on the next call
         throw error;
       },
     );
+  }
+
+  /** The login record's key, also the lease's: computed at each use (an idle client needs none). */
+  loginKey(): Promise<string> {
+    return loginKey(this.#keyParts());
+  }
+
+  #keyParts(): TokenKeyParts {
+    const { credential, grant, params, boundTo } = this.#options;
+    return { url: this.#url, clientId: this.#clientId, credential, grant, params, boundTo };
   }
 }

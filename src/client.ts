@@ -190,7 +190,8 @@ export class Client implements AsyncDisposable {
       grant: grant.name,
       ...(dpop ? { dpop: true } : {}),
     };
-    this.fetch = (input, init) => this.#fetch(input, init);
+    // Bound rather than an arrow: the arrow would keep the constructor's scope alive.
+    this.fetch = this.#fetch.bind(this);
     this.#revocationEndpoint = settings.revocationEndpoint;
   }
 

@@ -30,7 +30,7 @@ export interface GrantContext {
   endpoint: TokenEndpoint;
   /** Parameters every token request of this client carries (`scope`, `audience`, ...). */
   params: URLSearchParams;
-  /** The token being replaced, if any (a refresh token grant reads it). */
+  /** The token being replaced, if any (a refresh token grant reads it); may be frozen: read it only. */
   previous?: Token;
   /** Aborted when the client closes, or when the grant runs past its time. */
   signal: AbortSignal;

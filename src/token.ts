@@ -58,6 +58,22 @@ export interface Token {
 }
 
 /**
+ * `token` frozen, so that whoever holds it may share it rather than copy it
+ * (`MemoryTokenStorage` keeps such a record as it is): a frozen token is
+ * returned as it is, any other is copied (the caller's object stays as it
+ * was). The copy is filled member by member: an empty literal holds its
+ * first four members in place, so the usual record (`accessToken`,
+ * `tokenType`, `issuedAt`, `expiresAt`) is one object. Only the record is
+ * frozen: an `extra` object can still change.
+ */
+export function frozenToken(token: Token): Token {
+  if (Object.isFrozen(token)) return token;
+  const copy: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(token)) copy[name] = value;
+  return Object.freeze(copy) as unknown as Token;
+}
+
+/**
  * Whether a token may still be sent at time `now`: never at or after its
  * `expiresAt`.
  */

@@ -17,7 +17,7 @@ import {
   type RevocableToken,
   type RevokeLogin,
 } from "./_login_record.ts";
-import { RenewalLimits, renewalLimitsOf } from "./_renewal_limits.ts";
+import { notedLimitsOf, RenewalLimits, renewalLimitsOf } from "./_renewal_limits.ts";
 import { renewInTurn } from "./_renewal_turn.ts";
 import { emitEvent, TokenRecords } from "./_token_records.ts";
 import type { ClientEvent, TokenReason } from "./client_event.ts";
@@ -119,6 +119,12 @@ export class TokenProvider {
       : renewalLimitsOf(this.#options.storage, this.#limitsKey);
   }
 
+  /** The limits noted so far, if any: reading them makes none (`undefined`: no limit). */
+  get #notedLimits(): RenewalLimits | undefined {
+    const key = this.#limitsKey;
+    return key === undefined ? this.#ownLimits : notedLimitsOf(this.#options.storage, key);
+  }
+
   /** The longest one `grant.obtain()` may run: a login is longer than a token request. */
   get #grantBound(): number {
     const { grant, timeout } = this.#options;
@@ -186,7 +192,7 @@ export class TokenProvider {
    * in use.
    */
   willRenewAfterRejection(rejected: Token): boolean {
-    return this.#limits.mayReplace(rejected.accessToken, this.#options.now());
+    return this.#notedLimits?.mayReplace(rejected.accessToken, this.#options.now()) ?? true;
   }
 
   /**
@@ -242,7 +248,7 @@ export class TokenProvider {
   /** Finds the token's shared limits by its storage key (a hash, so computed once). */
   async #findLimits(): Promise<void> {
     try {
-      this.#limitsKey = (await this.#records.keys()).access;
+      this.#limitsKey = await this.#records.accessKey();
     } catch {
       // The storage calls report it; meanwhile the limits are this client's own.
     }
@@ -250,9 +256,7 @@ export class TokenProvider {
 
   /** Requests that were under way when the client closed get no token afterwards. */
   #checkOpen(): void {
-    if (this.#closed) {
-      throw new Error("Cannot send the request: the client is closed");
-    }
+    if (this.#closed) throw new Error("Cannot send the request: the client is closed");
   }
 
   /** Whether the grant would need the user, from `token`'s login when it covers the client's scope. */
@@ -273,7 +277,8 @@ export class TokenProvider {
   /** Whether background renewals wait: after a failure, or while the endpoint asked to. */
   #backingOff(at: number): boolean {
     const retryAt = this.#backgroundRetryAt;
-    return (retryAt !== undefined && at < retryAt) || this.#limits.throttled(at) !== undefined;
+    return (retryAt !== undefined && at < retryAt) ||
+      this.#notedLimits?.throttled(at) !== undefined;
   }
 
   /**
@@ -286,7 +291,7 @@ export class TokenProvider {
     background = reason === "expiring",
   ): Promise<TokenResult> {
     if (this.#sharedRenewal) return this.#sharedRenewal;
-    const throttled = this.#limits.throttled(this.#options.now());
+    const throttled = this.#notedLimits?.throttled(this.#options.now());
     if (throttled) return Promise.resolve({ errorResponse: throttled });
     const abort = this.#renewalAbort = new AbortController();
     // A caller that was under way when the client closed starts no renewal.
@@ -340,15 +345,9 @@ export class TokenProvider {
     closed: AbortSignal,
   ): Promise<TokenResult> {
     const { storage, now } = this.#options;
+    const ttl = this.#grantBound + LEASE_SLACK;
     return renewInTurn(
-      {
-        records: this.#records,
-        storage,
-        ttl: this.#grantBound + LEASE_SLACK,
-        signal: closed,
-        stale,
-        now,
-      },
+      { records: this.#records, storage, ttl, signal: closed, stale, now },
       (lease) => this.#runGrant(reason, background, closed, lease),
     );
   }

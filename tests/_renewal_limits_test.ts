@@ -3,6 +3,7 @@ import {
   DEFAULT_RETRY_AFTER,
   LIMITS_KEPT,
   MAX_RETRY_AFTER,
+  notedLimitsOf,
   REJECTION_BOUND,
   RenewalLimits,
   renewalLimitsOf,
@@ -101,4 +102,15 @@ Deno.test("renewalLimitsOf() keeps the limits of another storage apart", () => {
   renewalLimitsOf(STORAGE, key).answered(slow, NOW);
   assert.equal(renewalLimitsOf({}, key).throttled(NOW), undefined);
   assert.equal(renewalLimitsOf(STORAGE, key).throttled(NOW), slow);
+});
+
+Deno.test("notedLimitsOf() makes no limits: reading those of 1,000 tokens forgets none noted", () => {
+  const kept = `alf1:${crypto.randomUUID()}`;
+  const slow = answer(429, [["Retry-After", "60"]]);
+  renewalLimitsOf(STORAGE, kept).answered(slow, NOW);
+  for (let i = 0; i < LIMITS_KEPT; i++) {
+    assert.equal(notedLimitsOf(STORAGE, `alf1:reader-${i}`), undefined);
+  }
+  assert.equal(notedLimitsOf(STORAGE, kept)?.throttled(NOW), slow);
+  assert.equal(notedLimitsOf({}, kept), undefined);
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fc } from "./_dev_deps.ts";
 import {
   Client,
+  ClientCredentialsGrant,
   type ClientEvent,
   type Grant,
   MemoryTokenStorage,
@@ -11,6 +12,7 @@ import {
   type TokenStorage,
 } from "../mod.ts";
 import { startAuthServer } from "../testing.ts";
+import { storageKeys } from "../src/storage/storage_key.ts";
 import { RUNS } from "./_arbitraries.ts";
 import { clientFor, fetchText, ManualClock, nextEvent, serve } from "./_helpers.ts";
 
@@ -282,6 +284,41 @@ Deno.test("Client reads a token another process stored without a token request",
   // A cached fresh token costs no storage read.
   await fetchText(b.fetch, server.resourceUrl);
   assert.equal(stored.length, 1);
+});
+
+Deno.test("Client stores its access record frozen, and leases each renewal on the login key of storageKeys()", async () => {
+  const clock = new ManualClock();
+  await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
+  const storage = new MemoryTokenStorage();
+  const written: [string, Token][] = [];
+  const leased: string[] = [];
+  const spy: TokenStorage = {
+    get: (key) => storage.get(key),
+    set: (key, token, options) => (written.push([key, token]), storage.set(key, token, options)),
+    delete: (key, options) => storage.delete(key, options),
+    acquireLease: (key, options) => (leased.push(key), storage.acquireLease(key, options)),
+    waitForChange: (key, options) => storage.waitForChange(key, options),
+  };
+  await using client = clientFor(server, { storage: spy, now: clock.now });
+  const first = await client.getToken();
+  clock.advance(3600_000);
+  const second = await client.getToken();
+  assert.notEqual(first.accessToken, second.accessToken);
+  // The memory storage keeps a frozen record as it is: the client's token and the stored one are one.
+  assert.deepEqual(written.map(([, token]) => [token.accessToken, Object.isFrozen(token)]), [
+    [first.accessToken, true],
+    [second.accessToken, true],
+  ]);
+  const keys = await storageKeys({
+    url: new URL(server.tokenEndpoint),
+    clientId: "client-id",
+    credential: "client-secret",
+    grant: new ClientCredentialsGrant(),
+    params: new URLSearchParams(),
+  });
+  assert.deepEqual(written.map(([key]) => key), [keys.access, keys.access]);
+  // Computed again for each renewal, not kept: the same key each time.
+  assert.deepEqual(leased, [keys.login, keys.login]);
 });
 
 Deno.test("Client ignores an expired token found in storage", async () => {

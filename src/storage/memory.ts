@@ -75,7 +75,9 @@ let shared: MemoryTokenStorage | undefined;
  * client made per request reuses the token of the previous one. Records are
  * copied in and out (what is not a string, number or boolean by structured
  * clone; strings cannot change, so a copy shares them), so changing a record after `set()`
- * or `get()` changes nothing stored, as with a storage that serializes.
+ * or `get()` changes nothing stored, as with a storage that serializes; a
+ * frozen record of strings, numbers and booleans cannot change, so `set()`
+ * keeps it as it is.
  * Leases are timed on the monotonic clock (`performance.now()`), and a record
  * with an expiry is dropped a minute after its lifetime (counted from its own
  * `issuedAt` and `expiresAt`). Records without one (no `expires_in`, a
@@ -190,7 +192,9 @@ export class MemoryTokenStorage implements TokenStorage {
   }
 
   /**
-   * Stores a copy of a token; with a lease, only while that lease still holds.
+   * Stores a copy of a token (a frozen record of strings, numbers and
+   * booleans as it is: it cannot change); with a lease, only while that
+   * lease still holds.
    *
    * @param key The token's key.
    * @param token The token record.
@@ -205,7 +209,7 @@ export class MemoryTokenStorage implements TokenStorage {
     try {
       // One shape, `dropAt` included: a property added later costs each record a property array.
       const held: Held = {
-        token: copyOf(token),
+        token: isImmutable(token) ? token : copyOf(token),
         dropAt: keep === undefined ? undefined : now + keep,
         usedAt: now,
       };
@@ -332,13 +336,30 @@ function copyOf(token: Token): Token {
   // where a spread copy would also copy an out-of-object property array.
   const copy: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(token)) {
-    const type = typeof value;
-    copy[name] = value === null || type === "string" || type === "number" || type === "boolean" ||
-        type === "undefined"
-      ? value
-      : structuredClone(value);
+    copy[name] = isPrimitive(value) ? value : structuredClone(value);
   }
   return copy as unknown as Token;
+}
+
+/**
+ * Whether no one can change `token`: frozen (the client freezes the records
+ * it stores), each member a value (no getter) that is a string, number or
+ * boolean. Such a record is as good as a copy of itself, so it is kept as it
+ * is: the client's token and the stored one are one object.
+ */
+function isImmutable(token: Token): boolean {
+  if (!Object.isFrozen(token)) return false;
+  for (const member of Object.values(Object.getOwnPropertyDescriptors(token))) {
+    if (!("value" in member) || !isPrimitive(member.value)) return false;
+  }
+  return true;
+}
+
+/** Whether a member is copied as it is: no one can change a string, number or boolean. */
+function isPrimitive(value: unknown): boolean {
+  const type = typeof value;
+  return value === null || type === "string" || type === "number" || type === "boolean" ||
+    type === "undefined";
 }
 
 redactInspect(MemoryTokenStorage, (storage) => ({ size: storage.size }));

@@ -11,9 +11,9 @@ export interface TokenKeyParts {
    * server as surely as its token endpoint does
    * ([RFC 8414 §3.3](https://www.rfc-editor.org/rfc/rfc8414#section-3.3): its
    * metadata is used only when it names that issuer), and is known before any
-   * request, so a key never waits for the network.
+   * request, so a key never waits for the network. A URL, or its `href`.
    */
-  url: URL;
+  url: URL | string;
   /** The client identifier. */
   clientId: string;
   /**
@@ -56,52 +56,59 @@ export interface TokenKeys {
  * @returns `alf1:` and 64 hex digits.
  */
 export async function storageKey(parts: TokenKeyParts): Promise<string> {
-  return (await storageKeys(parts)).access;
+  const { url, clientId, grant, params } = parts;
+  const sorted = [...params].sort(([a, x], [b, y]) =>
+    a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0
+  );
+  const identity = grant.identity?.() ?? null;
+  const access = ["alf/1", hrefOf(url), clientId, grant.name, identity, sorted];
+  return await hashedKey([...access, ...await boundParts(parts)]);
 }
 
 /**
- * The access key ({@linkcode storageKey}) and the login key: the same
- * material without the parameters, so one login's refresh token is one
- * record whatever scope or resource its access tokens are for.
+ * The login key: the material of the access key ({@linkcode storageKey})
+ * without the parameters, so one login's refresh token is one record
+ * whatever scope or resource its access tokens are for. Also the key of the
+ * renewal lease.
+ *
+ * @param parts The endpoint, client, credential and grant (the parameters are not used).
+ * @returns `alf1:` and 64 hex digits.
+ */
+export async function loginKey(parts: TokenKeyParts): Promise<string> {
+  const { url, clientId, grant } = parts;
+  const identity = grant.identity?.() ?? null;
+  const login = ["alf/login/1", hrefOf(url), clientId, grant.name, identity];
+  return await hashedKey([...login, ...await boundParts(parts)]);
+}
+
+/**
+ * The access key ({@linkcode storageKey}) and the login key ({@linkcode loginKey}).
  *
  * @param parts The endpoint, client, credential, grant and parameters.
  * @returns Both keys, each `alf1:` and 64 hex digits.
  */
 export async function storageKeys(parts: TokenKeyParts): Promise<TokenKeys> {
-  const { url, clientId, credential, grant, params } = parts;
-  const sorted = [...params].sort(([a, x], [b, y]) =>
-    a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0
-  );
-  const identity = grant.identity?.() ?? null;
+  const [access, login] = await Promise.all([storageKey(parts), loginKey(parts)]);
+  return { access, login };
+}
+
+/** What both keys end with: the credential's fingerprint and the DPoP binding, when there are. */
+async function boundParts(parts: TokenKeyParts): Promise<unknown[]> {
+  const { credential, boundTo } = parts;
   // Without a credential the material is what it always was: a public
   // client's records (a CLI login's refresh token) stay where they are.
   const fingerprint = credential ? [await credentialFingerprint(credential)] : [];
   // Without DPoP the material is unchanged too.
-  const binding = parts.boundTo ? [{ dpop: await parts.boundTo() }] : [];
-  const access = [
-    "alf/1",
-    url.href,
-    clientId,
-    grant.name,
-    identity,
-    sorted,
-    ...fingerprint,
-    ...binding,
-  ];
-  const login = [
-    "alf/login/1",
-    url.href,
-    clientId,
-    grant.name,
-    identity,
-    ...fingerprint,
-    ...binding,
-  ];
-  const [accessHash, loginHash] = await Promise.all([
-    sha256Hex(JSON.stringify(access)),
-    sha256Hex(JSON.stringify(login)),
-  ]);
-  return { access: `alf1:${accessHash}`, login: `alf1:${loginHash}` };
+  const binding = boundTo ? [{ dpop: await boundTo() }] : [];
+  return [...fingerprint, ...binding];
+}
+
+function hrefOf(url: URL | string): string {
+  return typeof url === "string" ? url : url.href;
+}
+
+async function hashedKey(material: unknown[]): Promise<string> {
+  return `alf1:${await sha256Hex(JSON.stringify(material))}`;
 }
 
 /**

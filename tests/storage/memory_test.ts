@@ -56,6 +56,43 @@ Deno.test("MemoryTokenStorage.get() returns a copy: changing it, or the stored o
   assert.deepEqual(await storage.get("a"), { ...token("1"), extra: { nested: { n: 1 } } });
 });
 
+Deno.test("MemoryTokenStorage.set() keeps a frozen record of strings and numbers as it is; get() still copies", async () => {
+  const storage = new MemoryTokenStorage();
+  let reads = 0;
+  // The proxy counts reads of the record: a stored copy would never read it again.
+  const record = new Proxy(Object.freeze({ ...token("1"), expiresAt: 1 }), {
+    get: (target, name) => (reads++, Reflect.get(target, name)),
+  });
+  await storage.set("a", record);
+  reads = 0;
+  const read = await storage.get("a");
+  assert.ok(reads > 0, "the stored record is a copy");
+  assert.deepEqual(read, { ...token("1"), expiresAt: 1 });
+  assert.equal(Object.isFrozen(read), false);
+  read!.accessToken = "changed";
+  assert.equal((await storage.get("a"))?.accessToken, "1");
+});
+
+Deno.test("MemoryTokenStorage.set() copies a frozen record whose members can still change", async () => {
+  const storage = new MemoryTokenStorage();
+  const extra = { n: 1 };
+  let value = "1";
+  const records: Token[] = [
+    Object.freeze({ ...token("1"), extra }),
+    Object.freeze({
+      ...token("2"),
+      get scope() {
+        return value;
+      },
+    }),
+  ];
+  for (const [i, record] of records.entries()) await storage.set(`k${i}`, record);
+  extra.n = 2;
+  value = "2";
+  assert.deepEqual(await storage.get("k0"), { ...token("1"), extra: { n: 1 } });
+  assert.deepEqual(await storage.get("k1"), { ...token("2"), scope: "1" });
+});
+
 Deno.test("MemoryTokenStorage shows no token in inspect or JSON", async () => {
   const storage = new MemoryTokenStorage();
   await storage.set("a", token("secret-token-value"));

@@ -4,6 +4,7 @@ import { Client, ClientCredentialsGrant, MemoryTokenStorage } from "../../mod.ts
 import type { Grant } from "../../src/grant.ts";
 import {
   credentialFingerprint,
+  loginKey,
   storageKey,
   storageKeys,
   type TokenKeyParts,
@@ -30,6 +31,12 @@ const actingFor = (who: string | undefined): Grant => ({
 
 Deno.test("storageKey() is a hash: alf1: and 64 hex digits, nothing in clear", async () => {
   assert.match(await storageKey(parts()), /^alf1:[0-9a-f]{64}$/);
+});
+
+Deno.test("storageKey() and loginKey() name a URL and its href alike", async () => {
+  const { href } = new URL("https://auth.example.com/token");
+  assert.equal(await storageKey(parts({ url: href })), await storageKey(parts()));
+  assert.equal(await loginKey(parts({ url: href })), await loginKey(parts()));
 });
 
 Deno.test("storageKey() does not depend on the order of the parameters", async () => {
@@ -69,7 +76,7 @@ Deno.test("storageKey() fingerprints the credential: another secret, another key
   const sorted = [...params].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
   const material = JSON.stringify([
     "alf/1",
-    url.href,
+    String(url),
     clientId,
     "client_credentials",
     null,
@@ -88,6 +95,22 @@ Deno.test("storageKeys() names one login record for every set of parameters", as
   const alice = await storageKeys(parts({ grant: actingFor("alice") }));
   const bob = await storageKeys(parts({ grant: actingFor("bob") }));
   assert.notEqual(alice.login, bob.login);
+});
+
+Deno.test("loginKey() is the login key of storageKeys(), as earlier versions computed it", async () => {
+  // Computed once by the version that held both keys per client: stored records stay found.
+  const bound = parts({
+    credential: "secret",
+    boundTo: () => Promise.resolve("thumbprint"),
+    grant: actingFor("alice"),
+  });
+  const login = "alf1:5f3864a4074353e8f35b83362d8acc93d6ac04118bb34d66ca57a28ba992a6ee";
+  assert.equal(await loginKey(bound), login);
+  assert.deepEqual(await storageKeys(bound), {
+    access: "alf1:98121289729400eebb3b80502f8306303996f7489d491981e928aee9f2fe00e7",
+    login,
+  });
+  assert.equal(await loginKey(parts({ params: new URLSearchParams() })), await loginKey(parts()));
 });
 
 Deno.test("Client with a wrong secret is not handed the token of the right one from a shared storage", async () => {
