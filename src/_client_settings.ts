@@ -14,15 +14,35 @@ import {
   parseClientCertificate,
   presentsCertificate,
 } from "./mtls.ts";
-import type { ClientEvent } from "./client_event.ts";
 import { checkGrant, type Grant, namesPrincipal } from "./grant.ts";
 import { ClientCredentialsGrant } from "./grants/client_credentials.ts";
 import { AuthorizationCodeGrant } from "./login/authorization_code_grant.ts";
 import { MemoryTokenStorage } from "./storage/memory.ts";
 import { checkTokenStorage, type TokenStorage } from "./storage/token_storage.ts";
 import type { TokenEndpointOptions } from "./token_endpoint.ts";
+import type { TokenProviderOptions } from "./token_provider.ts";
+import type { ReplayableRequestOptions } from "./replayable_request.ts";
 import { withDebug } from "./_debug.ts";
 import { type DpopKeySource, parseDpopOption } from "./_dpop_option.ts";
+
+/**
+ * The settings the parts of one client read while it lives, in one object
+ * rather than one per part (a process may keep thousands of clients): the
+ * token endpoint's, the token provider's (its records' too), each request's,
+ * and the client's own. Members a part does not read are no concern of it.
+ */
+export interface SharedSettings
+  extends TokenEndpointOptions, TokenProviderOptions, ReplayableRequestOptions {
+  /** The token endpoint as its `href`: a `URL` is made when one is needed. */
+  url: string | undefined;
+  /** The DPoP key, made on first use, for a client with DPoP. */
+  dpop: DpopKeySource | undefined;
+  /** The scope, space-joined, as given; `undefined` when none was asked for. */
+  scope: string | undefined;
+  tokenErrors: "return" | "throw";
+  /** The revocation endpoint, when given. */
+  revocationEndpoint: URL | undefined;
+}
 
 /** {@linkcode ClientOptions} checked, with every default filled in. */
 export interface ClientSettings {
@@ -30,31 +50,12 @@ export interface ClientSettings {
   protectedResource:
     | { resource: URL; issuer?: string; clientId?: string; clientName?: string }
     | undefined;
-  /** The token endpoint (or issuer), credentials, transport, clock and token timeout. */
-  endpoint: TokenEndpointOptions & { dpop?: DpopKeySource };
-  /**
-   * What tells the client's credentials apart in the storage key (the
-   * secret, or the key's public members or bytes): hashed there, never stored.
-   */
-  credential: string | undefined;
+  /** What the client and its parts keep. */
+  shared: SharedSettings;
   /** The client's certificate and key, when given. */
   clientCertificate: ClientCertificate | undefined;
   /** Whether `clientCertificate` is presented in TLS: a mutual-TLS method, or `boundAccessTokens`. */
   presentsCertificate: boolean;
-  /** The revocation endpoint, when given. */
-  revocationEndpoint: URL | undefined;
-  grant: Grant;
-  storage: TokenStorage;
-  /** Parameters of every token request: `tokenParams`, then `scope`. */
-  params: URLSearchParams;
-  /** The scope, space-joined; `undefined` when none was asked for. */
-  scope: string | undefined;
-  renewalMargin: number;
-  maxReplayBytes: number;
-  /** Whether plain `http:` may go to hosts that are not loopback hosts (token endpoint and resources). */
-  allowHttp: boolean;
-  tokenErrors: "return" | "throw";
-  onEvent: ((event: ClientEvent) => void) | undefined;
 }
 
 /** The grant and storage a client without a grant of its own falls back to. */
@@ -73,6 +74,13 @@ const DEFAULT_TOKEN_TIMEOUT = 30_000;
  * per transport, so clients of one issuer share one metadata request.
  */
 const DEFAULT_FETCH: typeof fetch = (input, init) => globalThis.fetch(input, init);
+
+/**
+ * The parameters of every client without any: one instance, which nothing
+ * changes (a step-up and a resource's scope change only a protected
+ * resource's client's parameters, which name the resource; grants get a copy).
+ */
+const NO_PARAMS = new URLSearchParams();
 
 /**
  * Checks a client's options and fills in their defaults.
@@ -193,43 +201,51 @@ export function parseClientOptions(
   if (protectedResource && !params.has("resource")) {
     params.append("resource", protectedResource.href);
   }
+  const fetch = options.fetch ?? DEFAULT_FETCH;
   return {
     // A protected resource's client finds its issuer and identifier on first use.
     protectedResource: protectedResource &&
       { resource: protectedResource, issuer: issuer && String(issuer), clientId, clientName },
-    endpoint: {
-      url,
+    shared: {
+      // The token endpoint's (TokenEndpointOptions).
+      url: url?.href,
       issuer: protectedResource ? undefined : issuer,
       clientId: clientId ?? "",
       clientSecret: credentials.clientSecret,
       clientAuth: credentials.clientAuth,
       clientAssertion: credentials.clientAssertion,
       allowHttp,
-      fetch: options.fetch ?? DEFAULT_FETCH,
+      fetch,
       now,
       timeout,
       onEvent,
       dpop,
+      // The token provider's and its records' (TokenProviderOptions).
+      grant,
+      storage,
+      params: params.size === 0 ? NO_PARAMS : params,
+      // Tokens obtained over one certificate are not another's (RFC 8705 §3).
+      credential: presents
+        ? certificateCredential(clientCertificate!.cert, credentials.credential)
+        : credentials.credential,
+      // A token bound to one DPoP key is useless with another: each key has its records.
+      boundTo: dpop && (async () => await (await dpop()).thumbprint()),
+      renewalMargin,
+      // Each request's (ReplayableRequestOptions), with `allowHttp` above. No limit is
+      // `undefined`: a number member would hold Infinity in a box of its own.
+      transport: fetch,
+      maxReplayBytes: maxReplayBytes === Infinity ? undefined : maxReplayBytes,
+      // The client's own.
+      scope,
+      tokenErrors,
+      revocationEndpoint,
       // Filled in by the client: members of the literal, so the object has room for them.
       mtlsFetch: undefined,
       serverDiscovery: undefined,
+      resourceDpop: undefined,
     },
-    // Tokens obtained over one certificate are not another's (RFC 8705 §3).
-    credential: presents
-      ? certificateCredential(clientCertificate!.cert, credentials.credential)
-      : credentials.credential,
     clientCertificate,
     presentsCertificate: presents,
-    revocationEndpoint,
-    grant,
-    storage,
-    params,
-    scope,
-    renewalMargin,
-    maxReplayBytes,
-    allowHttp,
-    tokenErrors,
-    onEvent,
   };
 }
 

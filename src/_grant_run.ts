@@ -100,11 +100,18 @@ export async function runGrant(options: GrantRunOptions): Promise<GrantRun> {
   const limit = deadline(closed, bound, "The grant timed out");
   try {
     const obtain = async (from: Token | undefined): Promise<TokenResult> => {
-      const context = { endpoint, params, previous: from, signal: limit.signal, background };
       try {
         // A client that starts from a protected resource learns its server, client
         // identifier and scope here, before a grant builds its request from them.
         await abortable(endpoint.resolve(limit.signal), limit.expired);
+        // A copy: what a grant changes in it is its own (clients without parameters share one).
+        const context = {
+          endpoint,
+          params: new URLSearchParams(params),
+          previous: from,
+          signal: limit.signal,
+          background,
+        };
         const result = await abortable(
           grant.obtain(withLoginChannel(context, channel)),
           limit.expired,

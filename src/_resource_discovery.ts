@@ -6,7 +6,7 @@
 
 import { isScopeToken } from "./_token_params.ts";
 import { abortable } from "./_abort.ts";
-import type { ClientSettings } from "./_client_settings.ts";
+import type { ClientSettings, SharedSettings } from "./_client_settings.ts";
 import type { ClientAuthMethod } from "./client_auth.ts";
 import type { TokenEndpointOptions } from "./token_endpoint.ts";
 import { sha256Hex } from "./_sha256.ts";
@@ -297,21 +297,20 @@ function registrationOf(record: Token | undefined): ClientRegistration | undefin
 
 /** The discovery of a protected resource's client, as its token endpoint uses it. */
 export function serverDiscoveryFor(
-  settings: ClientSettings,
+  resource: ClientSettings["protectedResource"],
+  settings: SharedSettings,
 ): ServerDiscovery | undefined {
-  const resource = settings.protectedResource;
   if (!resource) return undefined;
-  const { endpoint } = settings;
   const discovery = new ResourceDiscovery({
     ...resource,
     grant: settings.grant,
     storage: settings.storage,
     params: settings.params,
-    dpop: endpoint.dpop !== undefined,
-    fetch: endpoint.fetch,
-    allowHttp: settings.allowHttp,
-    timeout: endpoint.timeout,
-    now: endpoint.now,
+    dpop: settings.dpop !== undefined,
+    fetch: settings.fetch,
+    allowHttp: settings.allowHttp ?? false,
+    timeout: settings.timeout,
+    now: settings.now,
   });
   return {
     resource: resource.resource,

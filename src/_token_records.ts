@@ -144,6 +144,11 @@ export class TokenRecords implements StorageGuardHost {
     return this.#login;
   }
 
+  /** The access key if computed already (see `accessKey()`): reading it computes nothing. */
+  get knownAccessKey(): string | undefined {
+    return this.#accessKey;
+  }
+
   /** Storage calls under way, each bounded: close() waits for them. */
   get pending(): Promise<unknown>[] {
     return this.#guard?.pending ?? [];

@@ -9,14 +9,13 @@ import { discard } from "./_body.ts";
 import { checkKnownOptions } from "./_known_options.ts";
 import { redactInspect } from "./_redact.ts";
 import { installedFlow } from "./_installed_flow.ts";
-import { parseClientOptions } from "./_client_settings.ts";
+import { parseClientOptions, type SharedSettings } from "./_client_settings.ts";
 import { serverDiscoveryFor } from "./_resource_discovery.ts";
 import { StepUp } from "./_step_up.ts";
 import type { ClientOptions } from "./client_options.ts";
-import type { ClientEvent } from "./client_event.ts";
 import { DpopProver } from "./_dpop_prover.ts";
 import { type MtlsFetch, openClientCertificate } from "./mtls.ts";
-import { ReplayableRequest, type ReplayableRequestOptions } from "./replayable_request.ts";
+import { ReplayableRequest } from "./replayable_request.ts";
 import type { Token } from "./token.ts";
 import { type ErrorResponse, TokenEndpoint, toResponse } from "./token_endpoint.ts";
 import { TokenProvider } from "./token_provider.ts";
@@ -80,24 +79,36 @@ const GET_TOKEN_OPTION_NAMES = {
  * ```
  */
 export class Client implements AsyncDisposable {
+  /**
+   * The client's settings, shared with its endpoint, its provider and each
+   * request: a process may keep thousands of clients.
+   */
+  readonly #settings: SharedSettings;
   readonly #provider: TokenProvider;
   /** The token endpoint (or issuer) with the client's authentication; also revokes. */
   readonly #endpoint: TokenEndpoint;
-  /** The transport and replay limit every request is prepared with. */
-  readonly #requests: ReplayableRequestOptions;
-  readonly #throwTokenErrors: boolean;
   /** A protected resource's client: where its tokens go, and its step-ups. */
   readonly #stepUp: StepUp | undefined;
-  readonly #onEvent: ((event: ClientEvent) => void) | undefined;
-  readonly #summary: Record<string, unknown>;
-  /** The `revocationEndpoint` option; else the issuer's metadata names one, or none. */
-  readonly #revocationEndpoint: URL | undefined;
   /** The transport that presents the client's certificate, when it does; `close()` frees it. */
   readonly #mtls: MtlsFetch | undefined;
-  #closed = false;
 
   static {
-    redactInspect(Client, (client) => ({ ...client.#summary, closed: client.#closed }));
+    // Built when asked for, from the settings: never a secret.
+    redactInspect(Client, (client) => {
+      const { issuer, url, serverDiscovery, clientId, scope, clientAuth, grant, dpop } =
+        client.#settings;
+      return {
+        ...(issuer === undefined ? {} : { issuer: String(issuer) }),
+        ...(url === undefined ? {} : { tokenEndpoint: url }),
+        ...(serverDiscovery ? { protectedResource: serverDiscovery.resource.href } : {}),
+        clientId,
+        scope,
+        clientAuth,
+        grant: grant.name,
+        ...(dpop ? { dpop: true } : {}),
+        closed: client.#provider.closed,
+      };
+    });
   }
 
   /**
@@ -137,62 +148,27 @@ export class Client implements AsyncDisposable {
    */
   constructor(options: ClientOptions) {
     const settings = parseClientOptions(options, installedFlow);
-    const { grant, scope, clientCertificate: tls } = settings;
+    const { shared, clientCertificate: tls } = settings;
     // RFC 8705: the certificate goes to the token and revocation endpoints, and to resources
     // only for tokens bound to it (§3). The user's `fetch` stays the transport underneath.
-    this.#mtls = settings.presentsCertificate && tls
-      ? openClientCertificate(tls, settings.endpoint.fetch)
+    const mtls = this.#mtls = settings.presentsCertificate && tls
+      ? openClientCertificate(tls, shared.fetch)
       : undefined;
-    // Completed in place, not copied: the settings' literal has room for both members.
-    const { endpoint } = settings;
-    endpoint.serverDiscovery = serverDiscoveryFor(settings);
-    endpoint.mtlsFetch = this.#mtls?.fetch;
-    const { dpop } = endpoint;
-    this.#requests = {
-      transport: tls?.boundAccessTokens && this.#mtls ? this.#mtls.fetch : endpoint.fetch,
-      maxReplayBytes: settings.maxReplayBytes,
-      allowHttp: settings.allowHttp,
-      // The resources' nonces, apart from the token endpoint's (RFC 9449 §8, §9).
-      dpop: dpop && new DpopProver(dpop),
-    };
-    this.#throwTokenErrors = settings.tokenErrors === "throw";
-    this.#stepUp = endpoint.serverDiscovery &&
-      new StepUp(
-        endpoint.serverDiscovery.resource,
-        settings.params,
-        endpoint.now,
-      );
-    this.#onEvent = settings.onEvent;
-    this.#endpoint = new TokenEndpoint(endpoint);
-    this.#provider = new TokenProvider({
-      grant,
-      endpoint: this.#endpoint,
-      params: settings.params,
-      storage: settings.storage,
-      credential: settings.credential,
-      // A token bound to one DPoP key is useless with another: each key has its records.
-      boundTo: dpop && (async () => await (await dpop()).thumbprint()),
-      now: endpoint.now,
-      renewalMargin: settings.renewalMargin,
-      timeout: endpoint.timeout,
-      onEvent: settings.onEvent,
-    });
-    const { url, issuer, clientId, clientAuth } = endpoint;
-    this.#summary = {
-      ...(issuer === undefined ? {} : { issuer: String(issuer) }),
-      ...(url === undefined ? {} : { tokenEndpoint: url.href }),
-      ...(settings.protectedResource
-        ? { protectedResource: settings.protectedResource.resource.href }
-        : {}),
-      clientId,
-      scope,
-      clientAuth,
-      grant: grant.name,
-      ...(dpop ? { dpop: true } : {}),
-    };
+    // Completed in place, not copied: the settings' literal has room for these members.
+    shared.mtlsFetch = mtls?.fetch;
+    if (tls?.boundAccessTokens && mtls) shared.transport = mtls.fetch;
+    // The resources' nonces, apart from the token endpoint's (RFC 9449 §8, §9).
+    shared.resourceDpop = shared.dpop && new DpopProver(shared.dpop);
+    const discovery = shared.serverDiscovery = serverDiscoveryFor(
+      settings.protectedResource,
+      shared,
+    );
+    this.#stepUp = discovery && new StepUp(discovery.resource, shared.params, shared.now);
+    this.#settings = shared;
+    this.#endpoint = new TokenEndpoint(shared);
+    this.#provider = new TokenProvider(this.#endpoint, shared);
     // Bound rather than an arrow: the arrow would keep the constructor's scope alive.
     this.fetch = this.#fetch.bind(this);
-    this.#revocationEndpoint = settings.revocationEndpoint;
   }
 
   /**
@@ -319,7 +295,7 @@ export class Client implements AsyncDisposable {
     options: { signal?: AbortSignal } = {},
   ): Promise<"refresh_token" | "access_token" | undefined> {
     this.#checkOpen("revoke the token");
-    const endpoint = this.#revocationEndpoint;
+    const endpoint = this.#settings.revocationEndpoint;
     // Without an issuer no metadata can name one: say so before reading any token.
     if (endpoint === undefined && this.#endpoint.issuer === undefined && !this.#stepUp) {
       throw new TypeError(
@@ -349,7 +325,6 @@ export class Client implements AsyncDisposable {
    * ```
    */
   async close(): Promise<void> {
-    this.#closed = true;
     try {
       await this.#provider.close();
     } finally {
@@ -363,13 +338,14 @@ export class Client implements AsyncDisposable {
   }
 
   #checkOpen(action = "send the request"): void {
-    if (this.#closed) throw new Error(`Cannot ${action}: the client is closed`);
+    // Closed is the provider's state: it stops at once, then waits for its work.
+    if (this.#provider.closed) throw new Error(`Cannot ${action}: the client is closed`);
   }
 
   /** Prepare the request, get a token, send; after a 401 that a new token can fix, replay once. */
   async #fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     this.#checkOpen();
-    const request = new ReplayableRequest(input, init, this.#requests);
+    const request = new ReplayableRequest(input, init, this.#settings);
     try {
       // The cached token needs no promise; anything else is the provider's to decide.
       if (this.#stepUp && !this.#stepUp.covers(request.url)) throw this.#notUnderResource();
@@ -394,7 +370,7 @@ export class Client implements AsyncDisposable {
       if ("errorResponse" in second) return this.#tokenFailure(second.errorResponse);
       const replayed = await request.replay(second.token);
       try {
-        this.#onEvent?.({ type: "replay", status: replayed.status });
+        this.#settings.onEvent?.({ type: "replay", status: replayed.status });
       } catch {
         // A listener's failure is not the request's.
       }
@@ -435,12 +411,12 @@ export class Client implements AsyncDisposable {
   /** A protected resource's token goes under that resource only (RFC 8707 §2, RFC 6750 §5.3). */
   #notUnderResource(): TypeError {
     return new TypeError(
-      `Cannot send the request: the client's tokens are for ${this.#summary.protectedResource} (its "protectedResource") and the requests under it, not for this URL`,
+      `Cannot send the request: the client's tokens are for ${this.#settings.serverDiscovery?.resource.href} (its "protectedResource") and the requests under it, not for this URL`,
     );
   }
 
   #tokenFailure(error: ErrorResponse): Response {
-    if (this.#throwTokenErrors) throw error.error;
+    if (this.#settings.tokenErrors === "throw") throw error.error;
     return toResponse(error);
   }
 }

@@ -20,9 +20,9 @@ export interface ReplayableRequestOptions {
   transport: typeof fetch;
   /**
    * The most bytes of a streamed body (a stream or an iterable in `init`, a
-   * `Request` input's body) kept for the replay.
+   * `Request` input's body) kept for the replay. Default: no limit.
    */
-  maxReplayBytes: number;
+  maxReplayBytes?: number;
   /**
    * Whether the token may go over plain `http:` to a host that is not a
    * loopback host. Default: `false`.
@@ -32,7 +32,7 @@ export interface ReplayableRequestOptions {
    * The client's DPoP key and the resources' latest nonces, for a client
    * with DPoP ([RFC 9449 §7](https://www.rfc-editor.org/rfc/rfc9449#section-7)).
    */
-  dpop?: DpopProver;
+  resourceDpop?: DpopProver;
 }
 
 /** Errors of a 401 that a new token would not fix. */
@@ -68,7 +68,7 @@ export class ReplayableRequest {
    * (`dropped`) or a 401 makes it needed whatever its size (`held`).
    */
   #copy: "kept" | "held" | "dropped" = "kept";
-  readonly #dpop: ReplayableRequestOptions["dpop"];
+  readonly #dpop: DpopProver | undefined;
   /** Whether the renewal replay was sent. */
   #renewed = false;
   /** Whether the nonce replay was sent ([RFC 9449 §9](https://www.rfc-editor.org/rfc/rfc9449#section-9)). */
@@ -94,12 +94,12 @@ export class ReplayableRequest {
     options: ReplayableRequestOptions,
   ) {
     this.#transport = options.transport;
-    this.#dpop = options.dpop;
+    const dpop = this.#dpop = options.resourceDpop;
     const body = init?.body;
     // A proof names one method and URL (RFC 9449 §4.2): with DPoP, a redirect
     // is returned, not followed (fetch would carry the proof to the next URL).
     if (
-      options.dpop &&
+      dpop &&
       (init?.redirect ?? (input instanceof Request ? input.redirect : "follow")) === "follow"
     ) init = { ...init, redirect: "manual" };
     let request = !(input instanceof Request) &&
@@ -113,11 +113,10 @@ export class ReplayableRequest {
     this.signal?.throwIfAborted();
     if (request && request.method !== "GET" && request.method !== "HEAD") {
       const streamed = isStreamedBody(body) || (body === undefined && input instanceof Request);
-      const stream = streamed && options.maxReplayBytes !== Infinity ? request.body : null;
+      const limit = options.maxReplayBytes ?? Infinity;
+      const stream = streamed && limit !== Infinity ? request.body : null;
       // The runtime made the stream (of an iterable too); the copy is counted through it.
-      if (stream) {
-        request = new Request(request, { body: this.#limited(stream, options.maxReplayBytes) });
-      }
+      if (stream) request = new Request(request, { body: this.#limited(stream, limit) });
       this.#spare = request.clone();
       withPromptCancel(request);
     }

@@ -55,11 +55,8 @@ export type { EndpointAnswer, TokenEndpointOptions } from "./token_endpoint_opti
  */
 export class TokenEndpoint {
   readonly #options: TokenEndpointOptions;
-  /** The issuer as a URL, standing for the token endpoint until discovery finds it. */
-  readonly #issuerUrl?: URL;
   /** The metadata, once discovered: kept for the endpoint's life. */
   #metadata?: AuthorizationServerMetadata;
-  #discoveredUrl?: URL;
   /** The assertion signer of `client_secret_jwt` when none was given. */
   #secretAssertion?: ClientAssertion;
   /** What the server discovery found: the issuer, the client identifier, a registration's secret. */
@@ -89,15 +86,19 @@ export class TokenEndpoint {
     if (url === undefined && issuer === undefined && serverDiscovery === undefined) {
       throw new TypeError('Cannot create the TokenEndpoint: give "url" or "issuer"');
     }
-    if (issuer !== undefined) {
-      try {
-        this.#issuerUrl = new URL(issuer);
-      } catch {
-        throw new TypeError('Cannot create the TokenEndpoint: "issuer" is not a valid URL');
-      }
+    // Kept as given (a URL is made when one is needed): checked now.
+    for (const [name, value] of [["url", url], ["issuer", issuer]] as const) {
+      if (value === undefined || URL.canParse(value)) continue;
+      throw new TypeError(`Cannot create the TokenEndpoint: "${name}" is not a valid URL`);
     }
     this.#options = options;
     if (options.dpop !== undefined) this.#dpop = new DpopProver(keySource(options.dpop));
+  }
+
+  /** The token endpoint the metadata names, once discovered: a new `URL` at each read. */
+  get #discoveredUrl(): URL | undefined {
+    const url = metadataEndpoint(this.#metadata, "token_endpoint", !!this.#options.mtlsFetch);
+    return url === undefined ? undefined : new URL(url);
   }
 
   /** Whether token requests carry DPoP proofs, and only DPoP-bound tokens are accepted. */
@@ -108,11 +109,11 @@ export class TokenEndpoint {
   /**
    * The token endpoint URL. For an endpoint found by discovery: the issuer
    * until the first request (or {@linkcode TokenEndpoint.prototype.resolve})
-   * has found it; use `resolve()` to be sure.
+   * has found it; use `resolve()` to be sure. A new `URL` at each read.
    */
   get url(): URL {
-    return this.#options.url ?? this.#discoveredUrl ?? this.#issuerUrl ??
-      this.#options.serverDiscovery!.resource;
+    const { url, issuer, serverDiscovery } = this.#options;
+    return new URL(url ?? this.#discoveredUrl ?? issuer ?? serverDiscovery!.resource);
   }
 
   /**
@@ -165,12 +166,11 @@ export class TokenEndpoint {
    * ```
    */
   async metadata(signal?: AbortSignal): Promise<AuthorizationServerMetadata | undefined> {
-    const { fetch, mtlsFetch, allowHttp, timeout, serverDiscovery } = this.#options;
+    const { fetch, allowHttp, timeout, serverDiscovery } = this.#options;
     if (serverDiscovery && !this.#found) this.#found = await serverDiscovery.find(signal);
     const issuer = this.#options.issuer ?? this.#found?.issuer;
     if (this.#metadata !== undefined || issuer === undefined) return this.#metadata;
     const metadata = await discover(issuer, { fetch, signal, allowHttp, timeout });
-    this.#discoveredUrl ??= new URL(metadataEndpoint(metadata, "token_endpoint", !!mtlsFetch)!);
     return this.#metadata ??= metadata;
   }
 
@@ -182,7 +182,7 @@ export class TokenEndpoint {
    * @throws {TokenError} when it must be discovered, and cannot be.
    */
   async resolve(signal?: AbortSignal): Promise<URL> {
-    if (this.#options.url !== undefined) return this.#options.url;
+    if (this.#options.url !== undefined) return new URL(this.#options.url);
     await this.metadata(signal);
     return this.#discoveredUrl!;
   }

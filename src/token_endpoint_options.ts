@@ -59,7 +59,7 @@ export interface TokenEndpointOptions {
    * the first request, or both: then this one is used, and the issuer names
    * the server in client assertions and finds its other endpoints.
    */
-  url?: URL;
+  url?: string | URL;
   /**
    * The authorization server's issuer identifier
    * ([RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2)), whose

@@ -30,7 +30,6 @@ import { TokenError } from "./token_error.ts";
 /** Settings of a {@linkcode TokenProvider}. */
 export interface TokenProviderOptions {
   grant: Grant;
-  endpoint: TokenEndpoint;
   /** Parameters every token request carries (`scope`, `audience`, ...). */
   params: URLSearchParams;
   storage: TokenStorage;
@@ -86,25 +85,29 @@ export class TokenProvider {
   // Tenants keep thousands of providers: what an idle one holds is made on
   // first use, and what only a renewal needs lives as long as the renewal.
   readonly #options: TokenProviderOptions;
+  readonly #endpoint: TokenEndpoint;
   #closed = false;
-  /** Aborted by close(): the renewal under way's (at most one), so an idle provider holds none. */
-  #renewalAbort: AbortController | undefined;
   readonly #records: TokenRecords;
-  /** The token's storage key, which names its process-wide limits, once known. */
-  #limitsKey: string | undefined;
   /** The limits while the key is not known (its hash failed); made on first use. */
   #ownLimits: RenewalLimits | undefined;
-  /** The renewal under way, shared by every caller that needs a new token meanwhile. */
-  #sharedRenewal: Promise<TokenResult> | undefined;
+  /** The renewal under way (at most one), shared by every caller meanwhile; close() aborts it. */
+  #renewal: { flight: Promise<TokenResult>; abort: AbortController } | undefined;
   /** The replacements of rejected tokens under way, each shared by the requests it failed. */
   #replacements: Map<string, Promise<TokenResult>> | undefined;
   /** Until when background renewals wait after one failed; `undefined`: none failed. */
   #backgroundRetryAt: number | undefined;
 
-  constructor(options: TokenProviderOptions) {
+  /** The grant obtains tokens at `endpoint`; `options` are kept, not copied (the client's). */
+  constructor(endpoint: TokenEndpoint, options: TokenProviderOptions) {
     this.#options = options;
+    this.#endpoint = endpoint;
     // The key's endpoint and client as they are now: discovery changes them later.
-    this.#records = new TokenRecords(options, options.endpoint);
+    this.#records = new TokenRecords(options, endpoint);
+  }
+
+  /** Whether `close()` was called: the provider hands out no more tokens. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** How long before `expiresAt` a token is renewed, in milliseconds. */
@@ -114,14 +117,15 @@ export class TokenProvider {
 
   /** The limits on this token's requests, shared by the clients of the process that share its storage. */
   get #limits(): RenewalLimits {
-    return this.#limitsKey === undefined
+    const key = this.#records.knownAccessKey; // the token's storage key names its limits
+    return key === undefined
       ? this.#ownLimits ??= new RenewalLimits()
-      : renewalLimitsOf(this.#options.storage, this.#limitsKey);
+      : renewalLimitsOf(this.#options.storage, key);
   }
 
   /** The limits noted so far, if any: reading them makes none (`undefined`: no limit). */
   get #notedLimits(): RenewalLimits | undefined {
-    const key = this.#limitsKey;
+    const key = this.#records.knownAccessKey;
     return key === undefined ? this.#ownLimits : notedLimitsOf(this.#options.storage, key);
   }
 
@@ -141,7 +145,7 @@ export class TokenProvider {
    */
   async token(signal?: AbortSignal, minValidity?: number): Promise<TokenResult> {
     this.#checkOpen();
-    if (this.#limitsKey === undefined) await abortable(this.#findLimits(), signal);
+    if (this.#records.knownAccessKey === undefined) await abortable(this.#findLimits(), signal);
     const { now, renewalMargin } = this.#options;
     let current = this.#records.current;
     let at = now();
@@ -177,7 +181,7 @@ export class TokenProvider {
    */
   cachedToken(): Token | undefined {
     const current = this.#records.current;
-    if (!current || this.#limitsKey === undefined || this.#closed) return undefined;
+    if (!current || this.#records.knownAccessKey === undefined || this.#closed) return undefined;
     const at = this.#options.now();
     if (!isUsable(current, at) || isDueForRenewal(current, at, this.#options.renewalMargin)) {
       return undefined;
@@ -230,7 +234,7 @@ export class TokenProvider {
   /** Ends the login through `revoke` once the renewal under way is done: see `TokenRecords`. */
   async revoke(revoke: RevokeLogin, signal?: AbortSignal): Promise<RevocableToken | undefined> {
     this.#checkOpen();
-    if (this.#sharedRenewal) await abortable(this.#sharedRenewal.catch(() => {}), signal);
+    if (this.#renewal) await abortable(this.#renewal.flight.catch(() => {}), signal);
     return await this.#records.revoke(revoke, signal);
   }
 
@@ -238,9 +242,9 @@ export class TokenProvider {
   async close(): Promise<void> {
     this.#closed = true;
     this.#records.close();
-    this.#renewalAbort?.abort(closedReason());
+    this.#renewal?.abort.abort(closedReason());
     await Promise.allSettled([...this.#replacements?.values() ?? []]);
-    await this.#sharedRenewal?.catch(() => {});
+    await this.#renewal?.flight.catch(() => {});
     // Reads a caller stopped waiting for still finish: close() leaves nothing running.
     await Promise.allSettled(this.#records.pending);
   }
@@ -248,7 +252,7 @@ export class TokenProvider {
   /** Finds the token's shared limits by its storage key (a hash, so computed once). */
   async #findLimits(): Promise<void> {
     try {
-      this.#limitsKey = await this.#records.accessKey();
+      await this.#records.accessKey();
     } catch {
       // The storage calls report it; meanwhile the limits are this client's own.
     }
@@ -270,7 +274,7 @@ export class TokenProvider {
 
   /** Whether `token` is due, and a background renewal of it would start now. */
   #renewsEarly(token: Token, at: number): boolean {
-    return isDueForRenewal(token, at, this.#options.renewalMargin) && !this.#sharedRenewal &&
+    return isDueForRenewal(token, at, this.#options.renewalMargin) && !this.#renewal &&
       !this.#backingOff(at) && !this.#needsUser(token);
   }
 
@@ -290,10 +294,10 @@ export class TokenProvider {
     reason: TokenReason,
     background = reason === "expiring",
   ): Promise<TokenResult> {
-    if (this.#sharedRenewal) return this.#sharedRenewal;
+    if (this.#renewal) return this.#renewal.flight;
     const throttled = this.#notedLimits?.throttled(this.#options.now());
     if (throttled) return Promise.resolve({ errorResponse: throttled });
-    const abort = this.#renewalAbort = new AbortController();
+    const abort = new AbortController();
     // A caller that was under way when the client closed starts no renewal.
     if (this.#closed) abort.abort(closedReason());
     const flight = this.#renewUnderLease(stale, reason, background, abort.signal).then(
@@ -306,16 +310,14 @@ export class TokenProvider {
         throw error;
       },
     ).finally(() => {
-      if (this.#sharedRenewal !== flight) return;
-      this.#sharedRenewal = undefined;
-      this.#renewalAbort = undefined;
+      if (this.#renewal?.flight === flight) this.#renewal = undefined;
     });
-    this.#sharedRenewal = flight;
+    this.#renewal = { flight, abort };
     return flight;
   }
 
   #renewInBackground(current: Token): void {
-    if (this.#sharedRenewal || this.#closed) return;
+    if (this.#renewal || this.#closed) return;
     if (this.#backingOff(this.#options.now())) return;
     this.#renewShared(current.accessToken, "expiring").then(
       (result) => {
@@ -359,10 +361,10 @@ export class TokenProvider {
     closed: AbortSignal,
     lease?: TokenLease,
   ): Promise<TokenResult> {
-    const { grant, endpoint, params } = this.#options;
+    const { grant, params } = this.#options;
     const { result, scope } = await runGrant({
       grant,
-      endpoint,
+      endpoint: this.#endpoint,
       params,
       records: this.#records,
       closed,

@@ -285,22 +285,22 @@ Deno.test("parseClientOptions() fills in the defaults", () => {
     () => (asked++, undefined),
   );
   assert.equal(asked, 1);
-  assert.equal(settings.endpoint.url?.href, "https://auth.example.com/token");
-  assert.equal(settings.endpoint.clientAuth, "client_secret_basic");
-  assert.equal(settings.endpoint.timeout, 30_000);
-  assert.equal(settings.endpoint.now, Date.now);
-  assert.equal(settings.grant.name, "client_credentials");
-  assert.ok(settings.storage instanceof MemoryTokenStorage);
-  assert.equal(settings.params.size, 0);
-  assert.equal(settings.scope, undefined);
-  assert.equal(settings.renewalMargin, 60_000);
-  assert.equal(settings.maxReplayBytes, Infinity);
-  assert.equal(settings.tokenErrors, "return");
+  assert.equal(settings.shared.url, "https://auth.example.com/token");
+  assert.equal(settings.shared.clientAuth, "client_secret_basic");
+  assert.equal(settings.shared.timeout, 30_000);
+  assert.equal(settings.shared.now, Date.now);
+  assert.equal(settings.shared.grant.name, "client_credentials");
+  assert.ok(settings.shared.storage instanceof MemoryTokenStorage);
+  assert.equal(settings.shared.params.size, 0);
+  assert.equal(settings.shared.scope, undefined);
+  assert.equal(settings.shared.renewalMargin, 60_000);
+  assert.equal(settings.shared.maxReplayBytes, undefined); // no limit
+  assert.equal(settings.shared.tokenErrors, "return");
   const none = parseClientOptions(
     { tokenEndpoint: "https://auth.example.com/token", clientId: "id" },
     () => undefined,
   );
-  assert.equal(none.endpoint.clientAuth, "none");
+  assert.equal(none.shared.clientAuth, "none");
 });
 
 Deno.test("parseClientOptions() sends the scope space-joined, after the token parameters", () => {
@@ -310,8 +310,8 @@ Deno.test("parseClientOptions() sends the scope space-joined, after the token pa
     scope: [" read", "write  admin "],
     tokenParams: { audience: "a", resource: ["r1", "r2"] },
   }, () => undefined);
-  assert.equal(settings.scope, "read write admin");
-  assert.deepEqual([...settings.params], [
+  assert.equal(settings.shared.scope, "read write admin");
+  assert.deepEqual([...settings.shared.params], [
     ["audience", "a"],
     ["resource", "r1"],
     ["resource", "r2"],
@@ -326,16 +326,16 @@ Deno.test("parseClientOptions() uses the installed flow only for a client withou
   };
   const base = { tokenEndpoint: "https://auth.example.com/token", clientId: "id" };
   const defaulted = parseClientOptions(base, () => flow);
-  assert.equal(defaulted.grant, flow.grant);
-  assert.equal(defaulted.storage, flow.storage);
+  assert.equal(defaulted.shared.grant, flow.grant);
+  assert.equal(defaulted.shared.storage, flow.storage);
   const own = new MemoryTokenStorage();
-  assert.equal(parseClientOptions({ ...base, storage: own }, () => flow).storage, own);
+  assert.equal(parseClientOptions({ ...base, storage: own }, () => flow).shared.storage, own);
   let asked = 0;
   const grant = { name: "mine", obtain: () => Promise.reject(new Error("not called")) };
   const withGrant = parseClientOptions({ ...base, grant }, () => (asked++, flow));
   assert.equal(asked, 0);
-  assert.equal(withGrant.grant, grant);
-  assert.notEqual(withGrant.storage, flow.storage);
+  assert.equal(withGrant.shared.grant, grant);
+  assert.notEqual(withGrant.shared.storage, flow.storage);
 });
 
 const reserved = fc.constantFrom("grant_type", "client_id", "client_secret", "scope");
@@ -428,10 +428,13 @@ Deno.test("parseClientOptions() accepts a tokenTimeout up to 2 ** 31 - 1 ms and 
     { ...base, tokenTimeout: 2 ** 31 - 1, renewalMargin: Number.MAX_SAFE_INTEGER },
     () => undefined,
   );
-  assert.equal(settings.endpoint.timeout, 2 ** 31 - 1);
-  assert.equal(settings.renewalMargin, Number.MAX_SAFE_INTEGER);
-  assert.equal(parseClientOptions(base, () => undefined).allowHttp, false);
-  assert.equal(parseClientOptions({ ...base, allowHttp: true }, () => undefined).allowHttp, true);
+  assert.equal(settings.shared.timeout, 2 ** 31 - 1);
+  assert.equal(settings.shared.renewalMargin, Number.MAX_SAFE_INTEGER);
+  assert.equal(parseClientOptions(base, () => undefined).shared.allowHttp, false);
+  assert.equal(
+    parseClientOptions({ ...base, allowHttp: true }, () => undefined).shared.allowHttp,
+    true,
+  );
 });
 
 Deno.test("parseClientOptions() knows every option of ClientOptions and no other", async () => {
@@ -518,7 +521,7 @@ Deno.test("parseClientOptions() leaves a secret's method to the metadata only wh
   const issuer = "https://auth.example.com";
   const tokenEndpoint = "https://auth.example.com/token";
   const method = (options: Partial<ClientOptions>) =>
-    parseClientOptions({ clientId: "id", ...options }, () => undefined).endpoint.clientAuth;
+    parseClientOptions({ clientId: "id", ...options }, () => undefined).shared.clientAuth;
   assert.equal(method({ issuer, clientSecret: "s" }), undefined);
   assert.equal(method({ issuer, tokenEndpoint, clientSecret: "s" }), "client_secret_basic");
   assert.equal(
@@ -532,10 +535,10 @@ Deno.test("parseClientOptions() leaves a secret's method to the metadata only wh
     { issuer, clientId: "id", clientKey: privateKey, clientAssertionAudience: "endpoint" },
     () => undefined,
   );
-  assert.equal(settings.endpoint.url, undefined);
-  assert.equal(settings.endpoint.issuer, issuer);
-  assert.equal(settings.endpoint.clientAssertion?.method, "private_key_jwt");
-  assert.equal(settings.endpoint.clientAssertion?.audience, "endpoint");
+  assert.equal(settings.shared.url, undefined);
+  assert.equal(settings.shared.issuer, issuer);
+  assert.equal(settings.shared.clientAssertion?.method, "private_key_jwt");
+  assert.equal(settings.shared.clientAssertion?.audience, "endpoint");
 });
 
 Deno.test("new Client() keeps the tokens of two client keys apart in one storage, and shares one key's", async () => {
@@ -682,11 +685,11 @@ Deno.test("new Client() refuses a clientCertificate that nothing would use", asy
     () => undefined,
   );
   assert.equal(signed.presentsCertificate, false);
-  assert.equal(signed.endpoint.clientAuth, "private_key_jwt");
+  assert.equal(signed.shared.clientAuth, "private_key_jwt");
   const tls = parseClientOptions(
     { ...base, clientCertificate, clientAuth: "tls_client_auth" },
     () => undefined,
   );
   assert.equal(tls.presentsCertificate, true);
-  assert.equal(tls.endpoint.clientSecret, undefined);
+  assert.equal(tls.shared.clientSecret, undefined);
 });

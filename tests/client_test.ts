@@ -731,6 +731,28 @@ Deno.test("Client.revoke() after close() rejects", async () => {
   );
 });
 
+Deno.test("Client.getToken() gives each grant run its own copy of the token parameters", async () => {
+  const seen: string[] = [];
+  const grant: AnyGrant = {
+    name: "changing",
+    obtain(context) {
+      seen.push(context.params.toString());
+      context.params.set("scope", "changed"); // a grant's change stays its own
+      const token = { accessToken: `token-${seen.length}`, tokenType: "Bearer", issuedAt: 0 };
+      return Promise.resolve({ token });
+    },
+  };
+  const fetch: typeof globalThis.fetch = () => Promise.reject(new Error("not called"));
+  const options = { tokenEndpoint: "https://auth.example.com/token", grant, fetch };
+  // Clients without parameters, and one with its own.
+  await using first = new Client({ ...options, clientId: "first" });
+  await using second = new Client({ ...options, clientId: "second" });
+  await using scoped = new Client({ ...options, clientId: "scoped", scope: "read" });
+  await using third = new Client({ ...options, clientId: "third" });
+  for (const client of [first, second, scoped, third]) await client.getToken();
+  assert.deepEqual(seen, ["", "", "scope=read", ""]);
+});
+
 // The default storage: shared process-wide only where the key names the principal.
 
 type AnyGrant = NonNullable<ClientOptions["grant"]>;
@@ -838,4 +860,67 @@ Deno.test("Client.getToken() refuses a misspelled option, naming the one meant",
     name: "TypeError",
     message: /unknown option "minValidty"; did you mean "minValidity"\?/,
   });
+});
+
+Deno.test("Client's inspect and JSON show the endpoint, client, scope, method and grant as given, and whether it is closed", async () => {
+  const fetch: typeof globalThis.fetch = () => Promise.reject(new Error("not called"));
+  // Each summary in the order it is shown; `undefined` members are shown by inspect only.
+  const cases: [ClientOptions, Record<string, unknown>][] = [
+    [
+      {
+        tokenEndpoint: "HTTPS://Auth.example.com:443/a/../token",
+        clientId: "id",
+        clientSecret: SECRET,
+        scope: ["read", " write"],
+        tokenParams: { audience: "api" },
+      },
+      {
+        tokenEndpoint: "https://auth.example.com/token",
+        clientId: "id",
+        scope: "read write",
+        clientAuth: "client_secret_basic",
+        grant: "client_credentials",
+      },
+    ],
+    [
+      { issuer: "https://auth.example.com", clientId: "id", clientSecret: SECRET },
+      {
+        issuer: "https://auth.example.com",
+        clientId: "id",
+        scope: undefined,
+        clientAuth: undefined,
+        grant: "client_credentials",
+      },
+    ],
+    [
+      { protectedResource: "https://api.example.com/mcp", scope: "files" },
+      {
+        protectedResource: "https://api.example.com/mcp",
+        clientId: "",
+        scope: "files",
+        clientAuth: "none",
+        grant: "authorization_code",
+      },
+    ],
+    [
+      { tokenEndpoint: "https://auth.example.com/token", clientId: "id", dpop: true },
+      {
+        tokenEndpoint: "https://auth.example.com/token",
+        clientId: "id",
+        scope: undefined,
+        clientAuth: "none",
+        grant: "client_credentials",
+        dpop: true,
+      },
+    ],
+  ];
+  for (const [options, summary] of cases) {
+    const client = new Client({ ...options, fetch });
+    for (const closed of [false, true]) {
+      const shown = { ...summary, closed };
+      assert.equal(Deno.inspect(client), `Client ${Deno.inspect(shown)}`);
+      assert.equal(JSON.stringify(client), JSON.stringify(shown));
+      await client.close();
+    }
+  }
 });

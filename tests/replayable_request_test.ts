@@ -94,6 +94,21 @@ Deno.test("ReplayableRequest drops the copy of a stream once it passes maxReplay
   assert.deepEqual(sent.map((call) => call.body), ["abcdef"]);
 });
 
+Deno.test("ReplayableRequest keeps the whole stream for the replay when maxReplayBytes is not given", async () => {
+  const { sent, transport } = recordingTransport();
+  const big = "x".repeat(64 * 1024);
+  const request = new ReplayableRequest(
+    "http://127.0.0.1/x",
+    { method: "POST", body: stream([big, big]) },
+    { transport },
+  );
+  assert.equal((await request.send(token("one"))).status, 401);
+  assert.ok(request.holdForReplay());
+  assert.equal((await request.replay(token("two"))).status, 200);
+  request.release();
+  assert.deepEqual(sent.map((call) => call.body?.length), [big.length * 2, big.length * 2]);
+});
+
 // Prepare: bad input fails before any token request; the caller's arguments are not changed.
 
 Deno.test("Client.fetch() rejects bad input like fetch, before any token request", async () => {

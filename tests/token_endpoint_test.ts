@@ -882,6 +882,28 @@ Deno.test("TokenEndpoint.url is the issuer until discovery, then the token endpo
   );
 });
 
+Deno.test("TokenEndpoint takes its url as a string or a URL, and refuses one that is not a URL", async () => {
+  await using server = await startAuthServer();
+  const options = { clientId: "client-id", clientSecret: "client-secret", fetch, now: Date.now };
+  for (const url of [server.tokenEndpoint, new URL(server.tokenEndpoint)]) {
+    const endpoint = new TokenEndpoint({ ...options, url, timeout: 30_000 });
+    assert.equal(endpoint.url.href, server.tokenEndpoint);
+    // A new URL at each read: changing one changes nothing the endpoint keeps.
+    endpoint.url.pathname = "/elsewhere";
+    assert.equal((await endpoint.resolve()).href, server.tokenEndpoint);
+    const result = await endpoint.request(
+      new URLSearchParams({ grant_type: "client_credentials" }),
+    );
+    assert.ok("token" in result && server.accepts(result.token.accessToken));
+  }
+  for (const [name, value] of [["url", "not a url"], ["issuer", "/relative"]] as const) {
+    assert.throws(
+      () => new TokenEndpoint({ ...options, [name]: value, timeout: 1 }),
+      new TypeError(`Cannot create the TokenEndpoint: "${name}" is not a valid URL`),
+    );
+  }
+});
+
 Deno.test("TokenEndpoint.endpoint() names a metadata endpoint, its mTLS alias for a client that presents its certificate", async () => {
   await using server = await startAuthServer({
     metadata: {
