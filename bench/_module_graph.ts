@@ -6,16 +6,19 @@
  * @module
  */
 
-interface ModuleGraph {
+/** What `deno info --json` prints of a module graph (the members read here). */
+export interface ModuleGraph {
   roots: string[];
   modules: {
     specifier: string;
+    /** Why the module cannot be loaded (a missing file, a syntax error), if it cannot. */
+    error?: string;
     dependencies?: { isDynamic?: boolean; code?: { specifier?: string } }[];
   }[];
 }
 
-/** The specifiers of the modules `path` loads statically, itself included. */
-export async function staticModules(path: string): Promise<string[]> {
+/** The module graph of the script at `path`, dynamic imports included. */
+export async function moduleGraph(path: string): Promise<ModuleGraph> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "--no-config", "--no-lock", path],
     stderr: "piped",
@@ -25,7 +28,12 @@ export async function staticModules(path: string): Promise<string[]> {
       `Cannot read the module graph of ${path}: ${new TextDecoder().decode(output.stderr)}`,
     );
   }
-  const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as ModuleGraph;
+  return JSON.parse(new TextDecoder().decode(output.stdout)) as ModuleGraph;
+}
+
+/** The specifiers of the modules `path` loads statically, itself included. */
+export async function staticModules(path: string): Promise<string[]> {
+  const graph = await moduleGraph(path);
   const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
   const loaded = new Set<string>();
   const pending = [...graph.roots];

@@ -18,6 +18,7 @@ import type { ClientEvent } from "./client_event.ts";
 import type { Grant } from "./grant.ts";
 import { loginKey, storageKey, type TokenKeyParts } from "./storage/storage_key.ts";
 import type { TokenLease, TokenStorage } from "./storage/token_storage.ts";
+import { MemoryTokenStorage } from "./storage/memory.ts";
 import { bindingDefect, frozenToken, isUsable, isValidToken, type Token } from "./token.ts";
 
 /**
@@ -261,7 +262,7 @@ export class TokenRecords implements StorageGuardHost {
       // A holder whose lease ran out writes nothing over a newer login.
       writes.push(async (s) => s.set(await this.loginKey(), login, { lease }));
     }
-    // Frozen: a storage may keep this very object (the memory storage does) instead of a copy.
+    // Frozen: the memory storage keeps this very object instead of a copy of its own.
     const record = this.#lastSeen = frozenToken(accessRecordOf(obtained));
     const token = withRefreshToken(record, this.#login?.refreshToken);
     if (options.reusable) {
@@ -270,7 +271,9 @@ export class TokenRecords implements StorageGuardHost {
       this.#generation++;
       this.#current = token;
       // Not fenced: the lease is the login's, and either holder's token is good.
-      writes.push(async (s) => s.set(await this.accessKey(), record));
+      // Any other storage gets a copy, which it may change (as before records were frozen).
+      const stored = this.#options.storage instanceof MemoryTokenStorage ? record : { ...record };
+      writes.push(async (s) => s.set(await this.accessKey(), stored));
     }
     for (const write of writes) await this.#call(write).catch(() => {});
     return token;

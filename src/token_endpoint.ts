@@ -79,7 +79,7 @@ export class TokenEndpoint {
    * until the first request.
    *
    * @param options The endpoint (or the issuer), credentials, transport, clock and timeout.
-   * @throws {TypeError} when neither `url` nor `issuer` is given, or `issuer` is not a URL.
+   * @throws {TypeError} when neither `url` nor `issuer` is given, or either is not a URL.
    */
   constructor(options: TokenEndpointOptions) {
     const { url, issuer, serverDiscovery } = options ?? {};

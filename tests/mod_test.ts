@@ -3,7 +3,7 @@
 // (they load with the first login), and `Client` does not load the flows.
 
 import assert from "node:assert/strict";
-import { staticModules } from "../bench/_module_graph.ts";
+import { moduleGraph, staticModules } from "../bench/_module_graph.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const LOGIN_RUNTIME = [
@@ -31,4 +31,11 @@ Deno.test("Client loads neither the installed flows nor the login runtime", asyn
     loaded.filter((m) => m === "src/login/browser_flow.ts" || LOGIN_RUNTIME.includes(m)),
     [],
   );
+});
+
+Deno.test("mod.ts's lazily loaded modules are there to load", async () => {
+  const graph = await moduleGraph(new URL("mod.ts", ROOT).pathname);
+  const all = graph.modules.map((m) => m.specifier.slice(ROOT.href.length));
+  for (const module of LOGIN_RUNTIME) assert.ok(all.includes(module), `${module} in the graph`);
+  assert.deepEqual(graph.modules.filter((m) => m.error !== undefined), []);
 });

@@ -286,7 +286,7 @@ Deno.test("Client reads a token another process stored without a token request",
   assert.equal(stored.length, 1);
 });
 
-Deno.test("Client stores its access record frozen, and leases each renewal on the login key of storageKeys()", async () => {
+Deno.test("Client gives a storage of its own a copy of the access record, and leases each renewal on the login key of storageKeys()", async () => {
   const clock = new ManualClock();
   await using server = await startAuthServer({ expiresIn: 3600, now: clock.now });
   const storage = new MemoryTokenStorage();
@@ -304,10 +304,11 @@ Deno.test("Client stores its access record frozen, and leases each renewal on th
   clock.advance(3600_000);
   const second = await client.getToken();
   assert.notEqual(first.accessToken, second.accessToken);
-  // The memory storage keeps a frozen record as it is: the client's token and the stored one are one.
+  // The client's own record is frozen (the memory storage keeps it as it is); another storage
+  // gets a copy it may change.
   assert.deepEqual(written.map(([, token]) => [token.accessToken, Object.isFrozen(token)]), [
-    [first.accessToken, true],
-    [second.accessToken, true],
+    [first.accessToken, false],
+    [second.accessToken, false],
   ]);
   const keys = await storageKeys({
     url: new URL(server.tokenEndpoint),
@@ -319,6 +320,35 @@ Deno.test("Client stores its access record frozen, and leases each renewal on th
   assert.deepEqual(written.map(([key]) => key), [keys.access, keys.access]);
   // Computed again for each renewal, not kept: the same key each time.
   assert.deepEqual(leased, [keys.login, keys.login]);
+});
+
+Deno.test("Client's tokens are stored by a storage that annotates the record it is given", async () => {
+  await using server = await startAuthServer({ expiresIn: 3600 });
+  const rows = new Map<string, Token>();
+  const errors: unknown[] = [];
+  const inner = new MemoryTokenStorage();
+  const annotating: TokenStorage = {
+    get: (key) => Promise.resolve(rows.get(key)),
+    set: (key, token) => {
+      Object.assign(token, { extra: { ...token.extra, storedBy: "annotating" } });
+      rows.set(key, token);
+      return Promise.resolve();
+    },
+    delete: (key) => Promise.resolve(void rows.delete(key)),
+    acquireLease: (key, options) => inner.acquireLease(key, options),
+    waitForChange: (key, options) => inner.waitForChange(key, options),
+  };
+  await using client = clientFor(server, {
+    storage: annotating,
+    onEvent: (event) => event.type === "error" && errors.push(event.error),
+  });
+  const token = await client.getToken();
+  assert.deepEqual(errors, []);
+  assert.deepEqual([...rows.values()].map((row) => [row.accessToken, row.extra?.storedBy]), [
+    [token.accessToken, "annotating"],
+  ]);
+  // What the storage changed is its copy: the client's token is as the server sent it.
+  assert.equal((await client.getToken()).extra?.storedBy, undefined);
 });
 
 Deno.test("Client ignores an expired token found in storage", async () => {

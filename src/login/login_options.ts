@@ -24,10 +24,10 @@
  */
 export type PortRange = [number, number];
 
-/** The ports tried when no range is given, as the original alf did. */
 /** Where the redirect lands on the loopback listener: the path of every redirect URI. */
 export const CALLBACK_PATH = "/callback";
 
+/** The ports tried when no range is given, as the original alf did. */
 export const DEFAULT_PORT_RANGE: PortRange = [32000, 32009];
 
 /** How long a login waits for the browser by default: 5 minutes. */

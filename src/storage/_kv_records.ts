@@ -67,6 +67,16 @@ export class LeaseObserver {
     return now - seen.since < record.ttl;
   }
 
+  /**
+   * How long, in milliseconds, the lease last seen for `keys` has been seen
+   * by this process (since it first read or wrote it); `Infinity` when it
+   * has noted none, or only a record of an earlier version.
+   */
+  seenFor(keys: KvKeys): number {
+    const seen = this.#seen.get(keys.hash);
+    return seen === undefined ? Infinity : performance.now() - seen.since;
+  }
+
   #note(hash: string, versionstamp: string, since: number) {
     const seen = { versionstamp, since };
     this.#seen.set(hash, seen);

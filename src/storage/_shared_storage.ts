@@ -54,8 +54,8 @@ export interface Seen {
 export interface Poller {
   /** One look: whether the key changed since what the waiter saw (then it stops). */
   poll(): Promise<boolean>;
-  /** The time until the next look, in milliseconds, before jitter; `looks` made so far (≥ 1). */
-  interval(looks: number): number;
+  /** The time until the next look, in milliseconds, before jitter. */
+  interval(): number;
   /** Calls `wake` when a notification says the key may have changed; returns what stops it. */
   listen(wake: () => void): () => void | Promise<void>;
 }
@@ -73,13 +73,12 @@ export async function pollForChange(options: WaitForChangeOptions, poller: Polle
   const stopListening = poller.listen(() => woken.abort());
   const wakeOrAbort = signal ? AbortSignal.any([woken.signal, signal]) : woken.signal;
   try {
-    for (let looks = 1; !woken.signal.aborted; looks++) {
+    while (!woken.signal.aborted) {
       if (await poller.poll()) return;
       const remaining = end - performance.now();
       if (remaining <= 0) return;
       try {
-        const interval = poller.interval(looks);
-        await delay(Math.min(interval * (0.5 + Math.random()), remaining), wakeOrAbort);
+        await delay(Math.min(poller.interval() * (0.5 + Math.random()), remaining), wakeOrAbort);
       } catch (error) {
         signal?.throwIfAborted();
         if (!woken.signal.aborted) throw error;
@@ -91,14 +90,19 @@ export async function pollForChange(options: WaitForChangeOptions, poller: Polle
 }
 
 /**
- * The wait after a waiter's `looks`-th look when no notification can reach it
- * (a KV file written by another process): a renewal mostly ends tens of
- * milliseconds after it starts, so the waits start at 1 ms and grow by 1 ms a
- * look up to `interval` (looks at about 1, 3, 6, 10, ... ms: at an interval of
- * 25 ms, 25 looks in the first 325 ms instead of 13, then one every 25 ms).
+ * The wait between a waiter's looks when no notification can reach it (a KV
+ * file written by another process), in milliseconds: a quarter of the time
+ * the renewal has been under way as this process saw it (`waited`), at least
+ * 1 ms and at most `interval`. A renewal mostly ends tens of milliseconds after
+ * it starts, and the sooner it ends the sooner a look sees it: a renewal of
+ * 20 ms is seen about 5 ms after it ends at most, one that takes longer at most
+ * a quarter of its time, or `interval`, later. Counted from the renewal's
+ * start, not from each wait's, so a waiter that waits in slices does not start
+ * over: about 4 × ln(interval / 4) + 4 looks more than at `interval` alone,
+ * per renewal.
  */
-export function rampedInterval(looks: number, interval: number): number {
-  return Math.min(looks, interval);
+export function rampedInterval(waited: number, interval: number): number {
+  return Math.min(interval, Math.max(1, waited / 4));
 }
 
 /**

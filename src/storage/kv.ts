@@ -57,9 +57,10 @@ export interface KvTokenStorageOptions {
    * While another holder renews a token, how often to look for the new one,
    * in milliseconds (each look is one KV read; the actual interval varies by
    * ±50 % so that waiting processes spread out). The first looks come sooner,
-   * since a renewal mostly takes tens of milliseconds: the n-th wait is n ms
-   * until it reaches this interval (25 looks in the first 325 ms at the
-   * default, then one every 25 ms). `kv.watch()` wakes waiters
+   * since a renewal mostly takes tens of milliseconds: each wait is a quarter
+   * of the time the renewal has been under way, at least 1 ms, until that
+   * reaches this interval (at the default, after 100 ms; about 18 looks in
+   * that time instead of 4). `kv.watch()` wakes waiters
    * at once where KV reports changes (the same process, Deno Deploy); on a
    * local KV file written by another process only the polls see them.
    * Default: 25.
@@ -303,7 +304,8 @@ export class KvTokenStorage implements TokenStorage {
         const read = () => this.#kv.getMany<[unknown, unknown]>([keys.token, keys.lease]);
         return this.#changed(keys, await retryTransient(read, signal), seen);
       },
-      interval: (looks) => rampedInterval(looks, this.#pollInterval),
+      // Sooner while the renewal is young (it mostly ends within tens of ms).
+      interval: () => rampedInterval(this.#leases.seenFor(keys), this.#pollInterval),
       listen: (wake) => {
         const stop = new AbortController();
         const watching = this.#watch(keys, seen, wake, stop.signal);

@@ -1,25 +1,15 @@
 import assert from "node:assert/strict";
-import { pollForChange, rampedInterval } from "../../src/storage/_shared_storage.ts";
+import { rampedInterval } from "../../src/storage/_shared_storage.ts";
 
-Deno.test("rampedInterval() waits 1 ms after the first look, 1 ms more after each, up to the interval", () => {
+Deno.test("rampedInterval() waits a quarter of the renewal's age, at least 1 ms, at most the interval", () => {
   assert.deepEqual(
-    [1, 2, 3, 10, 24, 25, 26, 1000].map((looks) => rampedInterval(looks, 25)),
-    [1, 2, 3, 10, 24, 25, 25, 25],
+    [0, 2, 4, 20, 40, 100, 400, 10_000, Infinity].map((waited) => rampedInterval(waited, 25)),
+    [1, 1, 1, 5, 10, 25, 25, 25, 25],
   );
-  assert.deepEqual([1, 2, 3].map((looks) => rampedInterval(looks, 2)), [1, 2, 2]);
-});
-
-Deno.test("pollForChange() asks for the wait after each look with the looks made so far", async () => {
-  const asked: number[] = [];
-  let looks = 0;
-  await pollForChange({ timeout: 10_000 }, {
-    poll: () => Promise.resolve(++looks === 4),
-    interval: (made) => {
-      asked.push(made);
-      return 0;
-    },
-    listen: () => () => {},
-  });
-  assert.equal(looks, 4);
-  assert.deepEqual(asked, [1, 2, 3]);
+  assert.deepEqual([0, 100, 4_000, 8_000].map((waited) => rampedInterval(waited, 1_000)), [
+    1,
+    25,
+    1_000,
+    1_000,
+  ]);
 });

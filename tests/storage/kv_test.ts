@@ -154,6 +154,36 @@ Deno.test("KvTokenStorage.waitForChange() resolves when another handle on the fi
   await lease.release();
 });
 
+Deno.test("KvTokenStorage.waitForChange() looks sooner while a renewal is young, and waits in slices without starting over", async () => {
+  await using file = await tempKvPath();
+  using a = await Deno.openKv(file.path);
+  using b = await Deno.openKv(file.path);
+  let reads = 0;
+  const counted = countingCalls(a, (method) => {
+    if (method === "getMany") reads++;
+    return false;
+  });
+  const waiter = new KvTokenStorage(counted.target, { pollInterval: 1_000 });
+  const lease = await new KvTokenStorage(b).acquireLease("key", { ttl: 60_000 });
+  assert.ok(lease);
+  // A client waits for a renewal in slices of at most a second: three of them here.
+  const first = performance.now();
+  await waiter.waitForChange("key", { timeout: 700 });
+  const inFirst = reads;
+  await waiter.waitForChange("key", { timeout: 700 });
+  await waiter.waitForChange("key", { timeout: 700 });
+  const elapsed = performance.now() - first;
+  // At 1 s apart, the first 700 ms would hold one look: the ramp looks more
+  // (1 ms apart, then a quarter of the time waited). Slices that started the
+  // ramp over would look as often in each: 3 × that many.
+  assert.ok(inFirst >= 5, `looks in the first slice: ${inFirst}`);
+  assert.ok(
+    reads < 2 * inFirst,
+    `looks in 3 slices (${Math.round(elapsed)} ms): ${reads}, the first slice alone: ${inFirst}`,
+  );
+  await lease.release();
+});
+
 Deno.test("KvTokenStorage.waitForChange() sees a write by another process (KV watch does not)", async () => {
   await using file = await tempKvPath();
   using kv = await Deno.openKv(file.path);
