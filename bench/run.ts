@@ -70,8 +70,8 @@ export function settings(quick: boolean, requests?: number) {
     : {
       importCost: { pairs: 15 },
       overhead: { rounds: 20, seconds: 0.5, concurrency: 16 },
-      coldStart: { trials: 15, requests: 1000 },
-      revocation: { trials: 15, requests: 1000 },
+      coldStart: { trials: 15, requests: 10_000 },
+      revocation: { trials: 15, requests: 10_000 },
       renewal: { seconds: 20, rate: 200, lifetime: 4, delay: 200 },
       memory: { repeats: 3, megabytes: 64, requests: requests ?? 1_000_000, warmup: 20_000 },
       tenants: { repeats: 5, clients: 10_000 },
