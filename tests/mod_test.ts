@@ -24,13 +24,21 @@ Deno.test("mod.ts loads no browser-login runtime until a login starts", async ()
   assert.deepEqual(loaded.filter((m) => LOGIN_RUNTIME.includes(m)), []);
 });
 
-Deno.test("Client loads neither the installed flows nor the login runtime", async () => {
+Deno.test("Client loads neither the installed flows, the login runtime, KV nor the grants it does not make", async () => {
   const loaded = await loadedBy("src/client.ts");
   assert.ok(loaded.includes("src/_installed_flow.ts"), "the graph was read");
-  assert.deepEqual(
-    loaded.filter((m) => m === "src/login/browser_flow.ts" || LOGIN_RUNTIME.includes(m)),
-    [],
-  );
+  const unused = [
+    "src/login/browser_flow.ts",
+    "src/login/implicit_grant.ts",
+    "src/storage/kv.ts",
+    "src/storage/redis.ts",
+    "src/grants/device_code.ts",
+    "src/grants/jwt_bearer.ts",
+    "src/grants/token_exchange.ts",
+    "src/google_service_account.ts",
+    ...LOGIN_RUNTIME,
+  ];
+  assert.deepEqual(loaded.filter((m) => unused.includes(m)), []);
 });
 
 Deno.test("mod.ts's lazily loaded modules are there to load", async () => {
