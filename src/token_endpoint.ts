@@ -95,10 +95,9 @@ export class TokenEndpoint {
     if (options.dpop !== undefined) this.#dpop = new DpopProver(keySource(options.dpop));
   }
 
-  /** The token endpoint the metadata names, once discovered: a new `URL` at each read. */
-  get #discoveredUrl(): URL | undefined {
-    const url = metadataEndpoint(this.#metadata, "token_endpoint", !!this.#options.mtlsFetch);
-    return url === undefined ? undefined : new URL(url);
+  /** The token endpoint the metadata names, once discovered. */
+  get #discoveredUrl(): string | undefined {
+    return metadataEndpoint(this.#metadata, "token_endpoint", !!this.#options.mtlsFetch);
   }
 
   /** Whether token requests carry DPoP proofs, and only DPoP-bound tokens are accepted. */
@@ -184,7 +183,7 @@ export class TokenEndpoint {
   async resolve(signal?: AbortSignal): Promise<URL> {
     if (this.#options.url !== undefined) return new URL(this.#options.url);
     await this.metadata(signal);
-    return this.#discoveredUrl!;
+    return new URL(this.#discoveredUrl!);
   }
 
   /**
